@@ -1,0 +1,40 @@
+/* Bit helpers shared by the stages. */
+#ifndef MICROFRONTEND_BITS_H_
+#define MICROFRONTEND_BITS_H_
+
+#include <stdint.h>
+
+/* Position of the highest set bit, counted from 1; 0 for 0. */
+static inline int mf_msb32(uint32_t n) {
+#if defined(__GNUC__)
+  return n ? 32 - __builtin_clz(n) : 0;
+#else
+  int bits = 0;
+  while (n) {
+    ++bits;
+    n >>= 1;
+  }
+  return bits;
+#endif
+}
+
+static inline int mf_msb64(uint64_t n) {
+#if defined(__GNUC__)
+  return n ? 64 - __builtin_clzll(n) : 0;
+#else
+  int bits = 0;
+  while (n) {
+    ++bits;
+    n >>= 1;
+  }
+  return bits;
+#endif
+}
+
+/* Two's complement wrap to 16 bits, as a 16-bit store does on every target we
+ * build for; spelled out because the conversion is implementation-defined. */
+static inline int16_t mf_wrap16(int32_t x) {
+  return (int16_t)(uint16_t)(uint32_t)x;
+}
+
+#endif

@@ -1,0 +1,121 @@
+#include "filterbank.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The device computes the layout in float with these exact expressions; the
+ * types are kept so that every band edge and weight matches. */
+static float hz_to_mel(float hz) { return (float)(1127.0 * log1p(hz / 700.0)); }
+
+int mf_filterbank_populate(mf_filterbank* filterbank, size_t num_channels,
+                           float lower_band_limit_hz,
+                           float upper_band_limit_hz, int32_t sample_rate_hz,
+                           size_t spectrum_size) {
+  memset(filterbank, 0, sizeof(*filterbank));
+  const size_t num_bands = num_channels + 1;
+  filterbank->num_channels = num_channels;
+  filterbank->band_start = malloc((num_bands + 1) * sizeof(size_t));
+  filterbank->work = malloc(num_bands * sizeof(uint64_t));
+  filterbank->weights = calloc(spectrum_size, sizeof(int16_t));
+  filterbank->unweights = calloc(spectrum_size, sizeof(int16_t));
+  float* center_mel = malloc(num_bands * sizeof(float));
+  if (!filterbank->band_start || !filterbank->work || !filterbank->weights ||
+      !filterbank->unweights || !center_mel) {
+    free(center_mel);
+    return 0;
+  }
+
+  const float mel_low = hz_to_mel(lower_band_limit_hz);
+  const float mel_high = hz_to_mel(upper_band_limit_hz);
+  const float mel_spacing = (mel_high - mel_low) / (float)num_bands;
+  for (size_t c = 0; c < num_bands; ++c) {
+    center_mel[c] = mel_low + mel_spacing * (float)(c + 1);
+  }
+
+  const float hz_per_bin =
+      (float)(0.5 * sample_rate_hz / ((float)spectrum_size - 1));
+  const size_t start_bin =
+      (size_t)(1.5 + lower_band_limit_hz / hz_per_bin);
+  filterbank->start_bin = start_bin;
+
+  /* Each band takes every bin up to its center; the bin loop is bounded so
+   * that no setting can walk past the spectrum. */
+  size_t bin = start_bin;
+  int fits = start_bin < spectrum_size;
+  for (size_t c = 0; c < num_bands && fits; ++c) {
+    filterbank->band_start[c] = bin;
+    const float previous_mel = (c == 0) ? mel_low : center_mel[c - 1];
+    while (bin < spectrum_size &&
+           hz_to_mel((float)bin * hz_per_bin) <= center_mel[c]) {
+      const float weight =
+          (center_mel[c] - hz_to_mel((float)bin * hz_per_bin)) /
+          (center_mel[c] - previous_mel);
+      filterbank->weights[bin] =
+          (int16_t)floor(weight * (1 << MF_FILTERBANK_BITS) + 0.5);
+      filterbank->unweights[bin] =
+          (int16_t)floor((1.0 - weight) * (1 << MF_FILTERBANK_BITS) + 0.5);
+      ++bin;
+    }
+    /* The device requires the last used bin to stay below the spectrum size. */
+    if (bin >= spectrum_size) fits = 0;
+  }
+  filterbank->band_start[num_bands] = bin;
+  filterbank->end_bin = bin;
+  free(center_mel);
+  return fits ? 1 : -1;
+}
+
+void mf_filterbank_free(mf_filterbank* filterbank) {
+  free(filterbank->band_start);
+  free(filterbank->weights);
+  free(filterbank->unweights);
+  free(filterbank->work);
+  memset(filterbank, 0, sizeof(*filterbank));
+}
+
+/* Floor square root with the remainder rounding of the device's bitwise
+ * routine: r + 1 when num - r^2 > r, unless r is at the routine's cap (16 bits
+ * for inputs below 2^32, 32 bits above). A double estimate corrected by at
+ * most a step or two gives the same r without a 32-iteration loop. */
+static uint32_t rounded_sqrt(uint64_t num) {
+  const uint64_t cap = (num >> 32) ? 0xFFFFFFFFu : 0xFFFFu;
+  uint64_t r = (uint64_t)sqrt((double)num);
+  if (r > 0xFFFFFFFFu) r = 0xFFFFFFFFu;
+  while (r * r > num) --r;
+  while (r < 0xFFFFFFFFu && (r + 1) * (r + 1) <= num) ++r;
+  if (num - r * r > r && r != cap) ++r;
+  return (uint32_t)r;
+}
+
+void mf_filterbank_apply(mf_filterbank* filterbank, const int16_t* fft_re,
+                         const int16_t* fft_im, int scale_down_shift,
+                         uint32_t* output) {
+  const size_t num_bands = filterbank->num_channels + 1;
+  const size_t* band_start = filterbank->band_start;
+  const int16_t* weights = filterbank->weights;
+  const int16_t* unweights = filterbank->unweights;
+  uint64_t* work = filterbank->work;
+
+  uint64_t sum = 0;
+  for (size_t b = 0; b < num_bands; ++b) {
+    uint64_t next_sum = 0;
+    for (size_t bin = band_start[b]; bin < band_start[b + 1]; ++bin) {
+      const int32_t re = fft_re[bin];
+      const int32_t im = fft_im[bin];
+      /* |X|^2 is a 32-bit value the device stores as signed: the one input
+       * that reaches 2^31 (both parts -32768) sign-extends, as it does there. */
+      const int32_t energy = (int32_t)((uint32_t)(re * re) + (uint32_t)(im * im));
+      const uint64_t magnitude = (uint64_t)(int64_t)energy;
+      sum += (uint64_t)weights[bin] * magnitude;
+      next_sum += (uint64_t)unweights[bin] * magnitude;
+    }
+    work[b] = sum;
+    sum = next_sum;
+  }
+  /* Sum 0 holds only the lower half of the first triangle; the device drops
+   * it. */
+  for (size_t c = 0; c + 1 < num_bands; ++c) {
+    output[c] = rounded_sqrt(work[c + 1]) >> scale_down_shift;
+  }
+}

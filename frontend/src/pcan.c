@@ -1,0 +1,85 @@
+#include "pcan.h"
+
+#include <math.h>
+
+#include "bits.h"
+
+/* gain(x) = 2^gain_bits (x / 2^noise_bits + offset)^-strength, in float as on
+ * the device, saturated to int16. */
+static int16_t gain_of(float strength, float offset, int gain_bits,
+                       int noise_bits, uint32_t x) {
+  const float x_as_float = (float)x / (float)((uint32_t)1 << noise_bits);
+  const float gain = (float)((uint32_t)1 << gain_bits) *
+                     powf(x_as_float + offset, -strength);
+  if (gain > 32767) return 32767;
+  return (int16_t)(gain + 0.5f);
+}
+
+int mf_pcan_populate(mf_pcan* pcan, size_t num_channels, float strength,
+                     float offset, int gain_bits, int noise_bits,
+                     int correction_bits) {
+  pcan->num_channels = num_channels;
+  pcan->snr_shift = gain_bits - correction_bits - MF_PCAN_SNR_BITS;
+  if (noise_bits < 0 || noise_bits > 31 || gain_bits < 0 || gain_bits > 31 ||
+      pcan->snr_shift < 0 || pcan->snr_shift > 63) {
+    return 0;
+  }
+  int16_t* table = pcan->table;
+  table[0] = gain_of(strength, offset, gain_bits, noise_bits, 0);
+  table[1] = gain_of(strength, offset, gain_bits, noise_bits, 1);
+  /* Octave [2^(n-1), 2^n) is fitted by a quadratic through its start, middle
+   * and end; its three coefficients sit at 4 n - 6. */
+  for (int n = 2; n <= MF_PCAN_TABLE_BITS; ++n) {
+    const uint32_t x0 = (uint32_t)1 << (n - 1);
+    const uint32_t x1 = x0 + (x0 >> 1);
+    const uint32_t x2 = (n == MF_PCAN_TABLE_BITS) ? x0 + (x0 - 1) : 2 * x0;
+    const int32_t y0 = gain_of(strength, offset, gain_bits, noise_bits, x0);
+    const int32_t y1 = gain_of(strength, offset, gain_bits, noise_bits, x1);
+    const int32_t y2 = gain_of(strength, offset, gain_bits, noise_bits, x2);
+    const int32_t a1 = 4 * (y1 - y0) - (y2 - y0);
+    const int32_t a2 = (y2 - y0) - a1;
+    table[4 * n - 6] = (int16_t)y0;
+    table[4 * n - 5] = mf_wrap16(a1);
+    table[4 * n - 4] = mf_wrap16(a2);
+    if (4 * n - 3 < MF_PCAN_TABLE_SIZE) table[4 * n - 3] = 0;
+  }
+  return 1;
+}
+
+static int16_t table_gain(const int16_t* table, uint32_t x) {
+  if (x <= 2) return table[x];
+  const int octave = mf_msb32(x);
+  const int16_t* coefficients = table + 4 * octave - 6;
+  /* The 10 bits below the leading one, as the position inside the octave. */
+  const int32_t frac =
+      (int32_t)(((octave < 11) ? (x << (11 - octave)) : (x >> (octave - 11))) &
+                0x3FF);
+  int32_t result = ((int32_t)coefficients[2] * frac) >> 5;
+  result += (int32_t)((uint32_t)(int32_t)coefficients[1] << 5);
+  result *= frac;
+  result = (result + (1 << 14)) >> 15;
+  result += coefficients[0];
+  return mf_wrap16(result);
+}
+
+/* Compresses the Q12 signal-to-noise ratio to Q6: quadratic below 2, linear
+ * above. */
+static uint32_t shrink(uint32_t snr) {
+  if (snr < (2u << MF_PCAN_SNR_BITS)) {
+    return (snr * snr) >> (2 + 2 * MF_PCAN_SNR_BITS - MF_PCAN_OUTPUT_BITS);
+  }
+  return (snr >> (MF_PCAN_SNR_BITS - MF_PCAN_OUTPUT_BITS)) -
+         (1u << MF_PCAN_OUTPUT_BITS);
+}
+
+void mf_pcan_apply(const mf_pcan* pcan, const uint32_t* noise_estimate,
+                   uint32_t* signal) {
+  for (size_t i = 0; i < pcan->num_channels; ++i) {
+    /* A negative table value widens with its sign, as it does on device. */
+    const uint32_t gain =
+        (uint32_t)(int32_t)table_gain(pcan->table, noise_estimate[i]);
+    const uint32_t snr =
+        (uint32_t)(((uint64_t)signal[i] * gain) >> pcan->snr_shift);
+    signal[i] = shrink(snr);
+  }
+}

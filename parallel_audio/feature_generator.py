@@ -1,0 +1,200 @@
+"""Spectrograms from audio through the C microfrontend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from parallel_audio import _microfrontend
+from parallel_audio.errors import SettingsError
+from parallel_audio.frontend_settings import AudioFeatureGeneratorSettings
+
+_OUTPUT_DTYPES = (np.dtype(np.uint16), np.dtype(np.float32), np.dtype(np.int8))
+
+
+def _native_config(settings: AudioFeatureGeneratorSettings) -> _microfrontend.Config:
+    config = _microfrontend.Config()
+    config.sample_rate_hz = settings.sample_rate_hz
+    config.window_size_ms = settings.window_size_ms
+    config.window_step_ms = settings.window_step_ms
+    config.filterbank_num_channels = settings.filterbank_n_channels
+    config.filterbank_lower_band_limit_hz = settings.filterbank_lower_band_limit
+    config.filterbank_upper_band_limit_hz = settings.filterbank_upper_band_limit
+    for name in (
+        "noise_reduction_enable",
+        "noise_reduction_smoothing_bits",
+        "noise_reduction_even_smoothing",
+        "noise_reduction_odd_smoothing",
+        "noise_reduction_min_signal_remaining",
+        "pcan_enable",
+        "pcan_strength",
+        "pcan_offset",
+        "pcan_gain_bits",
+        "log_scale_enable",
+        "log_scale_shift",
+        "dc_notch_filter_enable",
+        "dc_notch_filter_coefficient",
+        "activity_detection_enable",
+        "activity_detection_alpha_a",
+        "activity_detection_alpha_b",
+        "activity_detection_arm_threshold",
+        "activity_detection_trip_threshold",
+    ):
+        setattr(config, name, getattr(settings, name))
+    return config
+
+
+def to_int16(sample: npt.ArrayLike) -> np.ndarray:
+    """Return a 1-D audio sample as contiguous int16, as the frontend reads it.
+
+    int16 is taken as is. Floating-point audio in [-1, 1] is scaled by 32768, rounded
+    and clipped to the int16 range. Other dtypes, other ranks, NaN and infinity are
+    rejected.
+
+    Parameters
+    ----------
+    sample : array_like, shape (n,)
+        int16 or floating-point audio.
+
+    Returns
+    -------
+    numpy.ndarray of int16, shape (n,)
+    """
+    array = np.asarray(sample)
+    if array.ndim != 1:
+        raise ValueError(
+            f"expected a 1-D audio sample, got an array of shape {array.shape}; "
+            "mix or index channels down to one first"
+        )
+    if array.dtype == np.int16:
+        return np.ascontiguousarray(array)
+    if not np.issubdtype(array.dtype, np.floating):
+        raise TypeError(
+            f"audio of dtype {array.dtype} is not supported: pass int16, "
+            "or floating point in [-1, 1]"
+        )
+    if not np.all(np.isfinite(array)):
+        bad = int(np.flatnonzero(~np.isfinite(array))[0])
+        raise ValueError(f"audio sample holds a non-finite value ({array[bad]}) at index {bad}")
+    scaled = np.rint(array.astype(np.float64) * 32768.0)
+    return np.clip(scaled, -32768, 32767).astype(np.int16)
+
+
+class AudioFeatureGenerator:
+    """Turns audio into the integer spectrogram a TensorFlow Lite Micro device computes.
+
+    The native state is built lazily in each process that uses the generator, and a
+    pickled generator carries only its settings, so it can be sent to worker processes.
+    One generator must not be used from several threads at once (calls are serialized,
+    but :meth:`activity_was_detected` refers to the last call of any thread).
+
+    Parameters
+    ----------
+    settings : AudioFeatureGeneratorSettings
+        The frontend settings; they are copied and validated here.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> generator = AudioFeatureGenerator(AudioFeatureGeneratorSettings())
+    >>> generator.process_sample(np.zeros(16000, np.int16)).shape
+    (98, 32)
+    """
+
+    def __init__(self, settings: AudioFeatureGeneratorSettings) -> None:
+        if not isinstance(settings, AudioFeatureGeneratorSettings):
+            raise TypeError(
+                f"settings must be AudioFeatureGeneratorSettings, got {type(settings).__name__}"
+            )
+        settings = settings.copy()
+        settings.validate()
+        self._settings = settings
+        self._frontend: _microfrontend.Frontend | None = None
+        self._activity = False
+        self._native()  # fail here, not on the first sample
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self._settings,))
+
+    @property
+    def settings(self) -> AudioFeatureGeneratorSettings:
+        """A copy of the settings in use."""
+        return self._settings.copy()
+
+    @property
+    def spectrogram_shape(self) -> tuple[int, int]:
+        """``(frames, channels)`` of a clip of ``settings.sample_length`` samples."""
+        return self._settings.spectrogram_shape
+
+    def _native(self) -> _microfrontend.Frontend:
+        if self._frontend is None:
+            try:
+                self._frontend = _microfrontend.Frontend(_native_config(self._settings))
+            except ValueError as error:
+                s = self._settings
+                raise SettingsError(
+                    f"{error}: {s.filterbank_n_channels} channels between "
+                    f"{s.filterbank_lower_band_limit} and {s.filterbank_upper_band_limit} Hz "
+                    f"do not fit the {s.fft_length // 2 + 1} bins of a {s.fft_length}-point FFT "
+                    f"at {s.sample_rate_hz} Hz; use fewer channels, a wider band or longer windows"
+                ) from None
+        return self._frontend
+
+    def process_sample(
+        self, sample: npt.ArrayLike, dtype: npt.DTypeLike = np.uint16
+    ) -> np.ndarray:
+        """Compute the spectrogram of one clip.
+
+        The whole frontend state is reset first, so each clip is processed as the device
+        processes a fresh recording.
+
+        Parameters
+        ----------
+        sample : array_like, shape (n,)
+            int16 audio, or floating-point audio in [-1, 1] (scaled by 32768, rounded and
+            clipped). Any length: ``n`` samples give ``(n - window) // step + 1`` frames.
+        dtype : {numpy.uint16, numpy.float32, numpy.int8}
+            ``uint16``: the raw values; ``float32``: the same values as float;
+            ``int8``: the TFLM micro-features scaling
+            ``clip((v * 256 + 333) // 666 - 128, -128, 127)``, or with
+            ``quantize_dynamic_scale_enable`` the top ``quantize_dynamic_scale_range_db``
+            of this spectrogram mapped linearly onto -128..127.
+
+        Returns
+        -------
+        numpy.ndarray, shape (frames, channels)
+        """
+        output_dtype = np.dtype(dtype)
+        if output_dtype not in _OUTPUT_DTYPES:
+            raise ValueError(
+                f"dtype must be one of uint16, float32 or int8, got {output_dtype}"
+            )
+        samples = to_int16(sample)
+        frontend = self._native()
+        values = np.empty((frontend.num_frames(samples.size), frontend.num_channels), np.uint16)
+        self._activity = frontend.process(samples, values)
+        if output_dtype == np.uint16:
+            return values
+        if output_dtype == np.float32:
+            return values.astype(np.float32)
+        quantized = np.empty(values.shape, np.int8)
+        if self._settings.quantize_dynamic_scale_enable:
+            _microfrontend.quantize_int8_dynamic(
+                values,
+                quantized,
+                self._settings.quantize_dynamic_scale_range_db,
+                self._settings.log_scale_shift,
+            )
+        else:
+            _microfrontend.quantize_int8_static(values, quantized)
+        return quantized
+
+    def activity_was_detected(self) -> bool:
+        """Whether activity detection tripped during the last :meth:`process_sample`.
+
+        Always False when ``activity_detection_enable`` is off. Unlike the reference,
+        reading it does not clear it.
+        """
+        return self._activity
