@@ -82,6 +82,37 @@ def to_int16(sample: npt.ArrayLike) -> np.ndarray:
     return np.clip(scaled, -32768, 32767).astype(np.int16)
 
 
+def quantize_int8(values: np.ndarray, settings: AudioFeatureGeneratorSettings) -> np.ndarray:
+    """Map a uint16 spectrogram to int8 the way the device's models expect it.
+
+    Static (the TFLM micro-features scaling): ``clip((v * 256 + 333) // 666 - 128, -128, 127)``.
+    Dynamic (``settings.quantize_dynamic_scale_enable``): with ``R`` the range in log units,
+    ``int(range_db * 2**log_scale_shift * ln(10) / 20)``, ``top = max(v)`` and
+    ``bottom = max(top - R, 0)``, ``clip((v - bottom) * 255 // max(top - bottom, 1) - 128)``:
+    the maximum maps to 127, everything ``R`` or more below it to -128.
+
+    Parameters
+    ----------
+    values : numpy.ndarray of uint16
+        A spectrogram, any shape.
+    settings : AudioFeatureGeneratorSettings
+        Supplies ``quantize_dynamic_scale_*`` and ``log_scale_shift``.
+
+    Returns
+    -------
+    numpy.ndarray of int8, the shape of ``values``
+    """
+    values = np.ascontiguousarray(values, dtype=np.uint16)
+    quantized = np.empty(values.shape, np.int8)
+    if settings.quantize_dynamic_scale_enable:
+        _microfrontend.quantize_int8_dynamic(
+            values, quantized, settings.quantize_dynamic_scale_range_db, settings.log_scale_shift
+        )
+    else:
+        _microfrontend.quantize_int8_static(values, quantized)
+    return quantized
+
+
 class AudioFeatureGenerator:
     """Turns audio into the integer spectrogram a TensorFlow Lite Micro device computes.
 
@@ -134,11 +165,12 @@ class AudioFeatureGenerator:
                 self._frontend = _microfrontend.Frontend(_native_config(self._settings))
             except ValueError as error:
                 s = self._settings
+                # The one layout the device rejects: the top band reaching the last bin.
                 raise SettingsError(
-                    f"{error}: {s.filterbank_n_channels} channels between "
-                    f"{s.filterbank_lower_band_limit} and {s.filterbank_upper_band_limit} Hz "
-                    f"do not fit the {s.fft_length // 2 + 1} bins of a {s.fft_length}-point FFT "
-                    f"at {s.sample_rate_hz} Hz; use fewer channels, a wider band or longer windows"
+                    f"{error}: with filterbank_upper_band_limit={s.filterbank_upper_band_limit} "
+                    f"the top band reaches the last FFT bin ({s.sample_rate_hz / 2} Hz of a "
+                    f"{s.fft_length}-point FFT); lower it by at least one bin, "
+                    f"{s.sample_rate_hz / s.fft_length:.1f} Hz"
                 ) from None
         return self._frontend
 
@@ -179,17 +211,7 @@ class AudioFeatureGenerator:
             return values
         if output_dtype == np.float32:
             return values.astype(np.float32)
-        quantized = np.empty(values.shape, np.int8)
-        if self._settings.quantize_dynamic_scale_enable:
-            _microfrontend.quantize_int8_dynamic(
-                values,
-                quantized,
-                self._settings.quantize_dynamic_scale_range_db,
-                self._settings.log_scale_shift,
-            )
-        else:
-            _microfrontend.quantize_int8_static(values, quantized)
-        return quantized
+        return quantize_int8(values, self._settings)
 
     def activity_was_detected(self) -> bool:
         """Whether activity detection tripped during the last :meth:`process_sample`.

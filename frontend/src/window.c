@@ -16,7 +16,7 @@ int mf_window_populate(mf_window* window, int32_t sample_rate_hz,
    * here so that every coefficient matches. */
   const float arg = (float)(3.14159265358979323846 * 2.0 / (float)window->size);
   for (size_t i = 0; i < window->size; ++i) {
-    const float value = (float)(0.5 - 0.5 * cos(arg * (i + 0.5)));
+    const float value = (float)(0.5 - 0.5 * cos(arg * ((double)i + 0.5)));
     window->coefficients[i] =
         (int16_t)floor(value * (1 << MF_WINDOW_BITS) + 0.5);
   }
