@@ -174,9 +174,7 @@ class AudioFeatureGenerator:
                 ) from None
         return self._frontend
 
-    def process_sample(
-        self, sample: npt.ArrayLike, dtype: npt.DTypeLike = np.uint16
-    ) -> np.ndarray:
+    def process_sample(self, sample: npt.ArrayLike, dtype: npt.DTypeLike = np.uint16) -> np.ndarray:
         """Compute the spectrogram of one clip.
 
         The whole frontend state is reset first, so each clip is processed as the device
@@ -200,9 +198,7 @@ class AudioFeatureGenerator:
         """
         output_dtype = np.dtype(dtype)
         if output_dtype not in _OUTPUT_DTYPES:
-            raise ValueError(
-                f"dtype must be one of uint16, float32 or int8, got {output_dtype}"
-            )
+            raise ValueError(f"dtype must be one of uint16, float32 or int8, got {output_dtype}")
         samples = to_int16(sample)
         frontend = self._native()
         values = np.empty((frontend.num_frames(samples.size), frontend.num_channels), np.uint16)

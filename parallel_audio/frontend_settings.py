@@ -308,7 +308,7 @@ class AudioFeatureGeneratorSettings:
                 )
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the settings as a flat dict with ``fe.``-prefixed keys (plus ``fe.fft_length``)."""
+        """Return a flat dict with ``fe.``-prefixed keys, plus the derived ``fe.fft_length``."""
         flat = {KEY_PREFIX + k: v for k, v in self._values.items()}
         flat[KEY_PREFIX + "fft_length"] = self.fft_length
         return flat

@@ -19,13 +19,21 @@ def build(tmp_path: Path, *options: str) -> Path:
     build_dir = tmp_path / "build"
     generator = ["-G", "Ninja"] if shutil.which("ninja") else []
     subprocess.run(
-        [cmake, "-S", str(FRONTEND), "-B", str(build_dir), *generator,
-         "-DMF_BUILD_TESTS=ON", *options],
-        check=True, capture_output=True, text=True,
+        [
+            cmake,
+            "-S",
+            str(FRONTEND),
+            "-B",
+            str(build_dir),
+            *generator,
+            "-DMF_BUILD_TESTS=ON",
+            *options,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
-    result = subprocess.run(
-        [cmake, "--build", str(build_dir)], capture_output=True, text=True
-    )
+    result = subprocess.run([cmake, "--build", str(build_dir)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     # The library compiles without a warning.
     assert "warning:" not in result.stdout + result.stderr, result.stdout + result.stderr

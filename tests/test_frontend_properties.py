@@ -116,7 +116,9 @@ def test_unsupported_output_dtype_is_rejected():
 
 def test_state_is_reset_between_samples(rng):
     settings = AudioFeatureGeneratorSettings(
-        noise_reduction_enable=True, pcan_enable=True, dc_notch_filter_enable=True,
+        noise_reduction_enable=True,
+        pcan_enable=True,
+        dc_notch_filter_enable=True,
         activity_detection_enable=True,
     )
     generator = AudioFeatureGenerator(settings)
@@ -147,8 +149,9 @@ def test_threads_sharing_nothing_equal_a_serial_run(rng):
 
 
 def test_generator_pickles_as_its_settings(rng):
-    settings = AudioFeatureGeneratorSettings(filterbank_n_channels=40, pcan_enable=True,
-                                             noise_reduction_enable=True)
+    settings = AudioFeatureGeneratorSettings(
+        filterbank_n_channels=40, pcan_enable=True, noise_reduction_enable=True
+    )
     generator = AudioFeatureGenerator(settings)
     clone = pickle.loads(pickle.dumps(generator))
     assert clone.settings == settings

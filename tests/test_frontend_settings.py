@@ -111,8 +111,10 @@ def test_unknown_and_derived_names_are_rejected():
         ({"window_step_ms": 30}, "must not exceed window_size_ms=25"),
         ({"pcan_enable": True}, "needs noise_reduction_enable=True"),
         ({"window_size_ms": 3000}, "at most 32768"),
-        ({"sample_rate_hz": 1000, "window_size_ms": 3, "filterbank_upper_band_limit": 400.0},
-         "at least 4 samples"),
+        (
+            {"sample_rate_hz": 1000, "window_size_ms": 3, "filterbank_upper_band_limit": 400.0},
+            "at least 4 samples",
+        ),
         ({"filterbank_upper_band_limit": 8000.0}, "reaches the last FFT bin"),
     ],
 )
@@ -135,8 +137,11 @@ def test_inconsistent_settings_fail_when_the_generator_is_built(changes, message
 )
 def test_derived_values(rate, window_ms, step_ms, length_ms, fft, shape):
     settings = AudioFeatureGeneratorSettings(
-        sample_rate_hz=rate, window_size_ms=window_ms, window_step_ms=step_ms,
-        sample_length_ms=length_ms, filterbank_upper_band_limit=min(7500.0, rate / 2),
+        sample_rate_hz=rate,
+        window_size_ms=window_ms,
+        window_step_ms=step_ms,
+        sample_length_ms=length_ms,
+        filterbank_upper_band_limit=min(7500.0, rate / 2),
     )
     assert settings.fft_length == fft
     assert settings.spectrogram_shape == shape
@@ -145,8 +150,12 @@ def test_derived_values(rate, window_ms, step_ms, length_ms, fft, shape):
 
 def test_round_trip_through_the_flat_dict_and_pickle():
     settings = AudioFeatureGeneratorSettings(
-        sample_rate_hz=8000, filterbank_upper_band_limit=3900.0, window_size_ms=30,
-        noise_reduction_enable=True, pcan_enable=True, pcan_strength=0.5,
+        sample_rate_hz=8000,
+        filterbank_upper_band_limit=3900.0,
+        window_size_ms=30,
+        noise_reduction_enable=True,
+        pcan_enable=True,
+        pcan_strength=0.5,
         quantize_dynamic_scale_enable=True,
     )
     flat = settings.to_dict()
