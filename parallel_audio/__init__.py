@@ -1,13 +1,39 @@
-"""parallel_audio: audio for neural-network training, in parallel and bit for bit reproducible."""
+"""parallel_audio: audio for neural-network training, in parallel and bit for bit reproducible.
 
-from parallel_audio.errors import ParallelAudioError, SettingsError
+Importing the package loads neither TensorFlow nor Keras (worker processes import it);
+``ParallelAudioIterator``, the Keras ``PyDataset``, loads Keras when first used.
+"""
+
+from typing import Any
+
+from parallel_audio.errors import (
+    AudioFileError,
+    DatasetError,
+    ParallelAudioError,
+    SettingsError,
+)
 from parallel_audio.feature_generator import AudioFeatureGenerator
 from parallel_audio.frontend_settings import AudioFeatureGeneratorSettings
+from parallel_audio.generator import ParallelAudioDataGenerator
+from parallel_audio.process_params import ParallelProcessParams
 
 __all__ = [
     "AudioFeatureGenerator",
     "AudioFeatureGeneratorSettings",
+    "AudioFileError",
+    "DatasetError",
+    "ParallelAudioDataGenerator",
     "ParallelAudioError",
+    "ParallelAudioIterator",
+    "ParallelProcessParams",
     "SettingsError",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ParallelAudioIterator":
+        from parallel_audio.iterator import ParallelAudioIterator
+
+        return ParallelAudioIterator
+    raise AttributeError(f"module 'parallel_audio' has no attribute {name!r}")

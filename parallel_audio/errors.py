@@ -7,3 +7,19 @@ class ParallelAudioError(Exception):
 
 class SettingsError(ParallelAudioError, ValueError):
     """A setting is outside the range it allows; the message names both."""
+
+
+class DatasetError(ParallelAudioError, ValueError):
+    """The dataset folder or the arguments describing it cannot give a usable index."""
+
+
+class AudioFileError(ParallelAudioError):
+    """An audio file cannot be used; ``path`` names it and the message says why."""
+
+    def __init__(self, path: object, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.problem))

@@ -1,0 +1,84 @@
+"""Deterministic operations on one clip: trimming silence and fitting it to a length."""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Frame and hop of the silence detector, in samples (librosa.effects.trim's defaults).
+TRIM_FRAME_LENGTH = 2048
+TRIM_HOP_LENGTH = 512
+
+
+def trim_silence(
+    audio: np.ndarray,
+    threshold_db: float,
+    *,
+    frame_length: int = TRIM_FRAME_LENGTH,
+    hop_length: int = TRIM_HOP_LENGTH,
+) -> np.ndarray:
+    """Cut leading and trailing silence, as ``librosa.effects.trim(top_db=threshold_db)`` does.
+
+    A frame is silent when its RMS is more than ``threshold_db`` below the loudest frame's.
+    Frames are ``frame_length`` samples centred every ``hop_length`` samples (zero padded at
+    the ends); the clip keeps samples from the first non-silent frame's centre to one hop past
+    the last one's.
+
+    Parameters
+    ----------
+    audio : numpy.ndarray, shape (n,)
+        The clip.
+    threshold_db : float
+        How far below the peak RMS a frame counts as silence, > 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        A view of ``audio``; empty when the whole clip is silent.
+    """
+    n = audio.size
+    if n == 0:
+        return audio
+    half = frame_length // 2
+    power = np.zeros(n + 2 * half + 1, np.float64)
+    np.cumsum(np.square(audio, dtype=np.float64), out=power[half + 1 : n + half + 1])
+    power[n + half + 1 :] = power[n + half]
+    starts = np.arange(1 + n // hop_length) * hop_length
+    mean_square = (power[starts + frame_length] - power[starts]) / frame_length
+    # Relative to the loudest frame in dB, with librosa's floor of 1e-10 on both.
+    floor = 1e-10
+    relative_db = 10 * np.log10(np.maximum(mean_square, floor)) - 10 * np.log10(
+        max(mean_square.max(), floor)
+    )
+    loud = np.flatnonzero(relative_db > -threshold_db)
+    if loud.size == 0:
+        return audio[:0]
+    return audio[loud[0] * hop_length : min(n, (loud[-1] + 1) * hop_length)]
+
+
+def fit_to_length(audio: np.ndarray, length: int, offset: float) -> np.ndarray:
+    """Zero-pad or crop a clip to ``length`` samples, placing it at a fractional offset.
+
+    Shorter clips get ``int((length - n) * offset)`` zeros before them and the rest after,
+    the reference's formula. Longer clips are cropped to the window starting at
+    ``int((n - length) * offset)``, so an offset of 0 keeps the start and 1 the end.
+
+    Parameters
+    ----------
+    audio : numpy.ndarray, shape (n,)
+    length : int
+        Samples to return.
+    offset : float
+        In [0, 1].
+
+    Returns
+    -------
+    numpy.ndarray, shape (length,), the dtype of ``audio``
+    """
+    n = audio.size
+    if n >= length:
+        start = int((n - length) * offset)
+        return audio[start : start + length]
+    before = int((length - n) * offset)
+    output = np.zeros(length, audio.dtype)
+    output[before : before + n] = audio
+    return output

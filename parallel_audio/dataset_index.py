@@ -1,0 +1,772 @@
+"""The dataset index: which audio files, of which class, a ``flow_from_directory`` call will serve.
+
+The index is built once per ``flow_from_directory`` call and never reads audio. It lists the
+class folders, splits them into training and validation by speaker, caps each class, and adds
+the ``_unknown_`` and ``_silence_`` pseudo-classes. The generator builds its per-epoch shuffled
+plans from the result; nothing here shuffles per epoch.
+
+Differences from MLTK's ``ParallelAudioDataGenerator`` (each one deliberate):
+
+- The split hashes the speaker, as the Speech Commands ``which_set`` does, instead of cutting
+  each class's file list at a position. So one speaker never lands on both sides, and adding
+  files never moves existing files from one side to the other.
+- Pseudo-class sizes are relative to the *smallest* real class, as the reference's documentation
+  says (its code uses the mean and truncates).
+- Nothing is ever written into the dataset folder. Shuffle index files go only under
+  ``shuffle_index_dir``, are written atomically, and are rebuilt when files were added or removed.
+- All randomness is seeded; there is no global random state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from parallel_audio.errors import DatasetError
+
+__all__ = [
+    "SILENCE_CLASS",
+    "UNKNOWN_CLASS",
+    "WHITE_LIST_FORMATS",
+    "DatasetError",
+    "DatasetIndex",
+    "build_index",
+    "speaker_group",
+]
+
+_logger = logging.getLogger(__name__)
+
+# Extensions libsndfile (behind soundfile) reads, lower-case and without the dot. mp3 needs
+# libsndfile >= 1.1, which current soundfile wheels bundle.
+WHITE_LIST_FORMATS: tuple[str, ...] = (
+    "wav",
+    "wave",
+    "flac",
+    "ogg",
+    "oga",
+    "opus",
+    "mp3",
+    "aiff",
+    "aif",
+    "aifc",
+    "au",
+    "snd",
+    "caf",
+    "w64",
+    "rf64",
+)
+UNKNOWN_CLASS = "_unknown_"
+SILENCE_CLASS = "_silence_"
+PSEUDO_CLASSES = (UNKNOWN_CLASS, SILENCE_CLASS)
+SUBSETS = ("training", "validation")
+
+# Top-level folders starting with these are never classes and never feed _unknown_:
+# "_" by our convention (_background_noise_), "." for hidden folders (such as the reference's
+# .index), "~" for editor and Office lock folders, as the reference skips them.
+_NON_CLASS_PREFIXES = ("_", ".", "~")
+# Shuffle index files live at <shuffle_index_dir>/.index/<class>.txt, where the reference
+# writes them, so an order the reference wrote is reused when the files are the same.
+_INDEX_SUBFOLDER = ".index"
+_NOHASH = "_nohash_"
+# Tag of the random stream that draws _unknown_ files, so it never coincides with the
+# generator's (seed, epoch, sample id) streams.
+_UNKNOWN_STREAM = 0x756E6B6E
+
+ListFunction = Callable[
+    [str, str, tuple[str, ...], tuple[float, float], bool, "str | None"],
+    tuple[str, Sequence[str]],
+]
+
+
+@dataclass(frozen=True, eq=False)
+class DatasetIndex:
+    """The samples of one ``flow_from_directory`` call: a file (or silence) and a class each.
+
+    Parameters
+    ----------
+    directory : str
+        The dataset folder; ``filenames`` are relative to it.
+    class_names : tuple of str
+        The ``classes`` argument, in order; a class id is a position in this tuple.
+    filenames : tuple of (str or None)
+        Path of each sample relative to ``directory`` with ``/`` separators, or None for a
+        ``_silence_`` sample.
+    class_ids : numpy.ndarray
+        int32 array of shape ``(len(filenames),)``, the class id of each sample. Stored read-only.
+
+    Notes
+    -----
+    Samples are grouped by class in ``class_names`` order; within a class they keep the order
+    :func:`build_index` documents. Two indexes compare by identity (``eq=False``): compare
+    ``filenames`` and ``class_ids`` to compare contents.
+
+    Examples
+    --------
+    >>> index = DatasetIndex("data", ("yes", "_silence_"), ("yes/a.wav", None), np.array([0, 1]))
+    >>> index.counts()
+    {'yes': 1, '_silence_': 1}
+    """
+
+    directory: str
+    class_names: tuple[str, ...]
+    filenames: tuple[str | None, ...]
+    class_ids: np.ndarray
+
+    def __post_init__(self) -> None:
+        class_names = tuple(self.class_names)
+        filenames = tuple(self.filenames)
+        class_ids = np.array(self.class_ids, dtype=np.int32, copy=True).reshape(-1)
+        if class_ids.shape[0] != len(filenames):
+            raise ValueError(
+                f"class_ids has {class_ids.shape[0]} entries but filenames has {len(filenames)}; "
+                "they must have one entry per sample"
+            )
+        if class_ids.size and (class_ids.min() < 0 or class_ids.max() >= len(class_names)):
+            raise ValueError(
+                f"class_ids must lie in [0, {len(class_names)}) for {len(class_names)} classes, "
+                f"got values in [{class_ids.min()}, {class_ids.max()}]"
+            )
+        class_ids.setflags(write=False)
+        object.__setattr__(self, "directory", os.fspath(self.directory))
+        object.__setattr__(self, "class_names", class_names)
+        object.__setattr__(self, "filenames", filenames)
+        object.__setattr__(self, "class_ids", class_ids)
+
+    def __len__(self) -> int:
+        return len(self.filenames)
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{name}={count}" for name, count in self.counts().items())
+        return f"DatasetIndex(directory={self.directory!r}, num_samples={len(self)}, {counts})"
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes, pseudo-classes included."""
+        return len(self.class_names)
+
+    def counts(self) -> dict[str, int]:
+        """Return the number of samples of each class.
+
+        Returns
+        -------
+        dict of str to int
+            ``{class_name: number_of_samples}`` for every class, in ``class_names`` order.
+        """
+        counts = np.bincount(self.class_ids, minlength=len(self.class_names))
+        return {name: int(count) for name, count in zip(self.class_names, counts, strict=True)}
+
+    def path(self, i: int) -> str | None:
+        """Return the full path of sample ``i``, or None for a ``_silence_`` sample.
+
+        Parameters
+        ----------
+        i : int
+            Sample position, ``0 <= i < len(self)``.
+
+        Returns
+        -------
+        str or None
+            ``directory`` joined with the sample's relative path.
+        """
+        filename = self.filenames[i]
+        return None if filename is None else os.path.join(self.directory, filename)
+
+
+def speaker_group(filename: str) -> str:
+    """Return the group a file belongs to for the training/validation split.
+
+    Parameters
+    ----------
+    filename : str
+        A file name or a path (only its last component counts).
+
+    Returns
+    -------
+    str
+        For ``<speaker>_nohash_<n>.<ext>``, the speaker (the part before the first
+        ``_nohash_``); for any other file, its stem (the name without its last extension).
+
+    Examples
+    --------
+    >>> speaker_group("yes/0a7c2a8d_nohash_1.wav")
+    '0a7c2a8d'
+    >>> speaker_group("clips/take_3.flac")
+    'take_3'
+    """
+    name = filename.rsplit("/", 1)[-1].rsplit(os.sep, 1)[-1]
+    speaker, found, _ = name.partition(_NOHASH)
+    if found:
+        return speaker
+    stem, dot, _ = name.rpartition(".")
+    return stem if dot and stem else name
+
+
+def _group_fraction(group: str) -> float:
+    """Map a group name to a fixed number in [0, 1): its sha1, read as a binary fraction."""
+    digest = hashlib.sha1(group.encode("utf-8", "surrogateescape")).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64
+
+
+def build_index(
+    directory: str | os.PathLike[str],
+    classes: Sequence[str],
+    *,
+    subset: str | None = None,
+    validation_split: float = 0.0,
+    seed: int = 0,
+    follow_links: bool = False,
+    max_samples_per_class: int = -1,
+    unknown_class_percentage: float = 1.0,
+    silence_class_percentage: float = 0.6,
+    shuffle_index_dir: str | os.PathLike[str] | None = None,
+    list_valid_filenames_in_directory_function: ListFunction | None = None,
+    class_counts: MutableMapping[str, int] | None = None,
+    white_list_formats: Iterable[str] = WHITE_LIST_FORMATS,
+) -> DatasetIndex:
+    """List a dataset folder into the samples of one subset.
+
+    ``directory`` holds one sub-folder per class. Each listed real class's folder is searched
+    recursively for audio files, the files are split into training and validation by speaker,
+    each class is capped at ``max_samples_per_class``, and the pseudo-classes ``_unknown_`` and
+    ``_silence_`` are added where ``classes`` lists them. Nothing is read from the audio files and
+    nothing is written into ``directory``.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike
+        The dataset folder. Its sub-folders whose names start with ``_``, ``.`` or ``~`` (for
+        instance ``_background_noise_``) are never classes and never feed ``_unknown_``.
+    classes : sequence of str
+        Class names in class-id order: folder names of ``directory``, plus optionally
+        ``"_unknown_"`` and ``"_silence_"``. At least one real class, no duplicates.
+    subset : {None, "training", "validation"}, optional
+        Which side of the split to list; None lists every file.
+    validation_split : float, optional
+        Fraction of speakers in the validation subset, in [0, 1). Must be above 0 when
+        ``subset`` is given. A file ``<speaker>_nohash_<n>.<ext>`` belongs to group
+        ``<speaker>``; any other file is a group of its own, named by its stem. A group is in
+        validation when the first 64 bits of the sha1 of its UTF-8 name, read as a fraction of
+        2**64, fall below ``validation_split``. So a speaker is never on both sides, the split
+        does not depend on ``seed``, and adding files never moves existing ones; the validation
+        fraction is close to ``validation_split`` when there are many groups.
+    seed : int, optional
+        Seed (>= 0) of the shuffle index order and of the ``_unknown_`` draw. The split does not
+        depend on it.
+    follow_links : bool, optional
+        Whether to enter symbolic links to directories inside class folders. Each directory is
+        entered at most once, so symlink loops end. A class folder that is itself a symlink is
+        always entered; symlinks to files are always files.
+    max_samples_per_class : int, optional
+        -1 keeps every file; a positive N keeps the first N files of each real class's subset,
+        in the order described under Returns.
+    unknown_class_percentage : float, optional
+        Size of ``_unknown_`` (>= 0) as a fraction of the smallest real class (after the split
+        and the cap), rounded half up, and at least 1 when the fraction is above 0. The files
+        are drawn without replacement from the same subset of the class folders ``classes``
+        does not list, with ``numpy.random.default_rng(SeedSequence((seed, tag)))``; if fewer
+        exist, all are used and a warning says so.
+    silence_class_percentage : float, optional
+        Size of ``_silence_`` (>= 0), computed as for ``_unknown_``; its samples have filename
+        None.
+    shuffle_index_dir : str or os.PathLike, optional
+        If given, the files of each class are kept in a seeded random order (sorted by the sha1
+        of seed and path), stored as ``<shuffle_index_dir>/.index/<class>.txt``, one path
+        relative to ``directory`` per line, UTF-8. The file is written atomically (temporary
+        file, then ``os.replace``) and reused on later runs while it lists exactly the class's
+        current files, so it fixes which files ``max_samples_per_class`` keeps; when files were
+        added or removed it is rebuilt. Delete it to reshuffle with a new seed. If it cannot be
+        written, a warning is issued and the order is used without being stored.
+    list_valid_filenames_in_directory_function : callable, optional
+        Replaces the listing of each class folder (listed and unlisted), called as
+        ``fn(base_directory, search_class, white_list_formats, split, follow_links,
+        shuffle_index_directory)`` and returning ``(search_class, filenames)`` with
+        ``filenames`` relative to ``base_directory`` (``"yes/abc.wav"``). ``split`` is
+        ``(0, validation_split)`` for validation, ``(validation_split, 1)`` for training and
+        ``(0, 1)`` for ``subset=None``; ``white_list_formats`` is a tuple of lower-case
+        extensions without the dot. The returned files are taken, in their order, as that
+        subset's files: they are not split, filtered or sorted again, only capped.
+    class_counts : dict, optional
+        If given, updated with ``{class_name: number_of_samples}`` for every class in
+        ``classes``, pseudo-classes included, as the reference does.
+    white_list_formats : iterable of str, optional
+        Accepted file extensions, compared case-insensitively, with or without the leading dot.
+
+    Returns
+    -------
+    DatasetIndex
+        Samples grouped by class in ``classes`` order. Within a real class: sorted by relative
+        path (code-point order), or in the shuffle index order when ``shuffle_index_dir`` is
+        given, or in the custom function's order. ``_unknown_`` files follow the sorted order
+        of the unlisted classes' files; ``_silence_`` entries are None.
+
+    Raises
+    ------
+    DatasetError
+        (a ``ValueError``) When ``directory`` is missing, a class folder is missing or holds no
+        audio file, a class has no file in the requested subset, ``_unknown_`` has no unlisted
+        class folder to draw from, or an argument is out of range.
+    TypeError
+        When an argument has the wrong type, such as ``classes`` given as one string.
+
+    Notes
+    -----
+    Hidden files and folders (names starting with ``.``, such as macOS ``._x.wav`` resource
+    forks) inside class folders are skipped.
+
+    Examples
+    --------
+    >>> index = build_index("data", ["yes", "no", "_unknown_", "_silence_"],
+    ...                     subset="training", validation_split=0.1, seed=42)  # doctest: +SKIP
+    >>> index.counts()  # doctest: +SKIP
+    {'yes': 3228, 'no': 3130, '_unknown_': 3130, '_silence_': 1878}
+    """
+    directory = os.fspath(directory)
+    class_names = _check_classes(classes)
+    formats = _check_formats(white_list_formats)
+    split = _check_split(subset, validation_split)
+    seed = _check_seed(seed)
+    max_samples_per_class = _check_max_samples(max_samples_per_class)
+    unknown_class_percentage = _check_percentage(
+        "unknown_class_percentage", unknown_class_percentage
+    )
+    silence_class_percentage = _check_percentage(
+        "silence_class_percentage", silence_class_percentage
+    )
+    if shuffle_index_dir is not None:
+        shuffle_index_dir = os.fspath(shuffle_index_dir)
+    list_function = list_valid_filenames_in_directory_function
+    if list_function is not None and not callable(list_function):
+        raise TypeError(
+            "list_valid_filenames_in_directory_function must be callable or None, "
+            f"got {type(list_function).__name__}"
+        )
+
+    folders = _class_folders(directory)
+    real_classes = [name for name in class_names if name not in PSEUDO_CLASSES]
+    _check_folders_exist(directory, real_classes, folders)
+    unlisted = sorted(name for name in folders if name not in class_names)
+    if UNKNOWN_CLASS in class_names and not unlisted:
+        raise DatasetError(
+            f"'{UNKNOWN_CLASS}' is drawn from class folders that `classes` does not list, but "
+            f"every class folder of {directory!r} is listed ({_names(folders)}); add folders of "
+            f"other words to the dataset or remove '{UNKNOWN_CLASS}' from `classes`"
+        )
+
+    def list_class(name: str, *, listed: bool) -> list[str]:
+        if list_function is not None:
+            return _call_list_function(
+                list_function, directory, name, formats, split, follow_links, shuffle_index_dir
+            )
+        files = _list_audio_files(directory, name, formats, follow_links)
+        if listed and not files:
+            raise DatasetError(_empty_folder_message(directory, name, formats, follow_links))
+        if listed and shuffle_index_dir is not None:
+            files = _shuffle_index_order(files, name, shuffle_index_dir, seed)
+        return _select_subset(files, subset, validation_split)
+
+    samples: dict[str, list[str] | list[None]] = {}
+    for name in real_classes:
+        files = list_class(name, listed=True)
+        if not files:
+            cause = (
+                "list_valid_filenames_in_directory_function returned no file"
+                if list_function is not None
+                else "its speakers all fall on the other side of the split. Add files from more "
+                "speakers, change validation_split, or remove the class"
+            )
+            raise DatasetError(
+                f"class {name!r} has no file in the {subset or 'whole'} subset (validation_split="
+                f"{validation_split}): {cause}"
+            )
+        if max_samples_per_class > 0:
+            files = files[:max_samples_per_class]
+        samples[name] = files
+    smallest = min(len(files) for files in samples.values())
+
+    if UNKNOWN_CLASS in class_names:
+        target = _pseudo_count(unknown_class_percentage, smallest)
+        pool: list[str] = []
+        for name in unlisted:
+            # An unlisted folder without audio files (docs, say) simply adds nothing.
+            pool.extend(list_class(name, listed=False))
+        if list_function is None:
+            pool.sort()  # one order for the whole pool, whatever the folder names
+        if target > 0 and not pool:
+            raise DatasetError(
+                f"'{UNKNOWN_CLASS}' is drawn from the unlisted class folders ({_names(unlisted)}) "
+                f"but none of them has an audio file in the {subset or 'whole'} subset"
+            )
+        if target > len(pool):
+            warnings.warn(
+                f"'{UNKNOWN_CLASS}' asks for {target} samples ({unknown_class_percentage} x "
+                f"{smallest}) but the unlisted class folders hold only {len(pool)} files in the "
+                f"{subset or 'whole'} subset; using all of them",
+                stacklevel=2,
+            )
+            target = len(pool)
+        rng = np.random.default_rng(np.random.SeedSequence((seed, _UNKNOWN_STREAM)))
+        chosen = np.sort(rng.choice(len(pool), size=target, replace=False))
+        samples[UNKNOWN_CLASS] = [pool[i] for i in chosen]
+    if SILENCE_CLASS in class_names:
+        samples[SILENCE_CLASS] = [None] * _pseudo_count(silence_class_percentage, smallest)
+
+    filenames: list[str | None] = []
+    class_ids = np.empty(sum(len(files) for files in samples.values()), dtype=np.int32)
+    for class_id, name in enumerate(class_names):
+        start = len(filenames)
+        filenames.extend(samples[name])
+        class_ids[start : len(filenames)] = class_id
+    index = DatasetIndex(directory, class_names, tuple(filenames), class_ids)
+    if class_counts is not None:
+        class_counts.update(index.counts())
+    return index
+
+
+# ----------------------------------------------------------------------------- argument checks
+
+
+def _check_classes(classes: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(classes, (str, bytes)) or not isinstance(classes, Iterable):
+        raise TypeError(
+            f"classes must be a list of class names such as ['yes', 'no', '_unknown_'], "
+            f"got {classes!r}"
+        )
+    names = tuple(classes)
+    if not names:
+        raise DatasetError("classes is empty; list at least one class folder name")
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"class names must be str, got {name!r} ({type(name).__name__})")
+        if name in PSEUDO_CLASSES:
+            continue
+        if not name or name in (".", "..") or "/" in name or os.sep in name:
+            raise DatasetError(
+                f"class name {name!r} is not a folder name; each class is one sub-folder of the "
+                "dataset directory"
+            )
+        if name.startswith(_NON_CLASS_PREFIXES):
+            raise DatasetError(
+                f"class name {name!r} starts with {name[0]!r}: such folders (for instance "
+                f"_background_noise_) are never classes; the only allowed '_' names are "
+                f"{PSEUDO_CLASSES}"
+            )
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise DatasetError(f"classes lists {_names(duplicates)} more than once: {list(names)}")
+    if all(name in PSEUDO_CLASSES for name in names):
+        raise DatasetError(
+            f"classes {list(names)} holds no real class; '{UNKNOWN_CLASS}' and "
+            f"'{SILENCE_CLASS}' are sized relative to the smallest real class, so list at least "
+            "one class folder"
+        )
+    return names
+
+
+def _check_formats(white_list_formats: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(white_list_formats, str):
+        white_list_formats = (white_list_formats,)  # the reference's own default is 'wav'
+    formats = []
+    for extension in white_list_formats:
+        if not isinstance(extension, str) or not extension.strip(". "):
+            raise DatasetError(
+                f"white_list_formats must hold file extensions such as 'wav', got {extension!r}"
+            )
+        formats.append(extension.strip().lstrip(".").lower())
+    if not formats:
+        raise DatasetError(
+            f"white_list_formats is empty; give extensions such as {WHITE_LIST_FORMATS[:4]}"
+        )
+    return tuple(dict.fromkeys(formats))
+
+
+def _check_split(subset: str | None, validation_split: float) -> tuple[float, float]:
+    if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)):
+        raise TypeError(f"validation_split must be a float in [0, 1), got {validation_split!r}")
+    if not 0.0 <= validation_split < 1.0:
+        raise DatasetError(f"validation_split must lie in [0, 1), got {validation_split}")
+    if subset is None:
+        return (0.0, 1.0)
+    if subset not in SUBSETS:
+        raise DatasetError(f"subset must be None, 'training' or 'validation', got {subset!r}")
+    if validation_split == 0.0:
+        raise DatasetError(
+            f"subset={subset!r} needs validation_split > 0 (got 0): with no validation split "
+            "there is nothing to choose between; pass subset=None to use every file"
+        )
+    v = float(validation_split)
+    return (0.0, v) if subset == "validation" else (v, 1.0)
+
+
+def _check_seed(seed: int) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(
+            f"seed must be an int >= 0, got {seed!r}; the generator resolves seed=None to a "
+            "fresh int before building the index"
+        )
+    if seed < 0:
+        raise DatasetError(f"seed must be >= 0, got {seed}")
+    return int(seed)
+
+
+def _check_max_samples(max_samples_per_class: int) -> int:
+    if isinstance(max_samples_per_class, bool) or not isinstance(
+        max_samples_per_class, (int, np.integer)
+    ):
+        raise TypeError(
+            f"max_samples_per_class must be an int (-1 for all), got {max_samples_per_class!r}"
+        )
+    if max_samples_per_class != -1 and max_samples_per_class < 1:
+        raise DatasetError(
+            f"max_samples_per_class must be -1 (all files) or >= 1, got {max_samples_per_class}"
+        )
+    return int(max_samples_per_class)
+
+
+def _check_percentage(name: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise TypeError(f"{name} must be a float >= 0, got {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise DatasetError(f"{name} must be a finite float >= 0, got {value}")
+    return float(value)
+
+
+def _pseudo_count(percentage: float, smallest: int) -> int:
+    """Round half up (not Python's half-to-even), and keep at least one sample when asked."""
+    if percentage == 0:
+        return 0
+    return max(1, math.floor(percentage * smallest + 0.5))
+
+
+def _names(names: Iterable[str], limit: int = 20) -> str:
+    names = list(names)
+    if not names:
+        return "none"
+    shown = ", ".join(repr(name) for name in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+# ----------------------------------------------------------------------------- listing
+
+
+def _class_folders(directory: str) -> list[str]:
+    """Names of the sub-folders of ``directory`` that can be classes, sorted."""
+    if not os.path.exists(directory):
+        raise DatasetError(f"dataset directory {directory!r} does not exist")
+    if not os.path.isdir(directory):
+        raise DatasetError(f"dataset directory {directory!r} is not a directory")
+    with os.scandir(directory) as entries:
+        return sorted(
+            entry.name
+            for entry in entries
+            if not entry.name.startswith(_NON_CLASS_PREFIXES) and entry.is_dir()
+        )
+
+
+def _check_folders_exist(directory: str, real_classes: list[str], folders: list[str]) -> None:
+    present = set(folders)
+    missing = [name for name in real_classes if name not in present]
+    if missing:
+        raise DatasetError(
+            f"no folder for class {_names(missing)} in {directory!r}; its class folders are "
+            f"{_names(folders)}"
+        )
+
+
+def _list_audio_files(
+    directory: str, class_name: str, formats: tuple[str, ...], follow_links: bool
+) -> list[str]:
+    """Relative paths ('/'-separated) of the audio files under one class folder, sorted.
+
+    One ``os.scandir`` per folder; ``DirEntry.is_dir``/``is_file`` use the type the directory
+    listing already returned, so only symlinks and, with ``follow_links``, directories cost a
+    ``stat``.
+    """
+    accepted = frozenset(formats)
+    root = os.path.join(directory, class_name)
+    visited = {_directory_key(root)} if follow_links else set()
+    found: list[str] = []
+    stack = [(root, class_name)]
+    while stack:
+        folder, relative = stack.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                name = entry.name
+                if name.startswith("."):
+                    continue
+                if entry.is_dir(follow_symlinks=follow_links):
+                    if follow_links:
+                        key = _directory_key(entry.path)
+                        if key in visited:
+                            continue  # a symlink loop, or a folder reached twice
+                        visited.add(key)
+                    stack.append((entry.path, f"{relative}/{name}"))
+                    continue
+                dot = name.rfind(".")
+                if dot > 0 and name[dot + 1 :].lower() in accepted and entry.is_file():
+                    found.append(f"{relative}/{name}")
+    found.sort()
+    return found
+
+
+def _directory_key(path: str) -> tuple[int, int]:
+    status = os.stat(path)
+    return (status.st_dev, status.st_ino)
+
+
+def _empty_folder_message(
+    directory: str, class_name: str, formats: tuple[str, ...], follow_links: bool
+) -> str:
+    other: dict[str, int] = {}
+    for _, _, files in os.walk(os.path.join(directory, class_name), followlinks=False):
+        for name in files:
+            extension = os.path.splitext(name)[1].lower() or "(none)"
+            other[extension] = other.get(extension, 0) + 1
+        if len(files) > 10000:
+            break  # enough to show what the folder holds
+    found = ", ".join(f"{count} x {ext}" for ext, count in sorted(other.items())) or "nothing"
+    hint = "" if follow_links else "; symlinked folders are not entered unless follow_links=True"
+    return (
+        f"class folder {class_name!r} in {directory!r} holds no audio file with an extension in "
+        f"{formats} (found: {found}){hint}. A class with no sample is almost certainly a mistake: "
+        "fix the folder or remove the class"
+    )
+
+
+def _select_subset(files: list[str], subset: str | None, validation_split: float) -> list[str]:
+    """Keep the files of one side of the speaker-grouped split, in their order."""
+    if subset is None:
+        return files
+    want_validation = subset == "validation"
+    fractions: dict[str, float] = {}  # many files per speaker: hash each speaker once
+    kept = []
+    for path in files:
+        group = speaker_group(path)
+        fraction = fractions.get(group)
+        if fraction is None:
+            fraction = fractions[group] = _group_fraction(group)
+        if (fraction < validation_split) == want_validation:
+            kept.append(path)
+    return kept
+
+
+def _call_list_function(
+    function: ListFunction,
+    directory: str,
+    class_name: str,
+    formats: tuple[str, ...],
+    split: tuple[float, float],
+    follow_links: bool,
+    shuffle_index_dir: str | None,
+) -> list[str]:
+    try:
+        result = function(directory, class_name, formats, split, follow_links, shuffle_index_dir)
+    except Exception as error:
+        if hasattr(error, "add_note"):
+            error.add_note(
+                f"in list_valid_filenames_in_directory_function for class {class_name!r}"
+            )
+        raise
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise TypeError(
+            "list_valid_filenames_in_directory_function must return (search_class, filenames), "
+            f"got {type(result).__name__} for class {class_name!r}"
+        )
+    returned_class, filenames = result
+    if returned_class != class_name:
+        raise DatasetError(
+            f"list_valid_filenames_in_directory_function was asked for class {class_name!r} but "
+            f"returned class {returned_class!r}"
+        )
+    if isinstance(filenames, str) or not isinstance(filenames, Iterable):
+        raise TypeError(
+            f"list_valid_filenames_in_directory_function returned {type(filenames).__name__} for "
+            f"class {class_name!r}; filenames must be a list of paths relative to the directory"
+        )
+    paths = []
+    for path in filenames:
+        path = os.fspath(path)
+        if not isinstance(path, str):
+            raise TypeError(
+                f"list_valid_filenames_in_directory_function returned {path!r} for class "
+                f"{class_name!r}; filenames must be str"
+            )
+        paths.append(path.replace("\\", "/"))
+    return paths
+
+
+# ----------------------------------------------------------------------------- shuffle index
+
+
+def _shuffle_index_order(
+    files: list[str], class_name: str, shuffle_index_dir: str, seed: int
+) -> list[str]:
+    """Return ``files`` in the order of the class's shuffle index file, (re)writing it if stale."""
+    index_path = os.path.join(shuffle_index_dir, _INDEX_SUBFOLDER, f"{class_name}.txt")
+    stored = _read_index_file(index_path)
+    if stored is not None and len(stored) == len(files) and set(stored) == set(files):
+        return stored
+    if stored is not None:
+        _logger.info("rebuilding %s: the files of class %r changed", index_path, class_name)
+
+    def key(path: str) -> bytes:
+        return hashlib.sha1(f"{seed}\0{path}".encode("utf-8", "surrogateescape")).digest()
+
+    # Sorting by a seeded hash is a seeded random permutation that also keeps the relative
+    # order of the existing files when files are added.
+    order = sorted(files, key=key)
+    _write_index_file(index_path, order)
+    return order
+
+
+def _read_index_file(index_path: str) -> list[str] | None:
+    try:
+        with open(index_path, encoding="utf-8", errors="surrogateescape", newline="\n") as file:
+            return [line.rstrip("\r\n") for line in file if line.rstrip("\r\n")]
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except (OSError, UnicodeError) as error:
+        warnings.warn(
+            f"cannot read shuffle index {index_path!r} ({error}); rebuilding it", stacklevel=5
+        )
+        return None
+
+
+def _write_index_file(index_path: str, order: list[str]) -> None:
+    if any("\n" in path or "\r" in path for path in order):
+        warnings.warn(
+            f"not writing shuffle index {index_path!r}: a file name holds a line break, which a "
+            "one-path-per-line file cannot store; the order is still seeded and reproducible",
+            stacklevel=5,
+        )
+        return
+    folder = os.path.dirname(index_path)
+    temporary = None
+    try:
+        os.makedirs(folder, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(
+            dir=folder, prefix=os.path.basename(index_path) + ".", suffix=".tmp"
+        )
+        with open(handle, "w", encoding="utf-8", errors="surrogateescape", newline="\n") as file:
+            file.writelines(path + "\n" for path in order)
+        os.replace(temporary, index_path)
+        temporary = None
+    except OSError as error:
+        warnings.warn(
+            f"cannot write shuffle index {index_path!r} ({error}); using the seeded order "
+            "without storing it",
+            stacklevel=5,
+        )
+    finally:
+        if temporary is not None:
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass

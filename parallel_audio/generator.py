@@ -1,0 +1,620 @@
+"""ParallelAudioDataGenerator: the configuration of the sample pipeline and its steps."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import secrets
+import warnings
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from parallel_audio.audio_ops import fit_to_length, trim_silence
+from parallel_audio.errors import SettingsError
+from parallel_audio.feature_generator import AudioFeatureGenerator
+from parallel_audio.frontend_settings import AudioFeatureGeneratorSettings
+
+if TYPE_CHECKING:
+    from parallel_audio.iterator import ParallelAudioIterator
+
+NOISE_COLORS = ("white", "pink", "brown", "blue", "violet")
+FRONTEND_DTYPES = ("uint16", "float32", "int8")
+CLASS_MODES = ("categorical", "binary", "sparse", "input", None)
+
+# Augmentations whose implementation is not in this release: accepting them and doing
+# nothing would hand the user silently wrong samples.
+_NOT_YET_AVAILABLE = (
+    "speed_range",
+    "pitch_range",
+    "vtlp_range",
+    "noise_color_range",
+    "bg_noise_range",
+)
+
+
+def _check_range(
+    name: str,
+    value: Any,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    open_minimum: bool = False,
+) -> tuple[float, float] | None:
+    """Validate an optional (low, high) range and return it as floats."""
+    if value is None:
+        return None
+    try:
+        low, high = value
+    except (TypeError, ValueError):
+        raise SettingsError(f"{name} must be a (low, high) pair or None, got {value!r}") from None
+    for bound in (low, high):
+        if (
+            isinstance(bound, bool)
+            or not isinstance(bound, numbers.Real)
+            or not math.isfinite(bound)
+        ):
+            raise SettingsError(f"{name} must hold two finite numbers, got {value!r}")
+    if low > high:
+        raise SettingsError(f"{name} must have low <= high, got {value!r}")
+    too_low = minimum is not None and (low < minimum or (open_minimum and low == minimum))
+    if too_low or (maximum is not None and high > maximum):
+        lo = "(" if open_minimum else "["
+        bounds = (
+            f"{lo}{'-inf' if minimum is None else minimum}, "
+            f"{'inf' if maximum is None else maximum}]"
+        )
+        raise SettingsError(f"{name} must lie within {bounds}, got {value!r}")
+    return (float(low), float(high))
+
+
+def _check_callable(name: str, value: Any) -> Callable | None:
+    if value is not None and not callable(value):
+        raise SettingsError(f"{name} must be callable or None, got {type(value).__name__}")
+    return value
+
+
+def _check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise SettingsError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+class ParallelAudioDataGenerator:
+    """Turns a directory of audio files into batches of augmented spectrograms.
+
+    Every parameter of the reference generator exists with the same name, default and
+    meaning; :meth:`flow_from_directory` returns a Keras ``PyDataset`` for ``model.fit``.
+    Each sample goes through: read (any format, mixed to mono, resampled to the frontend's
+    rate) → ``noaug_preprocessing_function`` → random transform drawn from the sample's own
+    generator → trim silence → pad to the sample length at the drawn offset → loudness →
+    ``preprocessing_function`` → microfrontend → ``postprocessing_function`` →
+    :meth:`standardize` → ``dtype`` and channel axis.
+
+    Parameters
+    ----------
+    cores : int or float
+        Worker processes: an int (0 runs in the caller's thread), or a fraction in (0, 1]
+        of the machine's cores. Default 0.25.
+    debug : bool
+        Run workers as threads, so breakpoints in the pipeline and callbacks stop.
+    max_batches_pending : int
+        At most this many batches are computed ahead of the consumer, >= 1.
+    get_batch_function : callable, optional
+        ``f(batch_index, filenames, classes, params) -> (batch_index, (x, y))``; replaces
+        the whole pipeline.
+    noaug_preprocessing_function, preprocessing_function, postprocessing_function : callable
+        ``f(params, x, [batch_index, class_id, filename, batch_class_ids, batch_filenames,
+        rng]) -> x``, called before augmentation (float32 audio), before the frontend
+        (float32 audio of the sample length) and after it (the spectrogram). The optional
+        arguments are passed when the signature names them; ``rng`` is the sample's own
+        ``numpy.random.Generator``.
+    samplewise_center, samplewise_std_normalization : bool
+        Subtract each sample's mean; divide by its standard deviation (+1e-6).
+    samplewise_normalize_range : (float, float), optional
+        Scale each sample linearly onto this range, after the other normalizations.
+    rescale : float, optional
+        Multiply each sample by this value first.
+    validation_split : float
+        Fraction of speakers (or files) held out for ``subset="validation"``, in [0, 1).
+    validation_augmentation_enabled : bool
+        Augment validation samples too.
+    dtype : str
+        dtype of the samples in a batch (and of categorical labels). Default float32.
+    frontend_dtype : {"uint16", "float32", "int8"}, optional
+        dtype the frontend produces before standardization; default ``dtype``.
+    trim_threshold_db : float, optional
+        Leading and trailing audio more than this many dB below the clip's loudest frame
+        is cut (``librosa.effects.trim`` semantics). None or 0 keeps the clip whole.
+        Default 20.
+    noise_colors, noise_color_range, speed_range, pitch_range, vtlp_range, bg_noise_range,
+    bg_noise_dir : optional
+        Augmentations; not available in this release (setting them raises).
+    loudness_range : (float, float), optional
+        Gain drawn per sample, >= 0 (< 1 quieter, > 1 louder).
+    offset_range : (float, float)
+        Where the trimmed clip sits in the padded sample, as a fraction of the padding in
+        front of it, within [0, 1]. Default (0.0, 1.0).
+    unknown_class_percentage, silence_class_percentage : float
+        Size of the ``_unknown_`` / ``_silence_`` classes relative to the smallest real
+        class. Defaults 1.0 and 0.6.
+    disable_random_transforms : bool
+        No augmentation at all (clips are still trimmed and padded at offset 0).
+    frontend_settings : AudioFeatureGeneratorSettings, optional
+        The microfrontend's settings; their sample rate and length define the samples.
+    frontend_enabled : bool
+        Return spectrograms (True) or the augmented audio (False).
+    sample_shape : tuple of int, optional
+        Shape of a sample; required with ``frontend_enabled=False``.
+    disable_gpu_in_subprocesses : bool
+        Hide GPUs from worker processes.
+    add_channel_dimension : bool
+        Spectrograms of shape (frames, channels, 1) instead of (frames, channels).
+
+    Examples
+    --------
+    >>> generator = ParallelAudioDataGenerator(cores=0, loudness_range=(0.8, 1.2))
+    >>> generator.sample_shape
+    (98, 32, 1)
+    """
+
+    def __init__(
+        self,
+        cores: int | float = 0.25,
+        debug: bool = False,
+        max_batches_pending: int = 4,
+        get_batch_function: Callable | None = None,
+        noaug_preprocessing_function: Callable | None = None,
+        preprocessing_function: Callable | None = None,
+        postprocessing_function: Callable | None = None,
+        samplewise_center: bool = False,
+        samplewise_std_normalization: bool = False,
+        samplewise_normalize_range: tuple[float, float] | None = None,
+        rescale: float | None = None,
+        validation_split: float = 0.0,
+        validation_augmentation_enabled: bool = True,
+        dtype: str = "float32",
+        frontend_dtype: str | None = None,
+        trim_threshold_db: float | None = 20,
+        noise_colors: str | Sequence[str] | None = None,
+        noise_color_range: tuple[float, float] | None = None,
+        speed_range: tuple[float, float] | None = None,
+        pitch_range: tuple[float, float] | None = None,
+        vtlp_range: tuple[float, float] | None = None,
+        loudness_range: tuple[float, float] | None = None,
+        bg_noise_range: tuple[float, float] | None = None,
+        bg_noise_dir: str | None = None,
+        offset_range: tuple[float, float] = (0.0, 1.0),
+        unknown_class_percentage: float = 1.0,
+        silence_class_percentage: float = 0.6,
+        disable_random_transforms: bool = False,
+        frontend_settings: AudioFeatureGeneratorSettings | None = None,
+        frontend_enabled: bool = True,
+        sample_shape: tuple[int, ...] | None = None,
+        disable_gpu_in_subprocesses: bool = True,
+        add_channel_dimension: bool = True,
+    ) -> None:
+        if isinstance(cores, bool) or not isinstance(cores, numbers.Real):
+            raise SettingsError(f"cores must be an int >= 0 or a float in (0, 1], got {cores!r}")
+        if isinstance(cores, numbers.Integral):
+            if cores < 0:
+                raise SettingsError(f"cores must be >= 0, got {cores}")
+        elif not 0 < cores <= 1:
+            raise SettingsError(
+                f"cores as a float is a fraction of the machine's cores, in (0, 1]; got {cores}"
+            )
+        self.cores = cores
+        self.debug = _check_bool("debug", debug)
+        if (
+            isinstance(max_batches_pending, bool)
+            or not isinstance(max_batches_pending, numbers.Integral)
+            or max_batches_pending < 1
+        ):
+            raise SettingsError(
+                f"max_batches_pending must be an int >= 1, got {max_batches_pending!r}"
+            )
+        self.max_batches_pending = int(max_batches_pending)
+
+        self.get_batch_function = _check_callable("get_batch_function", get_batch_function)
+        self.noaug_preprocessing_function = _check_callable(
+            "noaug_preprocessing_function", noaug_preprocessing_function
+        )
+        self.preprocessing_function = _check_callable(
+            "preprocessing_function", preprocessing_function
+        )
+        self.postprocessing_function = _check_callable(
+            "postprocessing_function", postprocessing_function
+        )
+
+        self.samplewise_center = _check_bool("samplewise_center", samplewise_center)
+        self.samplewise_std_normalization = _check_bool(
+            "samplewise_std_normalization", samplewise_std_normalization
+        )
+        self.samplewise_normalize_range = _check_range(
+            "samplewise_normalize_range", samplewise_normalize_range
+        )
+        if rescale is not None and (
+            isinstance(rescale, bool)
+            or not isinstance(rescale, numbers.Real)
+            or not math.isfinite(rescale)
+        ):
+            raise SettingsError(f"rescale must be a finite number or None, got {rescale!r}")
+        self.rescale = rescale
+
+        if (
+            isinstance(validation_split, bool)
+            or not isinstance(validation_split, numbers.Real)
+            or not 0 <= validation_split < 1
+        ):
+            raise SettingsError(f"validation_split must be in [0, 1), got {validation_split!r}")
+        self.validation_split = float(validation_split)
+        self.validation_augmentation_enabled = _check_bool(
+            "validation_augmentation_enabled", validation_augmentation_enabled
+        )
+
+        try:
+            self.dtype = np.dtype(dtype).name
+        except TypeError:
+            raise SettingsError(f"dtype must be a numpy dtype, got {dtype!r}") from None
+        if frontend_dtype is not None:
+            try:
+                frontend_dtype = np.dtype(frontend_dtype).name
+            except TypeError:
+                frontend_dtype = repr(frontend_dtype)
+            if frontend_dtype not in FRONTEND_DTYPES:
+                raise SettingsError(
+                    f"frontend_dtype must be one of {', '.join(FRONTEND_DTYPES)} or None, "
+                    f"got {frontend_dtype}"
+                )
+        self.frontend_dtype = frontend_dtype
+
+        if trim_threshold_db is not None and (
+            isinstance(trim_threshold_db, bool)
+            or not isinstance(trim_threshold_db, numbers.Real)
+            or not 0 <= trim_threshold_db < math.inf
+        ):
+            raise SettingsError(
+                f"trim_threshold_db must be a number >= 0 or None, got {trim_threshold_db!r}"
+            )
+        self.trim_threshold_db = trim_threshold_db
+
+        self.noise_colors = self._check_noise_colors(noise_colors)
+        self.noise_color_range = _check_range("noise_color_range", noise_color_range, minimum=0)
+        self.speed_range = _check_range("speed_range", speed_range, minimum=0, open_minimum=True)
+        self.pitch_range = _check_range("pitch_range", pitch_range)
+        self.vtlp_range = _check_range("vtlp_range", vtlp_range, minimum=0, open_minimum=True)
+        self.loudness_range = _check_range("loudness_range", loudness_range, minimum=0)
+        self.bg_noise_range = _check_range("bg_noise_range", bg_noise_range, minimum=0)
+        self.bg_noise_dir = bg_noise_dir
+        for name in _NOT_YET_AVAILABLE:
+            if getattr(self, name) is not None:
+                raise NotImplementedError(
+                    f"{name} is not available in this release of parallel_audio; "
+                    "leave it None (the other parameters work)"
+                )
+        if self.noise_colors or bg_noise_dir is not None:
+            raise NotImplementedError(
+                "noise_colors and bg_noise_dir are not available in this release of "
+                "parallel_audio; leave them None"
+            )
+        self.offset_range = _check_range("offset_range", offset_range, minimum=0, maximum=1)
+        if self.offset_range is None:
+            raise SettingsError("offset_range must be a (low, high) pair within [0, 1]")
+
+        for name, value in (
+            ("unknown_class_percentage", unknown_class_percentage),
+            ("silence_class_percentage", silence_class_percentage),
+        ):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, numbers.Real)
+                or not (0 <= value < math.inf)
+            ):
+                raise SettingsError(f"{name} must be a number >= 0, got {value!r}")
+        self.unknown_class_percentage = float(unknown_class_percentage)
+        self.silence_class_percentage = float(silence_class_percentage)
+        self.disable_random_transforms = _check_bool(
+            "disable_random_transforms", disable_random_transforms
+        )
+
+        if frontend_settings is None:
+            frontend_settings = AudioFeatureGeneratorSettings()
+        if not isinstance(frontend_settings, AudioFeatureGeneratorSettings):
+            raise SettingsError(
+                "frontend_settings must be AudioFeatureGeneratorSettings or None, got "
+                f"{type(frontend_settings).__name__}"
+            )
+        self.frontend_settings = frontend_settings.copy()
+        self.frontend_settings.validate()
+        self.frontend_enabled = _check_bool("frontend_enabled", frontend_enabled)
+        self.add_channel_dimension = _check_bool("add_channel_dimension", add_channel_dimension)
+        self.disable_gpu_in_subprocesses = _check_bool(
+            "disable_gpu_in_subprocesses", disable_gpu_in_subprocesses
+        )
+        if not self.frontend_enabled:
+            if sample_shape is None:
+                raise SettingsError(
+                    "sample_shape is required with frontend_enabled=False, for instance "
+                    f"({self.frontend_settings.sample_length},)"
+                )
+            try:
+                sample_shape = tuple(int(d) for d in sample_shape)
+            except (TypeError, ValueError):
+                raise SettingsError(
+                    f"sample_shape must be a tuple of ints, got {sample_shape!r}"
+                ) from None
+        self._sample_shape_override = sample_shape if not self.frontend_enabled else None
+        self._frontend: AudioFeatureGenerator | None = None
+
+    @staticmethod
+    def _check_noise_colors(noise_colors: Any) -> tuple[str, ...]:
+        if noise_colors is None or noise_colors == "none":
+            return ()
+        if noise_colors == "all":
+            return NOISE_COLORS
+        colors = (noise_colors,) if isinstance(noise_colors, str) else tuple(noise_colors)
+        unknown = [c for c in colors if c not in NOISE_COLORS]
+        if unknown or not colors:
+            raise SettingsError(
+                f"noise_colors must be 'all', 'none', None or a list of "
+                f"{', '.join(NOISE_COLORS)}; got {noise_colors!r}"
+            )
+        return colors
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_frontend"] = None  # rebuilt lazily in each process
+        return state
+
+    # Properties of the reference.
+
+    @property
+    def sample_rate_hz(self) -> int:
+        """The frontend's sample rate: every clip is resampled to it."""
+        return self.frontend_settings.sample_rate_hz
+
+    @property
+    def sample_length_ms(self) -> int:
+        """Length of a sample in milliseconds."""
+        return self.frontend_settings.sample_length_ms
+
+    @property
+    def sample_length(self) -> int:
+        """Length of a sample in audio samples."""
+        return self.frontend_settings.sample_length
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """Shape of one sample in a batch."""
+        if not self.frontend_enabled:
+            return self._sample_shape_override
+        shape = self.frontend_settings.spectrogram_shape
+        return (*shape, 1) if self.add_channel_dimension else shape
+
+    @property
+    def default_transform(self) -> dict[str, Any]:
+        """The transform of a sample that is not augmented: at offset 0, unchanged."""
+        return {"offset": 0.0, "loudness": 1.0}
+
+    # The pipeline's steps.
+
+    def get_random_transform(self, rng: np.random.Generator | None = None) -> dict[str, Any]:
+        """Draw one sample's augmentation parameters.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator, optional
+            The sample's generator; the pipeline passes one derived from (seed, epoch,
+            sample id). Without it a fresh, unseeded generator is used.
+
+        Returns
+        -------
+        dict
+            ``offset`` (fraction of the padding in front of the clip) and ``loudness``
+            (gain).
+        """
+        if self.disable_random_transforms:
+            return self.default_transform
+        rng = rng if rng is not None else np.random.default_rng()
+        transform = self.default_transform
+        transform["offset"] = float(rng.uniform(*self.offset_range))
+        if self.loudness_range is not None:
+            transform["loudness"] = float(rng.uniform(*self.loudness_range))
+        return transform
+
+    def adjust_length(
+        self,
+        sample: np.ndarray,
+        orignal_sr: int,
+        offset: float = 0.0,
+        whole_sample: bool = False,
+        out_length: int | None = None,
+    ) -> np.ndarray:
+        """Resample to the frontend's rate, then pad or crop to the sample length.
+
+        Parameters
+        ----------
+        sample : numpy.ndarray, shape (n,)
+            float32 audio at ``orignal_sr`` (the reference's spelling).
+        orignal_sr : int
+            Its sample rate.
+        offset : float
+            Where it sits in the padded result, see :func:`fit_to_length`.
+        whole_sample : bool
+            Resample only; keep the length.
+        out_length : int, optional
+            Length to return instead of the sample length.
+        """
+        sample = self._resampled(sample, orignal_sr)
+        if whole_sample:
+            return sample
+        return fit_to_length(sample, out_length or self.sample_length, offset)
+
+    def apply_transform(
+        self,
+        sample: np.ndarray,
+        orignal_sr: int,
+        params: dict[str, Any],
+        whole_sample: bool = False,
+    ) -> np.ndarray:
+        """Trim, place at the drawn offset and augment one clip.
+
+        Parameters
+        ----------
+        sample : numpy.ndarray, shape (n,)
+            float32 audio at ``orignal_sr``.
+        orignal_sr : int
+            Its sample rate.
+        params : dict
+            From :meth:`get_random_transform` or :attr:`default_transform`.
+        whole_sample : bool
+            Keep the clip's length instead of fitting it to the sample length.
+
+        Returns
+        -------
+        numpy.ndarray of float32
+        """
+        sample = self._resampled(np.asarray(sample, np.float32), orignal_sr)
+        if self.trim_threshold_db:
+            sample = trim_silence(sample, self.trim_threshold_db)
+        if not whole_sample:
+            sample = fit_to_length(sample, self.sample_length, params.get("offset", 0.0))
+        loudness = params.get("loudness", 1.0)
+        if loudness != 1.0:
+            sample = sample * np.float32(loudness)
+        return np.ascontiguousarray(sample, np.float32)
+
+    def apply_frontend(self, sample: np.ndarray, dtype: Any = np.float32) -> np.ndarray:
+        """Return the spectrogram of one sample, (frames, channels), in ``dtype``."""
+        if self._frontend is None:
+            self._frontend = AudioFeatureGenerator(self.frontend_settings)
+        return self._frontend.process_sample(sample, dtype=dtype)
+
+    def standardize(self, sample: np.ndarray) -> np.ndarray:
+        """Apply rescale, samplewise centering, std normalization and range scaling.
+
+        In that order, in float32, then converted to ``dtype``. Without any of them the
+        sample is only converted (a uint16 or int8 spectrogram keeps its values).
+        """
+        normalize = (
+            self.rescale is not None
+            or self.samplewise_center
+            or self.samplewise_std_normalization
+            or self.samplewise_normalize_range
+        )
+        if not normalize:
+            return sample.astype(self.dtype, copy=False)
+        x = sample.astype(np.float32)
+        if self.rescale is not None:
+            x *= self.rescale
+        if self.samplewise_center:
+            x -= np.mean(x, keepdims=True)
+        if self.samplewise_std_normalization:
+            x /= np.std(x, keepdims=True) + 1e-6
+        if self.samplewise_normalize_range is not None:
+            low, high = self.samplewise_normalize_range
+            span = np.ptp(x)
+            x = (high - low) * (x - np.min(x)) / (span if span > 0 else 1) + low
+        return x.astype(self.dtype, copy=False)
+
+    def _resampled(self, sample: np.ndarray, sample_rate: int) -> np.ndarray:
+        if sample_rate == self.sample_rate_hz:
+            return sample
+        import soxr
+
+        return soxr.resample(sample, sample_rate, self.sample_rate_hz, quality="HQ").astype(
+            np.float32, copy=False
+        )
+
+    def flow_from_directory(
+        self,
+        directory: str | os.PathLike,
+        classes: Sequence[str],
+        class_mode: str | None = "categorical",
+        batch_size: int = 32,
+        shuffle: bool = True,
+        shuffle_index_dir: str | os.PathLike | None = None,
+        seed: int | None = None,
+        follow_links: bool = False,
+        subset: str | None = None,
+        max_samples_per_class: int = -1,
+        list_valid_filenames_in_directory_function: Callable | None = None,
+        class_counts: dict[str, int] | None = None,
+        **kwargs: Any,
+    ) -> ParallelAudioIterator:
+        """List a directory of class folders and return the batch iterator for ``model.fit``.
+
+        Parameters
+        ----------
+        directory : str or os.PathLike
+            One sub-folder per class.
+        classes : list of str
+            The classes, in label order; ``_unknown_`` and ``_silence_`` add pseudo-classes.
+        class_mode : {"categorical", "binary", "sparse", "input", None}
+            Labels: one-hot, class ids (binary, sparse), the samples themselves, or none.
+        batch_size : int
+            Samples per batch; -1 for the whole dataset in one batch.
+        shuffle : bool
+            Visit samples in a fresh seeded order every epoch (else in index order).
+        shuffle_index_dir : str, optional
+            Where the shuffled per-class file order is written once and reused.
+        seed : int, optional
+            Seeds the file order, the epoch orders and every sample's augmentation. None
+            draws one; the iterator's ``seed`` attribute tells which, to repeat a run.
+        follow_links : bool
+            Follow symbolic links to directories.
+        subset : {"training", "validation"}, optional
+            Which side of ``validation_split``.
+        max_samples_per_class : int
+            Cap per real class; -1 for all.
+        list_valid_filenames_in_directory_function : callable, optional
+            Replaces the listing of one class's files (the reference's signature).
+        class_counts : dict, optional
+            Filled with the number of samples of each class.
+        **kwargs
+            The reference's image-saving options are accepted and ignored, with a warning.
+
+        Returns
+        -------
+        ParallelAudioIterator
+        """
+        from parallel_audio.dataset_index import build_index
+        from parallel_audio.iterator import ParallelAudioIterator
+
+        if class_mode not in CLASS_MODES:
+            raise SettingsError(f"class_mode must be one of {CLASS_MODES}, got {class_mode!r}")
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, numbers.Integral)
+            or not (batch_size >= 1 or batch_size == -1)
+        ):
+            raise SettingsError(f"batch_size must be an int >= 1 or -1, got {batch_size!r}")
+        if kwargs:
+            warnings.warn(f"flow_from_directory ignores {', '.join(sorted(kwargs))}", stacklevel=2)
+        if seed is None:
+            seed = secrets.randbits(32)
+        index = build_index(
+            os.fspath(directory),
+            list(classes),
+            subset=subset,
+            validation_split=self.validation_split,
+            seed=seed,
+            follow_links=follow_links,
+            max_samples_per_class=max_samples_per_class,
+            unknown_class_percentage=self.unknown_class_percentage,
+            silence_class_percentage=self.silence_class_percentage,
+            shuffle_index_dir=None if shuffle_index_dir is None else os.fspath(shuffle_index_dir),
+            list_valid_filenames_in_directory_function=list_valid_filenames_in_directory_function,
+            class_counts=class_counts,
+        )
+        return ParallelAudioIterator(
+            self,
+            index,
+            class_mode=class_mode,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            subset=subset,
+        )

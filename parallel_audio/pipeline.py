@@ -1,0 +1,145 @@
+"""Turning a batch of files into (x, y): the code every worker runs.
+
+Imports neither TensorFlow nor Keras, so that worker processes stay small.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from parallel_audio.audio_io import read_audio
+from parallel_audio.process_params import ParallelProcessParams
+
+#: Arguments a callback receives when its signature names them (the reference's set, plus
+#: ``rng``: the sample's own random generator, for reproducible custom augmentation).
+OPTIONAL_CALLBACK_ARGUMENTS = (
+    "batch_index",
+    "class_id",
+    "filename",
+    "batch_class_ids",
+    "batch_filenames",
+    "rng",
+)
+
+
+def sample_rng(seed: int, epoch: int, sample_id: int) -> np.random.Generator:
+    """Return the random generator of one sample in one epoch.
+
+    Derived from ``(seed, epoch, sample_id)`` alone, so a sample's randomness does not
+    depend on which worker computes it, in what order, or with how many others.
+    """
+    return np.random.default_rng(np.random.SeedSequence([seed, epoch, sample_id]))
+
+
+@lru_cache(maxsize=64)
+def _named_parameters(function: Callable) -> frozenset[str]:
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return frozenset()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return frozenset(OPTIONAL_CALLBACK_ARGUMENTS)
+    return frozenset(p.name for p in parameters)
+
+
+def call_sample_callback(
+    function: Callable, params: ParallelProcessParams, x: np.ndarray, **available: Any
+) -> np.ndarray:
+    """Call a user callback with ``(params, x)`` and the optional arguments it names."""
+    named = _named_parameters(function)
+    kwargs = {name: value for name, value in available.items() if name in named}
+    return function(params, x, **kwargs)
+
+
+def make_labels(
+    class_ids: Sequence[int], class_mode: str | None, num_classes: int, dtype: str
+) -> np.ndarray | None:
+    """Labels of a batch: one-hot (categorical), class ids (binary, sparse), or None."""
+    ids = np.asarray(class_ids, dtype=np.int64)
+    if class_mode == "categorical":
+        labels = np.zeros((ids.size, num_classes), dtype=dtype)
+        labels[np.arange(ids.size), ids] = 1
+        return labels
+    if class_mode in ("binary", "sparse"):
+        return ids.astype(dtype)
+    return None
+
+
+def transform_sample(
+    params: ParallelProcessParams,
+    filename: str | None,
+    class_id: int,
+    rng: np.random.Generator,
+    callback_arguments: dict[str, Any],
+) -> np.ndarray:
+    """Read, augment and featurize one sample, in the order the design fixes."""
+    generator = params.audio_data_generator
+    if filename is None:  # a _silence_ sample
+        x = np.zeros(generator.sample_length, np.float32)
+    else:
+        x = read_audio(os.path.join(params.directory, filename), params.sample_rate)
+    arguments = {**callback_arguments, "class_id": class_id, "filename": filename, "rng": rng}
+
+    if params.noaug_preprocessing_function is not None:
+        x = call_sample_callback(params.noaug_preprocessing_function, params, x, **arguments)
+    if params.augmentation_enabled:
+        transform = generator.get_random_transform(rng=rng)
+    else:
+        transform = generator.default_transform
+    x = generator.apply_transform(x, params.sample_rate, transform)
+    if params.preprocessing_function is not None:
+        x = call_sample_callback(params.preprocessing_function, params, x, **arguments)
+    if params.frontend_enabled:
+        x = generator.apply_frontend(x, dtype=params.frontend_dtype or params.dtype)
+    if params.postprocessing_function is not None:
+        x = call_sample_callback(params.postprocessing_function, params, x, **arguments)
+    if params.frontend_enabled:
+        x = generator.standardize(x)
+        if params.add_channel_dimension:
+            x = x[..., np.newaxis]
+    return x
+
+
+def get_batches_of_transformed_samples(
+    batch_index: int,
+    filenames: Sequence[str | None],
+    classes: Sequence[int],
+    params: ParallelProcessParams,
+    *,
+    sample_ids: Sequence[int] | None = None,
+    epoch: int = 0,
+) -> tuple[int, Any]:
+    """Build one batch; the reference's batch function, with the sample ids for seeding.
+
+    Returns ``(batch_index, (batch_x, batch_y))``, or ``(batch_index, batch_x)`` when the
+    class mode is None. Without ``sample_ids`` (a caller using the reference's signature)
+    samples are seeded by their position in the batch.
+    """
+    if sample_ids is None:
+        sample_ids = range(batch_index * len(filenames), (batch_index + 1) * len(filenames))
+    batch_x = np.empty((len(filenames), *params.sample_shape), dtype=params.dtype)
+    batch_class_ids = list(classes)
+    batch_filenames = list(filenames)
+    for i, (filename, class_id, sample_id) in enumerate(
+        zip(filenames, classes, sample_ids, strict=True)
+    ):
+        rng = sample_rng(params.seed, epoch, int(sample_id))
+        callback_arguments = {
+            "batch_index": i,
+            "batch_class_ids": batch_class_ids,
+            "batch_filenames": batch_filenames,
+        }
+        batch_x[i] = transform_sample(params, filename, int(class_id), rng, callback_arguments)
+
+    if params.class_mode == "input":
+        return batch_index, (batch_x, batch_x.copy())
+    labels = make_labels(classes, params.class_mode, len(params.class_indices), params.dtype)
+    if labels is None:
+        return batch_index, batch_x
+    return batch_index, (batch_x, labels)

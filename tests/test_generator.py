@@ -1,0 +1,383 @@
+"""ParallelAudioDataGenerator and its iterator on small datasets written as real audio files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from parallel_audio import (
+    AudioFeatureGenerator,
+    AudioFeatureGeneratorSettings,
+    ParallelAudioDataGenerator,
+    ParallelProcessParams,
+    SettingsError,
+)
+from parallel_audio.audio_ops import fit_to_length, trim_silence
+
+RATE = 16000
+# Two classes a model can only tell apart by their content: a low and a high tone.
+CLASS_TONES = {"low": 400.0, "high": 3000.0}
+
+
+def tone_burst(frequency, rate, length, start, stop, amplitude=0.5):
+    t = np.arange(length) / rate
+    x = np.zeros(length, np.float32)
+    x[start:stop] = amplitude * np.sin(2 * np.pi * frequency * t[start:stop])
+    return x
+
+
+def write_dataset(root: Path, rng, *, speakers=6, per_speaker=4, extra_classes=("other",)):
+    """Class folders of tone bursts at random places, with speaker-style names, in several
+    sample rates, channel counts and formats."""
+    formats = [("wav", 16000, 1), ("flac", 22050, 2), ("wav", 8000, 1), ("ogg", 44100, 1)]
+    tones = {**CLASS_TONES, **{name: 1200.0 for name in extra_classes}}
+    for name, frequency in tones.items():
+        folder = root / name
+        folder.mkdir(parents=True)
+        for speaker in range(speakers):
+            for n in range(per_speaker):
+                extension, rate, channels = formats[(speaker + n) % len(formats)]
+                length = int(rate * rng.uniform(0.5, 1.2))
+                start = int(rng.integers(0, length // 3))
+                stop = int(start + rng.integers(length // 4, length // 2))
+                x = tone_burst(frequency * rng.uniform(0.95, 1.05), rate, length, start, stop)
+                x += 0.002 * rng.standard_normal(length).astype(np.float32)
+                data = np.stack([x] * channels, axis=1) if channels > 1 else x
+                soundfile.write(folder / f"spk{speaker:02d}_nohash_{n}.{extension}", data, rate)
+    (root / "_background_noise_").mkdir()
+    soundfile.write(
+        root / "_background_noise_" / "noise.wav", 0.1 * rng.standard_normal(RATE), RATE
+    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return write_dataset(tmp_path_factory.mktemp("dataset"), np.random.default_rng(7))
+
+
+def generator(**kwargs):
+    kwargs.setdefault("cores", 0)
+    return ParallelAudioDataGenerator(**kwargs)
+
+
+def test_trim_removes_the_silence_the_threshold_implies():
+    import librosa
+
+    x = tone_burst(1000, RATE, RATE, 5000, 9000)
+    x[:5000] += 0.0005 * np.sin(np.arange(5000))  # 60 dB below the tone
+    for threshold in (20, 40, 80):
+        trimmed = trim_silence(x, threshold)
+        _, (start, stop) = librosa.effects.trim(x, top_db=threshold)
+        assert (trimmed.size, trimmed[:1].tolist()) == (stop - start, x[start : start + 1].tolist())
+    # Below 60 dB the quiet lead-in counts as silence: the clip starts within a frame of the
+    # burst; at 80 dB it is kept.
+    assert abs(len(x) - 5000 - trim_silence(x, 40).size) <= 2048 + 512 + (RATE - 9000)
+    assert trim_silence(x, 40).size < 9000 - 5000 + 2 * 2048
+    assert trim_silence(x, 80).size > 9000
+
+
+@pytest.mark.parametrize("offset", [0.0, 0.3, 1.0])
+def test_padding_places_the_clip_at_the_reference_offset(offset):
+    clip = np.arange(1, 4001, dtype=np.float32)
+    padded = fit_to_length(clip, RATE, offset)
+    before = int((RATE - clip.size) * offset)  # the reference's pad_upto_index
+    assert padded.shape == (RATE,)
+    np.testing.assert_array_equal(padded[before : before + clip.size], clip)
+    assert not padded[:before].any() and not padded[before + clip.size :].any()
+    # The generator applies the drawn offset the same way.
+    gen = generator(trim_threshold_db=None, offset_range=(offset, offset))
+    transform = gen.get_random_transform(rng=np.random.default_rng(0))
+    np.testing.assert_array_equal(gen.apply_transform(clip, RATE, transform), padded)
+
+
+def test_longer_clips_are_cropped_at_the_offset():
+    clip = np.arange(20000, dtype=np.float32)
+    np.testing.assert_array_equal(fit_to_length(clip, RATE, 0.0), clip[:RATE])
+    np.testing.assert_array_equal(fit_to_length(clip, RATE, 1.0), clip[-RATE:])
+
+
+@pytest.mark.parametrize("class_mode", ["categorical", "binary", "sparse", "input", None])
+def test_labels_match_the_folders_for_every_class_mode(dataset, class_mode):
+    gen = generator()
+    it = gen.flow_from_directory(
+        dataset, classes=["low", "high"], class_mode=class_mode, batch_size=5, seed=1
+    )
+    assert it.class_indices == {"low": 0, "high": 1}
+    assert it.samples == 48 and len(it) == 10
+    seen = []
+    for i in range(len(it)):
+        batch = it[i]
+        ids = it.batch_sample_ids(i)
+        expected = np.array([0 if it.filenames[j].startswith("low/") else 1 for j in ids])
+        x = batch if class_mode is None else batch[0]
+        assert x.shape == (len(ids), 98, 32, 1) and x.dtype == np.float32
+        if class_mode == "categorical":
+            np.testing.assert_array_equal(batch[1], np.eye(2, dtype=np.float32)[expected])
+        elif class_mode in ("binary", "sparse"):
+            np.testing.assert_array_equal(batch[1], expected.astype(np.float32))
+        elif class_mode == "input":
+            np.testing.assert_array_equal(batch[1], x)
+        seen.extend(ids.tolist())
+    assert sorted(seen) == list(range(it.samples))  # every sample exactly once
+
+
+def test_pseudo_classes_are_sized_from_the_smallest_class(dataset):
+    gen = generator(unknown_class_percentage=0.5, silence_class_percentage=0.25)
+    counts = {}
+    it = gen.flow_from_directory(
+        dataset, classes=["low", "high", "_unknown_", "_silence_"], class_counts=counts, seed=3
+    )
+    assert counts == {"low": 24, "high": 24, "_unknown_": 12, "_silence_": 6}
+    assert np.bincount(it.classes).tolist() == [24, 24, 12, 6]
+    unknown = [f for f, c in zip(it.filenames, it.classes, strict=True) if c == 2]
+    assert all(f.startswith("other/") for f in unknown)
+    assert [f for f, c in zip(it.filenames, it.classes, strict=True) if c == 3] == [None] * 6
+
+
+def test_the_split_never_shares_a_speaker(dataset):
+    gen = generator(validation_split=0.3)
+    training = gen.flow_from_directory(dataset, classes=["low", "high"], subset="training", seed=5)
+    validation = gen.flow_from_directory(
+        dataset, classes=["low", "high"], subset="validation", seed=5
+    )
+
+    def speakers(it):
+        return {Path(f).name.split("_nohash_")[0] for f in it.filenames}
+
+    assert not speakers(training) & speakers(validation)
+    assert training.samples + validation.samples == 48
+    assert validation.samples > 0
+
+
+def test_same_seed_same_batches_different_seed_different_batches(dataset):
+    def batches(seed):
+        gen = generator(loudness_range=(0.5, 1.5))
+        it = gen.flow_from_directory(dataset, classes=["low", "high"], batch_size=8, seed=seed)
+        first_epoch = [it[i][0] for i in (2, 0, 1)]  # asked out of order, as fit does
+        it.on_epoch_end()
+        return first_epoch + [it[0][0]]
+
+    a, b, c = batches(11), batches(11), batches(12)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(a[0], c[0])
+    assert not np.array_equal(a[1], a[3])  # a new epoch draws a new order and new transforms
+
+
+def test_validation_without_augmentation_is_untouched(dataset):
+    gen = generator(
+        validation_split=0.3,
+        loudness_range=(0.1, 0.2),
+        validation_augmentation_enabled=False,
+        frontend_enabled=False,
+        sample_shape=(RATE,),
+    )
+    it = gen.flow_from_directory(
+        dataset, classes=["low", "high"], subset="validation", shuffle=False, batch_size=4, seed=0
+    )
+    x, _ = it[0]
+    for sample, filename in zip(x, it.filenames[:4], strict=True):
+        audio, rate = soundfile.read(dataset / filename, dtype="float32", always_2d=True)
+        expected = (
+            gen.adjust_length(trim_silence(audio.mean(axis=1), 20), rate) if rate == RATE else None
+        )
+        if expected is not None:  # same-rate files compare exactly: trimmed, at offset 0
+            np.testing.assert_array_equal(sample, expected)
+        assert np.abs(sample).max() > 0.3  # loudness 0.1-0.2 was not applied
+
+
+def test_frontend_disabled_returns_audio_of_the_sample_shape(dataset):
+    gen = generator(
+        frontend_enabled=False,
+        sample_shape=(RATE, 1),
+        postprocessing_function=lambda params, x: x[:, np.newaxis],
+    )
+    x, _ = gen.flow_from_directory(dataset, classes=["low", "high"], batch_size=3, seed=0)[0]
+    assert x.shape == (3, RATE, 1) and x.dtype == np.float32
+    with pytest.raises(SettingsError, match="sample_shape is required"):
+        generator(frontend_enabled=False)
+
+
+@pytest.mark.parametrize("frontend_dtype", ["uint16", "float32", "int8"])
+def test_frontend_dtype_gives_the_frontends_values(dataset, frontend_dtype):
+    settings = AudioFeatureGeneratorSettings(filterbank_n_channels=20)
+    gen = generator(
+        frontend_settings=settings,
+        frontend_dtype=frontend_dtype,
+        disable_random_transforms=True,
+        add_channel_dimension=False,
+    )
+    it = gen.flow_from_directory(
+        dataset, classes=["low", "high"], shuffle=False, batch_size=2, seed=0
+    )
+    x, _ = it[0]
+    audio = gen.apply_transform(
+        *soundfile.read(dataset / it.filenames[0], dtype="float32"), gen.default_transform
+    )
+    expected = AudioFeatureGenerator(settings).process_sample(audio, dtype=frontend_dtype)
+    assert x.shape == (2, 98, 20)
+    np.testing.assert_array_equal(x[0], expected.astype(np.float32))
+
+
+def test_callbacks_get_params_and_the_arguments_they_name(dataset):
+    calls = []
+
+    def noaug(params, x, class_id, filename):
+        assert isinstance(params, ParallelProcessParams) and params.sample_rate == RATE
+        calls.append(("noaug", class_id, filename))
+        return x
+
+    def pre(params, x, batch_index, rng):
+        assert x.shape == (RATE,) and isinstance(rng, np.random.Generator)
+        calls.append(("pre", batch_index))
+        return x * 0  # silence everything
+
+    def post(params, x, batch_class_ids, batch_filenames):
+        assert x.shape == (98, 32) and len(batch_class_ids) == len(batch_filenames) == 2
+        calls.append(("post",))
+        return x
+
+    gen = generator(
+        noaug_preprocessing_function=noaug, preprocessing_function=pre, postprocessing_function=post
+    )
+    it = gen.flow_from_directory(
+        dataset, classes=["low", "high"], batch_size=2, seed=0, shuffle=False
+    )
+    x, _ = it[0]
+    assert calls[0] == ("noaug", 0, it.filenames[0])
+    assert ("pre", 1) in calls and calls.count(("post",)) == 2
+    silence = AudioFeatureGenerator(AudioFeatureGeneratorSettings()).process_sample(
+        np.zeros(RATE, np.float32)
+    )
+    np.testing.assert_array_equal(x[0, ..., 0], silence.astype(np.float32))
+
+
+def test_get_batch_function_short_circuits_the_pipeline(dataset):
+    def batch_function(batch_index, filenames, classes, params):
+        x = np.full((len(filenames), *params.sample_shape), batch_index, np.float32)
+        return batch_index, (x, np.asarray(classes, np.float32))
+
+    gen = generator(get_batch_function=batch_function)
+    it = gen.flow_from_directory(dataset, classes=["low", "high"], batch_size=4, seed=0)
+    x, y = it[3]
+    assert np.all(x == 3) and x.shape == (4, 98, 32, 1)
+
+
+def test_standardize_in_the_reference_order():
+    gen = generator(
+        rescale=0.5,
+        samplewise_center=True,
+        samplewise_std_normalization=True,
+        samplewise_normalize_range=(-1.0, 1.0),
+    )
+    x = np.array([[2.0, 4.0], [6.0, 12.0]])
+    y = x * 0.5
+    y = y - y.mean()
+    y = y / (y.std() + 1e-6)
+    y = 2 * (y - y.min()) / np.ptp(y) - 1
+    np.testing.assert_allclose(gen.standardize(x), y, rtol=1e-6)
+    assert generator(dtype="int8").standardize(np.array([-5, 7], np.int8)).tolist() == [-5, 7]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"cores": -1}, "cores must be >= 0"),
+        ({"cores": 1.5}, r"fraction of the machine's cores, in \(0, 1\]"),
+        ({"max_batches_pending": 0}, "max_batches_pending must be an int >= 1"),
+        ({"offset_range": (0.5, 0.2)}, "low <= high"),
+        ({"offset_range": (0.0, 2.0)}, r"within \[0, 1\]"),
+        ({"loudness_range": (-1, 2)}, "loudness_range must lie within"),
+        ({"validation_split": 1.0}, r"validation_split must be in \[0, 1\)"),
+        ({"frontend_dtype": "int16"}, "frontend_dtype must be one of uint16, float32, int8"),
+        ({"noise_colors": ["green"]}, "noise_colors must be"),
+        ({"trim_threshold_db": -3}, "trim_threshold_db must be"),
+        ({"preprocessing_function": 3}, "preprocessing_function must be callable"),
+        (
+            {"frontend_settings": AudioFeatureGeneratorSettings(sample_rate_hz=8000)},
+            "above the Nyquist frequency",
+        ),
+    ],
+)
+def test_nonsense_is_rejected_at_construction(kwargs, message):
+    with pytest.raises(SettingsError, match=message):
+        ParallelAudioDataGenerator(**kwargs)
+
+
+def test_flow_rejects_a_bad_class_mode_and_batch_size(dataset):
+    with pytest.raises(SettingsError, match="class_mode must be one of"):
+        generator().flow_from_directory(dataset, classes=["low"], class_mode="onehot")
+    with pytest.raises(SettingsError, match="batch_size"):
+        generator().flow_from_directory(dataset, classes=["low"], batch_size=0)
+
+
+def test_seed_none_draws_a_seed_that_repeats_the_run(dataset):
+    gen = generator(loudness_range=(0.5, 1.5))
+    first = gen.flow_from_directory(dataset, classes=["low", "high"], batch_size=4)
+    again = gen.flow_from_directory(dataset, classes=["low", "high"], batch_size=4, seed=first.seed)
+    np.testing.assert_array_equal(first[1][0], again[1][0])
+
+
+def test_the_worker_side_never_imports_tensorflow_or_keras(dataset):
+    code = f"""
+import sys, numpy as np
+from parallel_audio import ParallelAudioDataGenerator
+from parallel_audio.pipeline import get_batches_of_transformed_samples
+from parallel_audio.process_params import ParallelProcessParams
+gen = ParallelAudioDataGenerator(cores=0)
+params = ParallelProcessParams(gen, 16000, 1000, gen.sample_shape, None, {{"low": 0}},
+    "float32", None, {str(dataset)!r}, "sparse", None, None, None, None, True, True, 0)
+_, (x, y) = get_batches_of_transformed_samples(0, ["low/spk00_nohash_0.wav"], [0], params)
+assert x.shape == (1, 98, 32, 1)
+loaded = [m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "jax", "torch")]
+assert not loaded, loaded
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, cwd="/")
+
+
+def test_model_fit_learns_a_separable_dataset(dataset):
+    import keras
+
+    gen = generator(validation_split=0.3, loudness_range=(0.7, 1.3), rescale=1 / 600)
+    train = gen.flow_from_directory(
+        dataset, classes=["low", "high"], subset="training", batch_size=4, seed=0
+    )
+    val = gen.flow_from_directory(
+        dataset, classes=["low", "high"], subset="validation", batch_size=4, seed=0
+    )
+    keras.utils.set_random_seed(0)
+    # The classes differ in which channels hold energy: average over time, then read channels.
+    frames = gen.sample_shape[0]
+    model = keras.Sequential(
+        [
+            keras.Input(gen.sample_shape),
+            keras.layers.AveragePooling2D(pool_size=(frames, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.05), loss="categorical_crossentropy", metrics=["accuracy"]
+    )
+    history = model.fit(train, validation_data=val, epochs=3, verbose=0)
+    assert history.history["val_accuracy"][-1] >= 0.9
+    assert model.evaluate(val, verbose=0)[1] >= 0.9
+    predictions = model.predict(val, verbose=0)
+    assert predictions.shape == (val.samples, 2)
+
+
+def test_as_tf_dataset_has_a_fixed_signature(dataset):
+    gen = generator()
+    it = gen.flow_from_directory(dataset, classes=["low", "high"], batch_size=16, seed=0)
+    data = it.as_tf_dataset()
+    assert tuple(data.element_spec[0].shape) == (None, 98, 32, 1)
+    assert tuple(data.element_spec[1].shape) == (None, 2)
+    batches = list(data)
+    assert len(batches) == len(it) and it.epoch == 1
+    assert sum(int(b[0].shape[0]) for b in batches) == it.samples
