@@ -31,6 +31,20 @@ static inline int mf_msb64(uint64_t n) {
 #endif
 }
 
+/* The hot integer loops are written for the auto-vectorizer. Baseline x86-64
+ * only has SSE2, which lacks the rounding 16-bit multiply (pmulhrsw) and the
+ * 16-bit lane shuffles these loops need, so with GCC on x86-64 they are also
+ * compiled for AVX2, picked once at load time through an ifunc (GCC function
+ * multiversioning; needs glibc). Every other target gets the plain function. */
+#ifndef MF_VECTOR_CLONES /* -DMF_VECTOR_CLONES= turns the clones off */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    defined(__linux__) && defined(__GLIBC__)
+#define MF_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define MF_VECTOR_CLONES
+#endif
+#endif
+
 /* Two's complement wrap to 16 bits, as a 16-bit store does on every target we
  * build for; spelled out because the conversion is implementation-defined. */
 static inline int16_t mf_wrap16(int32_t x) {

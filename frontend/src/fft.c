@@ -9,14 +9,18 @@
 #define Q15_ONE 32767
 #define PI_DIGITS 3.141592653589793238462643383279502884197169399375105820974944
 
-/* Rounds a Q30 product back to Q15 and wraps it to 16 bits. */
+/* Rounds a Q30 value back to Q15 and wraps it to 16 bits. */
 static inline int16_t round_q15(int32_t product) {
   return mf_wrap16((product + (1 << 14)) >> 15);
 }
 
-/* Scales by 1/radix the way the reference does: multiply by 32767/radix. */
-static inline int16_t scale_down(int16_t x, int32_t factor) {
-  return round_q15((int32_t)x * factor);
+/* Scales by factor / 2^15 the way the reference scales by 1/radix (factor
+ * 32767 / radix). Spelled as a rounding multiply-high that compilers map to
+ * one instruction (pmulhrsw): (p >> 14) + 1 >> 1 equals (p + 2^14) >> 15 for
+ * every p. They only recognize it when factor is a 16-bit variable, not a
+ * literal, so the factors come from the stage structures at run time. */
+static inline int16_t scale_down(int32_t x, int32_t factor) {
+  return mf_wrap16((((x * factor) >> 14) + 1) >> 1);
 }
 
 static int16_t q15_of(double value) {
@@ -32,23 +36,6 @@ static void twiddle(size_t j, size_t n, int16_t* re, int16_t* im) {
   *im = q15_of(sin(phase));
 }
 
-/* Slot order of the inputs: the decimation the recursive formulation applies,
- * outermost radix first. */
-static void fill_input_order(uint32_t* order, size_t slot, uint32_t first,
-                             size_t stride, const size_t* radices,
-                             const size_t* spans, size_t level) {
-  const size_t radix = radices[level];
-  const size_t span = spans[level];
-  for (size_t q = 0; q < radix; ++q) {
-    if (span == 1) {
-      order[slot + q] = first + (uint32_t)(q * stride);
-    } else {
-      fill_input_order(order, slot + q * span, first + (uint32_t)(q * stride),
-                       stride * radix, radices, spans, level + 1);
-    }
-  }
-}
-
 int mf_fft_populate(mf_fft* fft, size_t input_size) {
   memset(fft, 0, sizeof(*fft));
   size_t length = 4;
@@ -57,48 +44,88 @@ int mf_fft_populate(mf_fft* fft, size_t input_size) {
   fft->half = length / 2;
   const size_t half = fft->half;
 
-  /* Radix 4 while it divides, then radix 2: outermost level first. */
+  /* Radix 4 while it divides, then radix 2: outermost level first. Level l
+   * butterflies over input digit l, whose weight in the natural input index
+   * is the product of the radices outside it (its KISS stride, or number of
+   * groups); its KISS span is the product of the radices inside it. */
   size_t radices[MF_FFT_MAX_STAGES], spans[MF_FFT_MAX_STAGES];
+  size_t weights[MF_FFT_MAX_STAGES];
   size_t levels = 0;
-  for (size_t n = half; n > 1; ++levels) {
+  for (size_t n = half, weight = 1; n > 1; ++levels) {
     radices[levels] = (n % 4 == 0) ? 4 : 2;
     n /= radices[levels];
     spans[levels] = n;
+    weights[levels] = weight;
+    weight *= radices[levels];
   }
   fft->num_stages = levels;
 
-  fft->input_order = malloc(half * sizeof(uint32_t));
+  fft->slot_source = malloc(half * sizeof(uint32_t));
   fft->split_re = malloc((half / 2) * sizeof(int16_t));
   fft->split_im = malloc((half / 2) * sizeof(int16_t));
   fft->work_re = malloc(half * sizeof(int16_t));
   fft->work_im = malloc(half * sizeof(int16_t));
-  fft->input = malloc(length * sizeof(int16_t));
-  if (!fft->input_order || !fft->split_re || !fft->split_im ||
-      !fft->work_re || !fft->work_im || !fft->input) {
+  fft->slot_re = malloc(half * sizeof(int16_t));
+  fft->slot_im = malloc(half * sizeof(int16_t));
+  if (!fft->slot_source || !fft->split_re || !fft->split_im ||
+      !fft->work_re || !fft->work_im || !fft->slot_re || !fft->slot_im) {
     return 0;
   }
-  fill_input_order(fft->input_order, 0, 0, 1, radices, spans, 0);
+
+  /* A value whose level digits are d_l sits at natural position
+   * sum d_l * weight_l and at KISS slot sum d_l * span_l. */
+  for (size_t pos = 0; pos < half; ++pos) {
+    size_t slot = 0;
+    for (size_t l = 0; l < levels; ++l) {
+      slot += (pos / weights[l]) % radices[l] * spans[l];
+    }
+    fft->slot_source[slot] = (uint32_t)pos;
+  }
 
   /* Execution runs innermost level first. A level's butterflies use twiddle
    * k * stride for multiplier 1, 2 k * stride for 2 and so on, where stride is
-   * the product of the radices outside it. */
-  size_t stride = 1;
-  for (size_t level = 0; level < levels; ++level) {
-    mf_fft_stage* stage = &fft->stages[levels - 1 - level];
-    stage->radix = radices[level];
-    stage->span = spans[level];
-    const size_t span = stage->span;
-    stage->twiddles = malloc(2 * (stage->radix - 1) * span * sizeof(int16_t));
+   * its weight and k is made of the output digits of the levels inside it. */
+  for (size_t l = 0; l < levels; ++l) {
+    mf_fft_stage* stage = &fft->stages[levels - 1 - l];
+    const size_t radix = radices[l];
+    const size_t span = spans[l];
+    stage->radix = radix;
+    stage->scale = (int16_t)(Q15_ONE / radix);
+    stage->span = span;
+    stage->groups = weights[l];
+    /* Groups shrink and spans grow along execution, so the natural stages
+     * form a prefix. */
+    stage->natural = stage->groups >= span;
+    stage->twiddles = malloc(2 * (radix - 1) * span * sizeof(int16_t));
     if (!stage->twiddles) return 0;
-    for (size_t multiplier = 1; multiplier < stage->radix; ++multiplier) {
-      int16_t* row = stage->twiddles + 2 * (multiplier - 1) * span;
-      for (size_t k = 0; k < span; ++k) {
-        twiddle(multiplier * k * stride, half, &row[k], &row[span + k]);
+    for (size_t block = 0; block < span; ++block) {
+      /* In natural order, block number b holds the inner levels' digits at
+       * weights relative to the next level; k weighs them by their spans. */
+      size_t k = block;
+      if (stage->natural) {
+        size_t rest = block;
+        k = 0;
+        for (size_t inner = l + 1; inner < levels; ++inner) {
+          k += rest % radices[inner] * spans[inner];
+          rest /= radices[inner];
+        }
+      }
+      for (size_t m = 1; m < radix; ++m) {
+        int16_t *re, *im;
+        if (stage->natural) {
+          re = &stage->twiddles[2 * (radix - 1) * block + 2 * (m - 1)];
+          im = re + 1;
+        } else {
+          re = &stage->twiddles[2 * (m - 1) * span + block];
+          im = re + span;
+        }
+        twiddle(m * k * weights[l], half, re, im);
       }
     }
-    stride *= stage->radix;
+    if (stage->natural) ++fft->num_natural;
   }
 
+  fft->split_scale = Q15_ONE / 2;
   for (size_t i = 0; i < half / 2; ++i) {
     const double phase = -PI_DIGITS * ((double)(i + 1) / (double)half + .5);
     fft->split_re[i] = q15_of(cos(phase));
@@ -109,12 +136,13 @@ int mf_fft_populate(mf_fft* fft, size_t input_size) {
 
 void mf_fft_free(mf_fft* fft) {
   for (size_t s = 0; s < fft->num_stages; ++s) free(fft->stages[s].twiddles);
-  free(fft->input_order);
+  free(fft->slot_source);
   free(fft->split_re);
   free(fft->split_im);
   free(fft->work_re);
   free(fft->work_im);
-  free(fft->input);
+  free(fft->slot_re);
+  free(fft->slot_im);
   memset(fft, 0, sizeof(*fft));
 }
 
@@ -124,139 +152,268 @@ void mf_fft_free(mf_fft* fft) {
 #define CMUL_IM(a, b, c, d) \
   round_q15((int32_t)(a) * (d) + (int32_t)(b) * (c))
 
-static void radix2_stage(int16_t* re, int16_t* im, size_t n,
-                         const mf_fft_stage* stage) {
-  const size_t span = stage->span;
-  const int16_t* w_re = stage->twiddles;
-  const int16_t* w_im = stage->twiddles + span;
-  for (size_t base = 0; base < n; base += 2 * span) {
-    int16_t* r0 = re + base;
-    int16_t* i0 = im + base;
-    int16_t* r1 = r0 + span;
-    int16_t* i1 = i0 + span;
-    for (size_t k = 0; k < span; ++k) {
-      const int16_t ar = scale_down(r0[k], Q15_ONE / 2);
-      const int16_t ai = scale_down(i0[k], Q15_ONE / 2);
-      const int16_t br = scale_down(r1[k], Q15_ONE / 2);
-      const int16_t bi = scale_down(i1[k], Q15_ONE / 2);
-      const int16_t tr = CMUL_RE(br, bi, w_re[k], w_im[k]);
-      const int16_t ti = CMUL_IM(br, bi, w_re[k], w_im[k]);
-      r1[k] = mf_wrap16(ar - tr);
-      i1[k] = mf_wrap16(ai - ti);
-      r0[k] = mf_wrap16(ar + tr);
-      i0[k] = mf_wrap16(ai + ti);
+/* One radix-2 butterfly, in place. */
+static inline void butterfly2(int16_t* r0, int16_t* i0, int16_t* r1,
+                              int16_t* i1, int16_t scale, int32_t wr,
+                              int32_t wi) {
+  const int16_t ar = scale_down(*r0, scale);
+  const int16_t ai = scale_down(*i0, scale);
+  const int16_t br = scale_down(*r1, scale);
+  const int16_t bi = scale_down(*i1, scale);
+  const int16_t tr = CMUL_RE(br, bi, wr, wi);
+  const int16_t ti = CMUL_IM(br, bi, wr, wi);
+  *r1 = mf_wrap16(ar - tr);
+  *i1 = mf_wrap16(ai - ti);
+  *r0 = mf_wrap16(ar + tr);
+  *i0 = mf_wrap16(ai + ti);
+}
+
+/* One radix-4 butterfly, in place; w holds the re/im twiddle of multipliers
+ * 1, 2 and 3. */
+static inline void butterfly4(int16_t* r0, int16_t* i0, int16_t* r1,
+                              int16_t* i1, int16_t* r2, int16_t* i2,
+                              int16_t* r3, int16_t* i3, int16_t scale,
+                              int32_t w1r,
+                              int32_t w1i, int32_t w2r, int32_t w2i,
+                              int32_t w3r, int32_t w3i) {
+  const int16_t ar = scale_down(*r0, scale);
+  const int16_t ai = scale_down(*i0, scale);
+  const int16_t br = scale_down(*r1, scale);
+  const int16_t bi = scale_down(*i1, scale);
+  const int16_t cr = scale_down(*r2, scale);
+  const int16_t ci = scale_down(*i2, scale);
+  const int16_t dr = scale_down(*r3, scale);
+  const int16_t di = scale_down(*i3, scale);
+  /* b, c, d rotated by their twiddles. */
+  const int16_t br_w = CMUL_RE(br, bi, w1r, w1i);
+  const int16_t bi_w = CMUL_IM(br, bi, w1r, w1i);
+  const int16_t cr_w = CMUL_RE(cr, ci, w2r, w2i);
+  const int16_t ci_w = CMUL_IM(cr, ci, w2r, w2i);
+  const int16_t dr_w = CMUL_RE(dr, di, w3r, w3i);
+  const int16_t di_w = CMUL_IM(dr, di, w3r, w3i);
+  /* Every intermediate is a 16-bit value on the device; keep each wrap. */
+  const int16_t a_minus_c_r = mf_wrap16(ar - cr_w);
+  const int16_t a_minus_c_i = mf_wrap16(ai - ci_w);
+  const int16_t a_plus_c_r = mf_wrap16(ar + cr_w);
+  const int16_t a_plus_c_i = mf_wrap16(ai + ci_w);
+  const int16_t b_plus_d_r = mf_wrap16(br_w + dr_w);
+  const int16_t b_plus_d_i = mf_wrap16(bi_w + di_w);
+  const int16_t b_minus_d_r = mf_wrap16(br_w - dr_w);
+  const int16_t b_minus_d_i = mf_wrap16(bi_w - di_w);
+  *r2 = mf_wrap16(a_plus_c_r - b_plus_d_r);
+  *i2 = mf_wrap16(a_plus_c_i - b_plus_d_i);
+  *r0 = mf_wrap16(a_plus_c_r + b_plus_d_r);
+  *i0 = mf_wrap16(a_plus_c_i + b_plus_d_i);
+  *r1 = mf_wrap16(a_minus_c_r + b_minus_d_i);
+  *i1 = mf_wrap16(a_minus_c_i - b_minus_d_r);
+  *r3 = mf_wrap16(a_minus_c_r - b_minus_d_i);
+  *i3 = mf_wrap16(a_minus_c_i + b_minus_d_r);
+}
+
+/* The runs below take each butterfly input as its own restrict pointer: the
+ * rows are disjoint, and saying so lets the loops vectorize without runtime
+ * overlap checks. They stay out of line because compilers drop what restrict
+ * says about parameters once a call is inlined. */
+#if defined(__GNUC__)
+#define MF_NOINLINE __attribute__((noinline))
+#else
+#define MF_NOINLINE
+#endif
+
+/* n radix-2 butterflies sharing one twiddle. */
+MF_NOINLINE MF_VECTOR_CLONES
+static void radix2_run_shared(int16_t* restrict r0, int16_t* restrict i0,
+                              int16_t* restrict r1, int16_t* restrict i1,
+                              size_t n, int16_t scale, const int16_t* w) {
+  const int32_t wr = w[0], wi = w[1];
+  for (size_t j = 0; j < n; ++j) {
+    butterfly2(&r0[j], &i0[j], &r1[j], &i1[j], scale, wr, wi);
+  }
+}
+
+/* n radix-2 butterflies along a twiddle row. */
+MF_NOINLINE MF_VECTOR_CLONES
+static void radix2_run_rows(int16_t* restrict r0, int16_t* restrict i0,
+                            int16_t* restrict r1, int16_t* restrict i1,
+                            size_t n, int16_t scale,
+                            const int16_t* restrict wr,
+                            const int16_t* restrict wi) {
+  for (size_t k = 0; k < n; ++k) {
+    butterfly2(&r0[k], &i0[k], &r1[k], &i1[k], scale, wr[k], wi[k]);
+  }
+}
+
+/* n radix-4 butterflies sharing one set of twiddles. */
+MF_NOINLINE MF_VECTOR_CLONES
+static void radix4_run_shared(int16_t* restrict r0, int16_t* restrict i0,
+                              int16_t* restrict r1, int16_t* restrict i1,
+                              int16_t* restrict r2, int16_t* restrict i2,
+                              int16_t* restrict r3, int16_t* restrict i3,
+                              size_t n, int16_t scale, const int16_t* w) {
+  const int32_t w1r = w[0], w1i = w[1], w2r = w[2], w2i = w[3];
+  const int32_t w3r = w[4], w3i = w[5];
+  for (size_t j = 0; j < n; ++j) {
+    butterfly4(&r0[j], &i0[j], &r1[j], &i1[j], &r2[j], &i2[j], &r3[j], &i3[j],
+               scale, w1r, w1i, w2r, w2i, w3r, w3i);
+  }
+}
+
+/* n radix-4 butterflies along the twiddle rows w[0..6) of stride n. */
+MF_NOINLINE MF_VECTOR_CLONES
+static void radix4_run_rows(int16_t* restrict r0, int16_t* restrict i0,
+                            int16_t* restrict r1, int16_t* restrict i1,
+                            int16_t* restrict r2, int16_t* restrict i2,
+                            int16_t* restrict r3, int16_t* restrict i3,
+                            size_t n, int16_t scale,
+                            const int16_t* restrict w) {
+  const int16_t* w1r = w;
+  const int16_t* w1i = w1r + n;
+  const int16_t* w2r = w1i + n;
+  const int16_t* w2i = w2r + n;
+  const int16_t* w3r = w2i + n;
+  const int16_t* w3i = w3r + n;
+  for (size_t k = 0; k < n; ++k) {
+    butterfly4(&r0[k], &i0[k], &r1[k], &i1[k], &r2[k], &i2[k], &r3[k], &i3[k],
+               scale, w1r[k], w1i[k], w2r[k], w2i[k], w3r[k], w3i[k]);
+  }
+}
+
+/* Natural order: a butterfly's inputs are `groups` apart, and each block of
+ * radix * groups values shares the twiddles of its block number. */
+static void natural_stage(int16_t* re, int16_t* im, size_t n,
+                          const mf_fft_stage* stage) {
+  const size_t p = stage->groups;
+  const size_t block = stage->radix * p;
+  for (size_t b = 0; b < n / block; ++b) {
+    int16_t* r = re + b * block;
+    int16_t* i = im + b * block;
+    const int16_t* w = stage->twiddles + 2 * (stage->radix - 1) * b;
+    if (stage->radix == 4) {
+      radix4_run_shared(r, i, r + p, i + p, r + 2 * p, i + 2 * p, r + 3 * p,
+                        i + 3 * p, p, stage->scale, w);
+    } else {
+      radix2_run_shared(r, i, r + p, i + p, p, stage->scale, w);
     }
   }
 }
 
-static void radix4_stage(int16_t* re, int16_t* im, size_t n,
-                         const mf_fft_stage* stage) {
+/* Slot order: a butterfly's inputs are `span` apart and a group runs along
+ * the twiddle rows. */
+static void slot_stage(int16_t* re, int16_t* im, size_t n,
+                       const mf_fft_stage* stage) {
   const size_t span = stage->span;
-  const int16_t* w1r = stage->twiddles;
-  const int16_t* w1i = w1r + span;
-  const int16_t* w2r = w1i + span;
-  const int16_t* w2i = w2r + span;
-  const int16_t* w3r = w2i + span;
-  const int16_t* w3i = w3r + span;
-  for (size_t base = 0; base < n; base += 4 * span) {
-    int16_t* r0 = re + base;
-    int16_t* i0 = im + base;
-    int16_t* r1 = r0 + span;
-    int16_t* i1 = i0 + span;
-    int16_t* r2 = r1 + span;
-    int16_t* i2 = i1 + span;
-    int16_t* r3 = r2 + span;
-    int16_t* i3 = i2 + span;
-    for (size_t k = 0; k < span; ++k) {
-      const int16_t ar = scale_down(r0[k], Q15_ONE / 4);
-      const int16_t ai = scale_down(i0[k], Q15_ONE / 4);
-      const int16_t br = scale_down(r1[k], Q15_ONE / 4);
-      const int16_t bi = scale_down(i1[k], Q15_ONE / 4);
-      const int16_t cr = scale_down(r2[k], Q15_ONE / 4);
-      const int16_t ci = scale_down(i2[k], Q15_ONE / 4);
-      const int16_t dr = scale_down(r3[k], Q15_ONE / 4);
-      const int16_t di = scale_down(i3[k], Q15_ONE / 4);
-      /* b, c, d rotated by their twiddles. */
-      const int16_t br_w = CMUL_RE(br, bi, w1r[k], w1i[k]);
-      const int16_t bi_w = CMUL_IM(br, bi, w1r[k], w1i[k]);
-      const int16_t cr_w = CMUL_RE(cr, ci, w2r[k], w2i[k]);
-      const int16_t ci_w = CMUL_IM(cr, ci, w2r[k], w2i[k]);
-      const int16_t dr_w = CMUL_RE(dr, di, w3r[k], w3i[k]);
-      const int16_t di_w = CMUL_IM(dr, di, w3r[k], w3i[k]);
-      /* Every intermediate is a 16-bit value on the device; keep each wrap. */
-      const int16_t a_minus_c_r = mf_wrap16(ar - cr_w);
-      const int16_t a_minus_c_i = mf_wrap16(ai - ci_w);
-      const int16_t a_plus_c_r = mf_wrap16(ar + cr_w);
-      const int16_t a_plus_c_i = mf_wrap16(ai + ci_w);
-      const int16_t b_plus_d_r = mf_wrap16(br_w + dr_w);
-      const int16_t b_plus_d_i = mf_wrap16(bi_w + di_w);
-      const int16_t b_minus_d_r = mf_wrap16(br_w - dr_w);
-      const int16_t b_minus_d_i = mf_wrap16(bi_w - di_w);
-      r2[k] = mf_wrap16(a_plus_c_r - b_plus_d_r);
-      i2[k] = mf_wrap16(a_plus_c_i - b_plus_d_i);
-      r0[k] = mf_wrap16(a_plus_c_r + b_plus_d_r);
-      i0[k] = mf_wrap16(a_plus_c_i + b_plus_d_i);
-      r1[k] = mf_wrap16(a_minus_c_r + b_minus_d_i);
-      i1[k] = mf_wrap16(a_minus_c_i - b_minus_d_r);
-      r3[k] = mf_wrap16(a_minus_c_r - b_minus_d_i);
-      i3[k] = mf_wrap16(a_minus_c_i + b_minus_d_r);
+  const size_t block = stage->radix * span;
+  for (size_t base = 0; base < n; base += block) {
+    int16_t* r = re + base;
+    int16_t* i = im + base;
+    if (stage->radix == 4) {
+      radix4_run_rows(r, i, r + span, i + span, r + 2 * span, i + 2 * span,
+                      r + 3 * span, i + 3 * span, span, stage->scale,
+                      stage->twiddles);
+    } else {
+      radix2_run_rows(r, i, r + span, i + span, span, stage->scale,
+                      stage->twiddles,
+                      stage->twiddles + span);
     }
   }
+}
+
+/* Bins k and half - k of the real spectrum from p[k] and conj(p[half - k]). */
+static inline void split_bin(const int16_t* re, const int16_t* im,
+                             int16_t scale, const int16_t* w_re,
+                             const int16_t* w_im,
+                             size_t half, size_t k, int16_t* out_re,
+                             int16_t* out_im) {
+  const int16_t pk_r = scale_down(re[k], scale);
+  const int16_t pk_i = scale_down(im[k], scale);
+  const int16_t pnk_r = scale_down(re[half - k], scale);
+  const int16_t pnk_i =
+      scale_down(mf_wrap16(-(int32_t)im[half - k]), scale);
+  const int16_t sum_r = mf_wrap16(pk_r + pnk_r);
+  const int16_t sum_i = mf_wrap16(pk_i + pnk_i);
+  const int16_t diff_r = mf_wrap16(pk_r - pnk_r);
+  const int16_t diff_i = mf_wrap16(pk_i - pnk_i);
+  const int16_t tw_r = CMUL_RE(diff_r, diff_i, w_re[k - 1], w_im[k - 1]);
+  const int16_t tw_i = CMUL_IM(diff_r, diff_i, w_re[k - 1], w_im[k - 1]);
+  out_re[k] = mf_wrap16((sum_r + tw_r) >> 1);
+  out_im[k] = mf_wrap16((sum_i + tw_i) >> 1);
+  out_re[half - k] = mf_wrap16((sum_r - tw_r) >> 1);
+  out_im[half - k] = mf_wrap16((tw_i - sum_i) >> 1);
+}
+
+/* Splits the packed transform of the even/odd samples into the spectrum of
+ * the real frame: bins 0..half from p[k] and conj(p[half - k]). */
+MF_NOINLINE MF_VECTOR_CLONES
+static void split(const int16_t* restrict re,
+                              const int16_t* restrict im, size_t half,
+                              int16_t scale,
+                              const int16_t* restrict w_re,
+                              const int16_t* restrict w_im,
+                              int16_t* restrict out_re,
+                              int16_t* restrict out_im) {
+  const int16_t dc_re = scale_down(re[0], scale);
+  const int16_t dc_im = scale_down(im[0], scale);
+  out_re[0] = mf_wrap16(dc_re + dc_im);
+  out_im[0] = 0;
+  out_re[half] = mf_wrap16(dc_re - dc_im);
+  out_im[half] = 0;
+  /* Bin half / 2 (half >= 2) is its own mirror; the loop stops short of it
+   * so that its forward and mirrored stores never meet, which lets it
+   * vectorize. */
+  const size_t quarter = half / 2;
+  for (size_t k = 1; k < quarter; ++k) {
+    split_bin(re, im, scale, w_re, w_im, half, k, out_re, out_im);
+  }
+  split_bin(re, im, scale, w_re, w_im, half, quarter, out_re, out_im);
+}
+
+/* Loads frame[0..frame_size) shifted left by shift bits as a complex signal
+ * of half the length, zero-padded: even samples are real parts, odd samples
+ * imaginary parts. The shift goes through unsigned arithmetic: the device's
+ * 16-bit wrap, without the undefined behaviour of shifting a negative int. */
+MF_NOINLINE MF_VECTOR_CLONES
+static void load_frame(
+    const int16_t* restrict frame, size_t frame_size, int shift, size_t half,
+    int16_t* restrict re, int16_t* restrict im) {
+  const size_t pairs = frame_size / 2;
+  for (size_t n = 0; n < pairs; ++n) {
+    re[n] = mf_wrap16((int32_t)((uint32_t)(int32_t)frame[2 * n] << shift));
+    im[n] = mf_wrap16((int32_t)((uint32_t)(int32_t)frame[2 * n + 1] << shift));
+  }
+  size_t filled = pairs;
+  if (frame_size % 2) {
+    re[pairs] =
+        mf_wrap16((int32_t)((uint32_t)(int32_t)frame[2 * pairs] << shift));
+    im[pairs] = 0;
+    ++filled;
+  }
+  memset(re + filled, 0, (half - filled) * sizeof(int16_t));
+  memset(im + filled, 0, (half - filled) * sizeof(int16_t));
 }
 
 void mf_fft_compute(mf_fft* fft, const int16_t* frame, size_t frame_size,
                     int input_shift, int16_t* out_re, int16_t* out_im) {
   const size_t half = fft->half;
-  int16_t* input = fft->input;
-  /* Shift through unsigned arithmetic: the device's 16-bit wrap, without the
-   * undefined behaviour of shifting a negative int. */
-  for (size_t i = 0; i < frame_size; ++i) {
-    input[i] = mf_wrap16((int32_t)((uint32_t)(int32_t)frame[i] << input_shift));
-  }
-  memset(input + frame_size, 0, (fft->length - frame_size) * sizeof(int16_t));
-
-  /* The real frame is read as a complex signal of half the length: even
-   * samples are real parts, odd samples imaginary parts. */
   int16_t* re = fft->work_re;
   int16_t* im = fft->work_im;
-  const uint32_t* order = fft->input_order;
-  for (size_t slot = 0; slot < half; ++slot) {
-    re[slot] = input[2 * order[slot]];
-    im[slot] = input[2 * order[slot] + 1];
-  }
-  for (size_t s = 0; s < fft->num_stages; ++s) {
-    const mf_fft_stage* stage = &fft->stages[s];
-    if (stage->radix == 4) {
-      radix4_stage(re, im, half, stage);
-    } else {
-      radix2_stage(re, im, half, stage);
-    }
-  }
+  load_frame(frame, frame_size, input_shift, half, re, im);
 
-  /* Split the packed transform into the spectrum of the real frame. */
-  const int16_t dc_re = scale_down(re[0], Q15_ONE / 2);
-  const int16_t dc_im = scale_down(im[0], Q15_ONE / 2);
-  out_re[0] = mf_wrap16(dc_re + dc_im);
-  out_im[0] = 0;
-  out_re[half] = mf_wrap16(dc_re - dc_im);
-  out_im[half] = 0;
-  for (size_t k = 1; k <= half / 2; ++k) {
-    const int16_t pk_r = scale_down(re[k], Q15_ONE / 2);
-    const int16_t pk_i = scale_down(im[k], Q15_ONE / 2);
-    const int16_t pnk_r = scale_down(re[half - k], Q15_ONE / 2);
-    const int16_t pnk_i = scale_down(mf_wrap16(-(int32_t)im[half - k]),
-                                     Q15_ONE / 2);
-    const int16_t sum_r = mf_wrap16(pk_r + pnk_r);
-    const int16_t sum_i = mf_wrap16(pk_i + pnk_i);
-    const int16_t diff_r = mf_wrap16(pk_r - pnk_r);
-    const int16_t diff_i = mf_wrap16(pk_i - pnk_i);
-    const int16_t tw_r = CMUL_RE(diff_r, diff_i, fft->split_re[k - 1],
-                                 fft->split_im[k - 1]);
-    const int16_t tw_i = CMUL_IM(diff_r, diff_i, fft->split_re[k - 1],
-                                 fft->split_im[k - 1]);
-    out_re[k] = mf_wrap16((sum_r + tw_r) >> 1);
-    out_im[k] = mf_wrap16((sum_i + tw_i) >> 1);
-    out_re[half - k] = mf_wrap16((sum_r - tw_r) >> 1);
-    out_im[half - k] = mf_wrap16((tw_i - sum_i) >> 1);
+  size_t s = 0;
+  for (; s < fft->num_natural; ++s) {
+    natural_stage(re, im, half, &fft->stages[s]);
   }
+  /* To slot order, where the remaining stages and the output live. */
+  int16_t* restrict slot_re = fft->slot_re;
+  int16_t* restrict slot_im = fft->slot_im;
+  const uint32_t* source = fft->slot_source;
+  for (size_t slot = 0; slot < half; ++slot) {
+    slot_re[slot] = re[source[slot]];
+    slot_im[slot] = im[source[slot]];
+  }
+  re = slot_re;
+  im = slot_im;
+  for (; s < fft->num_stages; ++s) slot_stage(re, im, half, &fft->stages[s]);
+
+  split(re, im, half, fft->split_scale, fft->split_re, fft->split_im, out_re,
+        out_im);
 }

@@ -5,6 +5,13 @@
  * down by its radix, every product rounded to 16 bits, every sum wrapped to 16
  * bits. The stages run iteratively over separate real and imaginary arrays so
  * that the compiler can vectorize each butterfly loop.
+ *
+ * Results depend only on which values meet in each butterfly, not on where
+ * they sit in memory, so the layout is chosen for long contiguous runs: the
+ * early stages (many groups, few twiddles) run on the input in natural order,
+ * where a butterfly's inputs are groups apart and a block shares one twiddle;
+ * one gather then moves the data to KISS's digit-reversed slot order, where
+ * the late stages (few groups, many twiddles) run along their twiddle rows.
  */
 #ifndef MICROFRONTEND_FFT_H_
 #define MICROFRONTEND_FFT_H_
@@ -16,21 +23,29 @@
 
 typedef struct {
   size_t radix;  /* 4 or 2 */
-  size_t span;   /* distance between the inputs of one butterfly */
-  int16_t* twiddles; /* [2 * (radix - 1) * span]: re/im rows per multiplier */
+  int16_t scale; /* 32767 / radix: the factor inputs are scaled down by */
+  size_t span;   /* KISS span: number of distinct twiddle indices */
+  size_t groups; /* KISS groups: half / (radix * span) */
+  int natural;   /* runs on the natural-order layout */
+  /* natural: [span][2 * (radix - 1)], one re/im pair per multiplier for each
+   * block; slot order: [2 * (radix - 1)][span], re/im rows per multiplier. */
+  int16_t* twiddles;
 } mf_fft_stage;
 
 typedef struct {
   size_t length;       /* real input length, a power of two >= 4 */
   size_t half;         /* complex transform length, length / 2 */
   size_t num_stages;
+  size_t num_natural;  /* stages run before the gather to slot order */
   mf_fft_stage stages[MF_FFT_MAX_STAGES]; /* in execution order */
-  uint32_t* input_order;  /* [half]: complex input index for each slot */
+  uint32_t* slot_source;  /* [half]: natural position feeding each slot */
+  int16_t split_scale;    /* 32767 / 2 */
   int16_t* split_re;      /* [half / 2]: twiddles that split the packed */
   int16_t* split_im;      /* real transform into its spectrum */
-  int16_t* work_re;       /* [half] */
+  int16_t* work_re;       /* [half]: natural-order data */
   int16_t* work_im;       /* [half] */
-  int16_t* input;         /* [length]: zero-padded, shifted frame */
+  int16_t* slot_re;       /* [half]: slot-order data */
+  int16_t* slot_im;       /* [half] */
 } mf_fft;
 
 int mf_fft_populate(mf_fft* fft, size_t input_size);

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bits.h"
+
 /* The device computes the layout in float with these exact expressions; the
  * types are kept so that every band edge and weight matches. */
 static float hz_to_mel(float hz) { return (float)(1127.0 * log1p(hz / 700.0)); }
@@ -19,9 +21,12 @@ int mf_filterbank_populate(mf_filterbank* filterbank, size_t num_channels,
   filterbank->work = malloc(num_bands * sizeof(uint64_t));
   filterbank->weights = calloc(spectrum_size, sizeof(int16_t));
   filterbank->unweights = calloc(spectrum_size, sizeof(int16_t));
+  filterbank->weighted = calloc(spectrum_size, sizeof(int64_t));
+  filterbank->unweighted = calloc(spectrum_size, sizeof(int64_t));
   float* center_mel = malloc(num_bands * sizeof(float));
   if (!filterbank->band_start || !filterbank->work || !filterbank->weights ||
-      !filterbank->unweights || !center_mel) {
+      !filterbank->unweights || !filterbank->weighted ||
+      !filterbank->unweighted || !center_mel) {
     free(center_mel);
     return 0;
   }
@@ -71,6 +76,8 @@ void mf_filterbank_free(mf_filterbank* filterbank) {
   free(filterbank->weights);
   free(filterbank->unweights);
   free(filterbank->work);
+  free(filterbank->weighted);
+  free(filterbank->unweighted);
   memset(filterbank, 0, sizeof(*filterbank));
 }
 
@@ -88,34 +95,67 @@ static uint32_t rounded_sqrt(uint64_t num) {
   return (uint32_t)r;
 }
 
-void mf_filterbank_apply(mf_filterbank* filterbank, const int16_t* fft_re,
-                         const int16_t* fft_im, int scale_down_shift,
-                         uint32_t* output) {
+MF_VECTOR_CLONES void mf_filterbank_apply(mf_filterbank* filterbank,
+                                          const int16_t* fft_re,
+                                          const int16_t* fft_im,
+                                          int scale_down_shift,
+                                          uint32_t* output) {
   const size_t num_bands = filterbank->num_channels + 1;
+  const size_t start = filterbank->start_bin;
+  const size_t end = filterbank->end_bin;
   const size_t* band_start = filterbank->band_start;
   const int16_t* weights = filterbank->weights;
   const int16_t* unweights = filterbank->unweights;
+  int64_t* weighted = filterbank->weighted;
+  int64_t* unweighted = filterbank->unweighted;
   uint64_t* work = filterbank->work;
 
-  uint64_t sum = 0;
+  /* The device sums weight * energy in uint64, which is the signed product
+   * modulo 2^64; every term is below 2^46 in magnitude and there are at most
+   * 2^15 bins, so signed 64-bit sums hold it exactly. The products come
+   * first, in one vectorized pass. */
+  for (size_t bin = start; bin < end; ++bin) {
+    const int32_t re = fft_re[bin];
+    const int32_t im = fft_im[bin];
+    /* |X|^2 is a 32-bit value the device stores as signed: the one input
+     * that reaches 2^31 (both parts -32768) sign-extends, as it does there. */
+    const int32_t energy =
+        (int32_t)((uint32_t)(re * re) + (uint32_t)(im * im));
+    weighted[bin] = (int64_t)weights[bin] * energy;
+    unweighted[bin] = (int64_t)unweights[bin] * energy;
+  }
+  /* A bin of band b adds its weighted energy to sum b and its unweighted
+   * energy to sum b + 1. Sum 0 holds only the lower half of the first
+   * triangle; the device drops it. */
+  int64_t sum = 0;
   for (size_t b = 0; b < num_bands; ++b) {
-    uint64_t next_sum = 0;
+    int64_t next_sum = 0;
     for (size_t bin = band_start[b]; bin < band_start[b + 1]; ++bin) {
-      const int32_t re = fft_re[bin];
-      const int32_t im = fft_im[bin];
-      /* |X|^2 is a 32-bit value the device stores as signed: the one input
-       * that reaches 2^31 (both parts -32768) sign-extends, as it does there. */
-      const int32_t energy = (int32_t)((uint32_t)(re * re) + (uint32_t)(im * im));
-      const uint64_t magnitude = (uint64_t)(int64_t)energy;
-      sum += (uint64_t)weights[bin] * magnitude;
-      next_sum += (uint64_t)unweights[bin] * magnitude;
+      sum += weighted[bin];
+      next_sum += unweighted[bin];
     }
-    work[b] = sum;
+    work[b] = (uint64_t)sum;
     sum = next_sum;
   }
-  /* Sum 0 holds only the lower half of the first triangle; the device drops
-   * it. */
-  for (size_t c = 0; c + 1 < num_bands; ++c) {
-    output[c] = rounded_sqrt(work[c + 1]) >> scale_down_shift;
+  /* Below 2^50, the usual range, the square root needs no correction: num
+   * is exact in double (assembled from two 25-bit halves, which vectorizes
+   * where a 64-bit conversion does not) and its correctly rounded root never
+   * reaches the next integer (the gap exceeds half an ulp), so truncation is
+   * the floor. Larger sums take the general routine afterwards. */
+  const size_t channels = num_bands - 1;
+  const uint64_t* sums = work + 1;
+  for (size_t c = 0; c < channels; ++c) {
+    const uint64_t num = sums[c] & ((UINT64_C(1) << 50) - 1);
+    const double exact = (double)(int32_t)(num >> 25) * 33554432.0 +
+                         (double)(int32_t)(num & 0x1FFFFFF);
+    const int64_t r = (int32_t)sqrt(exact);
+    const int64_t remainder = (int64_t)num - r * r;
+    /* The device's 16-bit cap for inputs below 2^32. */
+    const int capped = (r == 0xFFFF) & (num <= 0xFFFFFFFFu);
+    output[c] =
+        (uint32_t)(r + ((remainder > r) & !capped)) >> scale_down_shift;
+  }
+  for (size_t c = 0; c < channels; ++c) {
+    if (sums[c] >> 50) output[c] = rounded_sqrt(sums[c]) >> scale_down_shift;
   }
 }

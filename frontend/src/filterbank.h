@@ -18,6 +18,8 @@ typedef struct {
   int16_t* weights;      /* [spectrum size], Q12 */
   int16_t* unweights;    /* [spectrum size], Q12 */
   uint64_t* work;        /* [num_channels + 1]: the sums */
+  int64_t* weighted;     /* [spectrum size]: weights * |X|^2 */
+  int64_t* unweighted;   /* [spectrum size]: unweights * |X|^2 */
 } mf_filterbank;
 
 /* Returns 0 when out of memory, -1 when the bands do not fit the spectrum. */

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bits.h"
+
 int mf_noise_reduction_populate(mf_noise_reduction* noise, size_t num_channels,
                                 int smoothing_bits, float even_smoothing,
                                 float odd_smoothing,
@@ -29,7 +31,8 @@ void mf_noise_reduction_free(mf_noise_reduction* noise) {
   noise->estimate = NULL;
 }
 
-void mf_noise_reduction_apply(mf_noise_reduction* noise, uint32_t* signal) {
+MF_VECTOR_CLONES void mf_noise_reduction_apply(mf_noise_reduction* noise,
+                                               uint32_t* signal) {
   const int bits = noise->smoothing_bits;
   for (size_t i = 0; i < noise->num_channels; ++i) {
     const uint32_t smoothing =

@@ -50,10 +50,10 @@ static int16_t table_gain(const int16_t* table, uint32_t x) {
   if (x <= 2) return table[x];
   const int octave = mf_msb32(x);
   const int16_t* coefficients = table + 4 * octave - 6;
-  /* The 10 bits below the leading one, as the position inside the octave. */
-  const int32_t frac =
-      (int32_t)(((octave < 11) ? (x << (11 - octave)) : (x >> (octave - 11))) &
-                0x3FF);
+  /* The 10 bits below the leading one, as the position inside the octave:
+   * x << (11 - octave) or x >> (octave - 11) as one 64-bit shift, since
+   * which way it goes varies with the data and a branch would mispredict. */
+  const int32_t frac = (int32_t)((((uint64_t)x << 11) >> octave) & 0x3FF);
   int32_t result = ((int32_t)coefficients[2] * frac) >> 5;
   result += (int32_t)((uint32_t)(int32_t)coefficients[1] << 5);
   result *= frac;

@@ -28,6 +28,7 @@ void mf_window_free(mf_window* window) {
   window->coefficients = NULL;
 }
 
+MF_VECTOR_CLONES
 int16_t mf_window_apply(const mf_window* window, const int16_t* input,
                         int16_t* output) {
   const int16_t* coefficients = window->coefficients;
