@@ -50,13 +50,8 @@ def _check_range(
         low, high = value
     except (TypeError, ValueError):
         raise SettingsError(f"{name} must be a (low, high) pair or None, got {value!r}") from None
-    for bound in (low, high):
-        if (
-            isinstance(bound, bool)
-            or not isinstance(bound, numbers.Real)
-            or not math.isfinite(bound)
-        ):
-            raise SettingsError(f"{name} must hold two finite numbers, got {value!r}")
+    if not (_is_number(low) and _is_number(high)):
+        raise SettingsError(f"{name} must hold two finite numbers, got {value!r}")
     if low > high:
         raise SettingsError(f"{name} must have low <= high, got {value!r}")
     too_low = minimum is not None and (low < minimum or (open_minimum and low == minimum))
@@ -68,6 +63,29 @@ def _check_range(
         )
         raise SettingsError(f"{name} must lie within {bounds}, got {value!r}")
     return (float(low), float(high))
+
+
+def _is_number(value: Any, *, integer: bool = False) -> bool:
+    kind = numbers.Integral if integer else numbers.Real
+    return isinstance(value, kind) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_number(
+    name: str,
+    value: Any,
+    allowed: str,
+    *,
+    integer: bool = False,
+    minimum: float = -math.inf,
+    maximum: float = math.inf,
+    below_maximum: bool = False,
+) -> Any:
+    """Return a finite number within [minimum, maximum] (or [minimum, maximum)), else raise."""
+    if not _is_number(value, integer=integer) or not (
+        minimum <= value < maximum if below_maximum else minimum <= value <= maximum
+    ):
+        raise SettingsError(f"{name} must be {allowed}, got {value!r}")
+    return value
 
 
 def _check_callable(name: str, value: Any) -> Callable | None:
@@ -196,26 +214,20 @@ class ParallelAudioDataGenerator:
         disable_gpu_in_subprocesses: bool = True,
         add_channel_dimension: bool = True,
     ) -> None:
-        if isinstance(cores, bool) or not isinstance(cores, numbers.Real):
-            raise SettingsError(f"cores must be an int >= 0 or a float in (0, 1], got {cores!r}")
-        if isinstance(cores, numbers.Integral):
-            if cores < 0:
-                raise SettingsError(f"cores must be >= 0, got {cores}")
-        elif not 0 < cores <= 1:
+        if _is_number(cores, integer=True):
+            _check_number("cores", cores, ">= 0 as an int", minimum=0)
+        elif not (_is_number(cores) and 0 < cores <= 1):
             raise SettingsError(
-                f"cores as a float is a fraction of the machine's cores, in (0, 1]; got {cores}"
+                "cores must be an int >= 0 or, as a fraction of the machine's cores, "
+                f"a float in (0, 1]; got {cores!r}"
             )
         self.cores = cores
         self.debug = _check_bool("debug", debug)
-        if (
-            isinstance(max_batches_pending, bool)
-            or not isinstance(max_batches_pending, numbers.Integral)
-            or max_batches_pending < 1
-        ):
-            raise SettingsError(
-                f"max_batches_pending must be an int >= 1, got {max_batches_pending!r}"
+        self.max_batches_pending = int(
+            _check_number(
+                "max_batches_pending", max_batches_pending, "an int >= 1", integer=True, minimum=1
             )
-        self.max_batches_pending = int(max_batches_pending)
+        )
 
         self.get_batch_function = _check_callable("get_batch_function", get_batch_function)
         self.noaug_preprocessing_function = _check_callable(
@@ -235,21 +247,19 @@ class ParallelAudioDataGenerator:
         self.samplewise_normalize_range = _check_range(
             "samplewise_normalize_range", samplewise_normalize_range
         )
-        if rescale is not None and (
-            isinstance(rescale, bool)
-            or not isinstance(rescale, numbers.Real)
-            or not math.isfinite(rescale)
-        ):
-            raise SettingsError(f"rescale must be a finite number or None, got {rescale!r}")
+        if rescale is not None:
+            _check_number("rescale", rescale, "a finite number or None")
         self.rescale = rescale
-
-        if (
-            isinstance(validation_split, bool)
-            or not isinstance(validation_split, numbers.Real)
-            or not 0 <= validation_split < 1
-        ):
-            raise SettingsError(f"validation_split must be in [0, 1), got {validation_split!r}")
-        self.validation_split = float(validation_split)
+        self.validation_split = float(
+            _check_number(
+                "validation_split",
+                validation_split,
+                "in [0, 1)",
+                minimum=0,
+                maximum=1,
+                below_maximum=True,
+            )
+        )
         self.validation_augmentation_enabled = _check_bool(
             "validation_augmentation_enabled", validation_augmentation_enabled
         )
@@ -270,13 +280,9 @@ class ParallelAudioDataGenerator:
                 )
         self.frontend_dtype = frontend_dtype
 
-        if trim_threshold_db is not None and (
-            isinstance(trim_threshold_db, bool)
-            or not isinstance(trim_threshold_db, numbers.Real)
-            or not 0 <= trim_threshold_db < math.inf
-        ):
-            raise SettingsError(
-                f"trim_threshold_db must be a number >= 0 or None, got {trim_threshold_db!r}"
+        if trim_threshold_db is not None:
+            _check_number(
+                "trim_threshold_db", trim_threshold_db, "a number >= 0 or None", minimum=0
             )
         self.trim_threshold_db = trim_threshold_db
 
@@ -303,18 +309,16 @@ class ParallelAudioDataGenerator:
         if self.offset_range is None:
             raise SettingsError("offset_range must be a (low, high) pair within [0, 1]")
 
-        for name, value in (
-            ("unknown_class_percentage", unknown_class_percentage),
-            ("silence_class_percentage", silence_class_percentage),
-        ):
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, numbers.Real)
-                or not (0 <= value < math.inf)
-            ):
-                raise SettingsError(f"{name} must be a number >= 0, got {value!r}")
-        self.unknown_class_percentage = float(unknown_class_percentage)
-        self.silence_class_percentage = float(silence_class_percentage)
+        self.unknown_class_percentage = float(
+            _check_number(
+                "unknown_class_percentage", unknown_class_percentage, "a number >= 0", minimum=0
+            )
+        )
+        self.silence_class_percentage = float(
+            _check_number(
+                "silence_class_percentage", silence_class_percentage, "a number >= 0", minimum=0
+            )
+        )
         self.disable_random_transforms = _check_bool(
             "disable_random_transforms", disable_random_transforms
         )
