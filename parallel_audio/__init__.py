@@ -11,6 +11,7 @@ from parallel_audio.errors import (
     DatasetError,
     ParallelAudioError,
     SettingsError,
+    WorkerError,
 )
 from parallel_audio.feature_generator import AudioFeatureGenerator
 from parallel_audio.frontend_settings import AudioFeatureGeneratorSettings
@@ -27,6 +28,7 @@ __all__ = [
     "ParallelAudioIterator",
     "ParallelProcessParams",
     "SettingsError",
+    "WorkerError",
 ]
 __version__ = "0.1.0"
 

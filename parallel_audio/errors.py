@@ -23,3 +23,7 @@ class AudioFileError(ParallelAudioError):
 
     def __reduce__(self):
         return (type(self), (self.path, self.problem))
+
+
+class WorkerError(ParallelAudioError):
+    """A worker failed or died; the message carries its traceback, batch and file."""

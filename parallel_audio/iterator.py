@@ -8,8 +8,14 @@ from typing import TYPE_CHECKING, Any
 import keras
 import numpy as np
 
-from parallel_audio.pipeline import get_batches_of_transformed_samples
 from parallel_audio.process_params import ParallelProcessParams
+from parallel_audio.worker_pool import (
+    BatchScheduler,
+    BatchTask,
+    compute_batch,
+    describe_task,
+    resolve_num_workers,
+)
 
 if TYPE_CHECKING:
     from parallel_audio.dataset_index import DatasetIndex
@@ -23,9 +29,18 @@ class ParallelAudioIterator(keras.utils.PyDataset):
     of the current epoch: ``(x, y)``, or ``x`` alone with ``class_mode=None``. Each epoch
     visits every sample exactly once, in an order drawn from ``(seed, epoch)`` when
     ``shuffle`` is on, and ``on_epoch_end`` (called by Keras) moves to the next epoch. A
-    batch depends only on ``(seed, epoch, i)``, never on the order batches are asked for.
-    Iterating with ``next()`` runs through the epochs endlessly, as the reference's
-    iterator does.
+    batch depends only on ``(seed, epoch, i)``, never on the order batches are asked for or
+    on the number of workers. Iterating with ``next()`` runs through the epochs endlessly, as
+    the reference's iterator does.
+
+    Inside a Keras epoch (between ``on_epoch_begin`` and ``on_epoch_end``) the k-th request
+    is served with batch k, whatever index it names: ``fit(shuffle=True)`` asks for the
+    batches in a random order, but our own order is already shuffled, and serving it in
+    sequence lets the workers compute ahead. Outside an epoch ``iterator[i]`` is batch i.
+
+    Workers (processes, or threads with ``debug=True``; none with ``cores=0``) start with the
+    iterator and persist across epochs; ``close()``, ``del``, garbage collection or the end
+    of the interpreter stops them.
 
     Attributes
     ----------
@@ -89,8 +104,21 @@ class ParallelAudioIterator(keras.utils.PyDataset):
             add_channel_dimension=generator.add_channel_dimension,
             seed=seed,
         )
-        self._plan_epoch = -1
-        self._plan = np.arange(self.samples)
+        self._plans: dict[int, np.ndarray] = {}  # the last two epochs' orders
+        self._in_keras_epoch = False
+        self._served = 0
+        self._scheduler: BatchScheduler | None = None
+        num_workers = resolve_num_workers(generator.cores)
+        if num_workers > 0:
+            self._scheduler = BatchScheduler(
+                self.process_params,
+                self._describe,
+                batches_per_epoch=len(self),
+                num_workers=num_workers,
+                max_pending=generator.max_batches_pending,
+                threads=generator.debug,
+                hide_gpus=generator.disable_gpu_in_subprocesses,
+            )
 
     def __len__(self) -> int:
         return math.ceil(self.samples / self.batch_size)
@@ -110,36 +138,61 @@ class ParallelAudioIterator(keras.utils.PyDataset):
     def batch_sample_ids(self, batch_index: int, epoch: int | None = None) -> np.ndarray:
         """Sample ids in batch ``batch_index`` of ``epoch`` (default: the current one)."""
         epoch = self.epoch if epoch is None else epoch
-        if epoch != self._plan_epoch:
-            self._plan = self.epoch_plan(epoch)
-            self._plan_epoch = epoch
-        return self._plan[batch_index * self.batch_size : (batch_index + 1) * self.batch_size]
+        plan = self._plans.get(epoch)
+        if plan is None:
+            plan = self._plans[epoch] = self.epoch_plan(epoch)
+            for old in sorted(self._plans)[:-2]:
+                del self._plans[old]
+        return plan[batch_index * self.batch_size : (batch_index + 1) * self.batch_size]
+
+    def _describe(self, epoch: int, batch_index: int) -> BatchTask:
+        ids = self.batch_sample_ids(batch_index, epoch)
+        return describe_task(epoch, batch_index, ids, self.filenames, self.classes)
+
+    def batch(self, batch_index: int, epoch: int | None = None) -> Any:
+        """Return batch ``batch_index`` of ``epoch`` (default: the current epoch)."""
+        if not 0 <= batch_index < len(self):
+            raise IndexError(f"batch {batch_index} is out of range: {len(self)} batches per epoch")
+        epoch = self.epoch if epoch is None else epoch
+        if self._scheduler is None:
+            return compute_batch(self.process_params, self._describe(epoch, batch_index))
+        return self._scheduler.get(epoch, batch_index)
 
     def __getitem__(self, batch_index: int) -> Any:
         if not 0 <= batch_index < len(self):
             raise IndexError(f"batch {batch_index} is out of range: {len(self)} batches per epoch")
-        sample_ids = self.batch_sample_ids(batch_index)
-        filenames = [self.filenames[i] for i in sample_ids]
-        class_ids = [int(self.classes[i]) for i in sample_ids]
-        if self.process_params.get_batch_function is not None:
-            _, batch = self.process_params.get_batch_function(
-                batch_index, filenames, class_ids, self.process_params
-            )
-        else:
-            _, batch = get_batches_of_transformed_samples(
-                batch_index,
-                filenames,
-                class_ids,
-                self.process_params,
-                sample_ids=sample_ids,
-                epoch=self.epoch,
-            )
-        return batch
+        if self._in_keras_epoch and self._served < len(self):
+            batch_index = self._served
+            self._served += 1
+        return self.batch(batch_index)
+
+    def on_epoch_begin(self) -> None:
+        """Serve requests in this iterator's own order until on_epoch_end (Keras calls it)."""
+        self._in_keras_epoch = True
+        self._served = 0
 
     def on_epoch_end(self) -> None:
         """Move to the next epoch's order (Keras calls this after every epoch)."""
         self.epoch += 1
         self._next_batch = 0
+        self._in_keras_epoch = False
+        self._served = 0
+
+    def close(self) -> None:
+        """Stop the workers. The iterator then computes nothing more."""
+        if self._scheduler is not None:
+            self._scheduler.close()
+
+    def __enter__(self) -> ParallelAudioIterator:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def worker_pids(self) -> list[int]:
+        """Process ids of the worker processes (empty with threads or cores=0)."""
+        return [] if self._scheduler is None else self._scheduler.worker_pids
 
     def reset(self) -> None:
         """Return to the first batch of epoch 0."""
@@ -152,7 +205,7 @@ class ParallelAudioIterator(keras.utils.PyDataset):
     def __next__(self) -> Any:
         if self._next_batch >= len(self):
             self.on_epoch_end()
-        batch = self[self._next_batch]
+        batch = self.batch(self._next_batch)
         self._next_batch += 1
         return batch
 
@@ -176,7 +229,7 @@ class ParallelAudioIterator(keras.utils.PyDataset):
 
         def one_epoch():
             for i in range(len(self)):
-                yield self[i]
+                yield self.batch(i)
             self.on_epoch_end()
 
         return tf.data.Dataset.from_generator(one_epoch, output_signature=signature)

@@ -135,7 +135,13 @@ def get_batches_of_transformed_samples(
             "batch_class_ids": batch_class_ids,
             "batch_filenames": batch_filenames,
         }
-        batch_x[i] = transform_sample(params, filename, int(class_id), rng, callback_arguments)
+        try:
+            batch_x[i] = transform_sample(params, filename, int(class_id), rng, callback_arguments)
+        except Exception as error:
+            if hasattr(error, "add_note"):  # Python >= 3.11
+                where = filename if filename is not None else "a _silence_ sample"
+                error.add_note(f"while processing {where} (sample {i} of batch {batch_index})")
+            raise
 
     if params.class_mode == "input":
         return batch_index, (batch_x, batch_x.copy())
