@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
 
+from parallel_audio.errors import WorkerError
 from parallel_audio.process_params import ParallelProcessParams
 from parallel_audio.worker_pool import (
     BatchScheduler,
@@ -20,6 +23,19 @@ from parallel_audio.worker_pool import (
 if TYPE_CHECKING:
     from parallel_audio.dataset_index import DatasetIndex
     from parallel_audio.generator import ParallelAudioDataGenerator
+
+
+def _weak_describe(iterator: ParallelAudioIterator) -> Callable[[int, int], BatchTask]:
+    """``iterator._describe`` through a weak reference, so that no cycle keeps it alive."""
+    reference = weakref.ref(iterator)
+
+    def describe(epoch: int, batch_index: int) -> BatchTask:
+        owner = reference()
+        if owner is None:
+            raise WorkerError("the iterator was garbage collected")
+        return owner._describe(epoch, batch_index)
+
+    return describe
 
 
 class ParallelAudioIterator(keras.utils.PyDataset):
@@ -110,9 +126,11 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         self._scheduler: BatchScheduler | None = None
         num_workers = resolve_num_workers(generator.cores)
         if num_workers > 0:
+            # The scheduler holds the iterator only weakly: `del iterator` then frees both at
+            # once (and stops the workers) without waiting for the garbage collector.
             self._scheduler = BatchScheduler(
                 self.process_params,
-                self._describe,
+                _weak_describe(self),
                 batches_per_epoch=len(self),
                 num_workers=num_workers,
                 max_pending=generator.max_batches_pending,

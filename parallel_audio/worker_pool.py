@@ -5,11 +5,17 @@ then only (epoch, batch index, files) per task; results come back in any order a
 scheduler hands them out in the order they are asked for. Processes start with forkserver
 (spawn where there is none): never a fork of a parent that may have imported TensorFlow.
 Workers import neither TensorFlow nor Keras.
+
+Each worker process sends its results through a pipe of its own. A worker killed in the
+middle of sending a batch then leaves a truncated message only in its own pipe, which ends
+there (its only writer is dead): the parent reads end-of-file and reports the worker, where
+a pipe shared by all workers would leave the parent waiting forever for the rest.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
 import os
 import pickle
 import queue
@@ -73,7 +79,9 @@ def _failure(task: BatchTask, error: BaseException) -> tuple:
     return ("error", task.epoch, task.batch_index, payload, repr(error), text)
 
 
-def _serve(params: Any, tasks: Any, results: Any, should_stop: Callable[[], bool]) -> None:
+def _serve(
+    params: Any, tasks: Any, send: Callable[[Any], None], should_stop: Callable[[], bool]
+) -> None:
     """Run a worker's loop: take tasks until a None arrives or should_stop() turns true."""
     while True:
         try:
@@ -85,24 +93,31 @@ def _serve(params: Any, tasks: Any, results: Any, should_stop: Callable[[], bool
         if task is None:
             return
         try:
-            results.put(("ok", task.epoch, task.batch_index, compute_batch(params, task)))
+            send(("ok", task.epoch, task.batch_index, compute_batch(params, task)))
         except BaseException as error:  # report everything; the parent decides
-            results.put(_failure(task, error))
+            send(_failure(task, error))
 
 
-def _process_main(params_bytes: bytes, tasks: Any, results: Any, hide_gpus: bool) -> None:
+def _process_main(
+    params_bytes: bytes, tasks: Any, results: Any, lifeline: Any, hide_gpus: bool
+) -> None:
     # Ctrl-C is the parent's to handle; the parent stops the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hide_gpus:
         os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
-    parent = os.getppid()
     params = pickle.loads(params_bytes)
     # Warm up: the first frontend call builds native state.
     if params.frontend_enabled:
         generator = params.audio_data_generator
         generator.apply_frontend(np.zeros(generator.sample_length, np.float32))
-    # An orphaned worker (its parent killed) notices the new parent and leaves.
-    _serve(params, tasks, results, should_stop=lambda: os.getppid() != parent)
+    # The lifeline's only writer is the training process, which never writes: it turns
+    # readable (end of file) exactly when that process is gone, however it died. The parent
+    # process id cannot tell: a forkserver worker's parent is the fork server, which stays
+    # alive as long as any worker does.
+    try:
+        _serve(params, tasks, results.send, should_stop=lifeline.poll)
+    except (BrokenPipeError, EOFError, OSError):
+        pass  # the parent closed its end of the pipes (close()) or died: nobody to tell
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -113,7 +128,13 @@ def _context() -> multiprocessing.context.BaseContext:
     return context
 
 
-def _stop_workers(workers: list, tasks: Any, stop_event: threading.Event | None) -> None:
+def _stop_workers(
+    workers: list,
+    tasks: Any,
+    readers: list,
+    stop_event: threading.Event | None,
+    lifeline: Any,
+) -> None:
     """Ask every worker to finish, wait SHUTDOWN_GRACE, then kill what is left.
 
     Module-level and holding no reference to the scheduler, so that a weakref finalizer can
@@ -121,11 +142,16 @@ def _stop_workers(workers: list, tasks: Any, stop_event: threading.Event | None)
     """
     if stop_event is not None:
         stop_event.set()
+    if lifeline is not None:
+        lifeline.close()  # idle workers notice within their polling interval
     for _ in workers:
         try:
             tasks.put_nowait(None)
         except Exception:  # a full or closed queue: the workers are killed below
             pass
+    # A worker sending a result (or finishing a task) gets a broken pipe and leaves.
+    for reader in readers:
+        reader.close()
     deadline = time.monotonic() + SHUTDOWN_GRACE
     for worker in workers:
         worker.join(max(0.0, deadline - time.monotonic()))
@@ -191,15 +217,19 @@ class BatchScheduler:
         self._next_to_submit = 0
         self._threads = threads
         self._stop_event: threading.Event | None = None
+        self._results: Any = None  # threads: one queue for all
+        self._readers: list = []  # processes: one pipe per worker, in worker order
+        writers: list = []
+        lifeline_reader = lifeline_writer = None
         if threads:
             self._tasks: Any = queue.Queue()
-            self._results: Any = queue.Queue()
+            self._results = queue.Queue()
             self._stop_event = threading.Event()
             stop = self._stop_event
             self._workers = [
                 threading.Thread(
                     target=_serve,
-                    args=(params, self._tasks, self._results, stop.is_set),
+                    args=(params, self._tasks, self._results.put, stop.is_set),
                     name=f"parallel_audio-worker-{i}",
                     daemon=True,
                 )
@@ -207,8 +237,6 @@ class BatchScheduler:
             ]
         else:
             context = _context()
-            self._tasks = context.Queue()
-            self._results = context.Queue()
             try:
                 params_bytes = pickle.dumps(params)
             except Exception as error:
@@ -217,19 +245,35 @@ class BatchScheduler:
                     "Callbacks must be defined at module level (not lambdas or local "
                     "functions) to be pickled; or use debug=True (threads) or cores=0."
                 ) from error
+            self._tasks = context.Queue()
+            lifeline_reader, lifeline_writer = context.Pipe(duplex=False)
+            for _ in range(num_workers):
+                reader, writer = context.Pipe(duplex=False)
+                self._readers.append(reader)
+                writers.append(writer)
             self._workers = [
                 context.Process(
                     target=_process_main,
-                    args=(params_bytes, self._tasks, self._results, hide_gpus),
+                    args=(params_bytes, self._tasks, writer, lifeline_reader, hide_gpus),
                     name=f"parallel_audio-worker-{i}",
                     daemon=True,
                 )
-                for i in range(num_workers)
+                for i, writer in enumerate(writers)
             ]
         for worker in self._workers:
             worker.start()
+        for writer in writers:
+            writer.close()  # the worker's copy is then the only one: its death ends the pipe
+        if lifeline_reader is not None:
+            lifeline_reader.close()  # only the workers read it
         self._finalizer = weakref.finalize(
-            self, _stop_workers, self._workers, self._tasks, self._stop_event
+            self,
+            _stop_workers,
+            self._workers,
+            self._tasks,
+            self._readers,
+            self._stop_event,
+            lifeline_writer,
         )
 
     @property
@@ -255,12 +299,16 @@ class BatchScheduler:
         """Return batch ``batch_index`` of ``epoch``, computing or waiting as needed."""
         if self.closed:
             raise WorkerError("the iterator's workers were stopped (close() was called)")
+        # Take what has arrived (freeing workers blocked on a full pipe) and notice a dead
+        # worker even while the others keep up.
+        while self._collect_one(timeout=0.0):
+            pass
         position = epoch * self._batches_per_epoch + batch_index
         if position not in self._ready and position not in self._submitted:
             self._submit(position)
         self._top_up(position + 1)
         while position not in self._ready:
-            self._collect_one()
+            self._collect_one(timeout=LIVENESS_INTERVAL)
         self._submitted.discard(position)
         return self._ready.pop(position)
 
@@ -271,25 +319,56 @@ class BatchScheduler:
 
     def _top_up(self, start: int) -> None:
         """Keep the positions after the one being served submitted, up to max_pending."""
-        # Results for positions the consumer has moved past will never be asked for.
+        # Results for positions the consumer has moved past are dropped (and recomputed
+        # should they be asked for again: they are no longer submitted).
         for stale in [p for p in self._ready if p < start - 1]:
             del self._ready[stale]
-        self._next_to_submit = max(self._next_to_submit, start)
+            self._submitted.discard(stale)
+        # After a jump (random access far ahead or back) the window follows the consumer;
+        # small steps back keep it, so the batches just served are not computed again.
+        if not start <= self._next_to_submit <= start + 2 * self._max_pending:
+            self._next_to_submit = start
         while self._next_to_submit < start + self._max_pending:
             if self._next_to_submit not in self._submitted | self._ready.keys():
                 self._submit(self._next_to_submit)
             self._next_to_submit += 1
 
-    def _collect_one(self) -> None:
-        """Wait for one result; raise if a worker reported an error or died."""
-        deadline = time.monotonic() + LIVENESS_INTERVAL
-        while True:
+    def _collect_one(self, timeout: float) -> bool:
+        """Take one result if one arrives within ``timeout`` seconds; False if none did.
+
+        Raises WorkerError if a worker reported an error or died.
+        """
+        if self._threads:
             try:
-                message = self._results.get(timeout=max(0.0, deadline - time.monotonic()))
-                break
+                message = self._results.get(timeout=timeout)
             except queue.Empty:
                 self._check_workers()
-                deadline = time.monotonic() + LIVENESS_INTERVAL
+                return False
+        else:
+            sentinels = [w.sentinel for w in self._workers]
+            ready = multiprocessing.connection.wait(self._readers + sentinels, timeout)
+            readers = [r for r in ready if not isinstance(r, int)]
+            if not readers:
+                self._check_workers()
+                return False
+            message = self._receive(readers[0])
+        self._handle(message)
+        return True
+
+    def _receive(self, reader: Any) -> Any:
+        try:
+            return reader.recv()
+        except (EOFError, OSError):  # the worker died, perhaps in the middle of a message
+            worker = self._workers[self._readers.index(reader)]
+            worker.join(1.0)
+            self._check_workers()
+            self.close()
+            raise WorkerError(
+                f"worker {worker.name} (pid {worker.pid}) stopped sending results; "
+                "the iterator is closed: create a new one to continue."
+            ) from None
+
+    def _handle(self, message: tuple) -> None:
         kind, epoch, batch_index = message[:3]
         position = epoch * self._batches_per_epoch + batch_index
         if kind == "ok":
