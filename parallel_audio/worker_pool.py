@@ -298,7 +298,10 @@ class BatchScheduler:
     def get(self, epoch: int, batch_index: int) -> Any:
         """Return batch ``batch_index`` of ``epoch``, computing or waiting as needed."""
         if self.closed:
-            raise WorkerError("the iterator's workers were stopped (close() was called)")
+            raise WorkerError(
+                "the iterator's workers were stopped, by close() or after an earlier error; "
+                "create a new iterator to continue"
+            )
         # Take what has arrived (freeing workers blocked on a full pipe) and notice a dead
         # worker even while the others keep up.
         while self._collect_one(timeout=0.0):
@@ -329,8 +332,9 @@ class BatchScheduler:
         if not start <= self._next_to_submit <= start + 2 * self._max_pending:
             self._next_to_submit = start
         while self._next_to_submit < start + self._max_pending:
-            if self._next_to_submit not in self._submitted | self._ready.keys():
-                self._submit(self._next_to_submit)
+            position = self._next_to_submit
+            if position not in self._submitted and position not in self._ready:
+                self._submit(position)
             self._next_to_submit += 1
 
     def _collect_one(self, timeout: float) -> bool:
