@@ -119,6 +119,7 @@ class DatasetIndex:
     class_names: tuple[str, ...]
     filenames: tuple[str | None, ...]
     class_ids: np.ndarray
+    skipped: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         class_names = tuple(self.class_names)
@@ -230,6 +231,7 @@ def build_index(
     list_valid_filenames_in_directory_function: ListFunction | None = None,
     class_counts: MutableMapping[str, int] | None = None,
     white_list_formats: Iterable[str] = WHITE_LIST_FORMATS,
+    on_error: str = "raise",
 ) -> DatasetIndex:
     """List a dataset folder into the samples of one subset.
 
@@ -298,6 +300,8 @@ def build_index(
         ``classes``, pseudo-classes included, as the reference does.
     white_list_formats : iterable of str, optional
         Accepted file extensions, compared case-insensitively, with or without the leading dot.
+    on_error : {"raise", "skip"}, optional
+        "raise" (default) lists files without opening them. "skip" is not implemented yet.
 
     Returns
     -------

@@ -546,6 +546,7 @@ class ParallelAudioDataGenerator:
         max_samples_per_class: int = -1,
         list_valid_filenames_in_directory_function: Callable | None = None,
         class_counts: dict[str, int] | None = None,
+        on_error: str = "raise",
         **kwargs: Any,
     ) -> ParallelAudioIterator:
         """List a directory of class folders and return the batch iterator for ``model.fit``.
@@ -577,6 +578,11 @@ class ParallelAudioDataGenerator:
             Replaces the listing of one class's files (the reference's signature).
         class_counts : dict, optional
             Filled with the number of samples of each class.
+        on_error : {"raise", "skip"}
+            What an unreadable file does. "raise" (default): the batch that holds it fails
+            with an error naming the file. "skip": every file is checked while the index is
+            built; those that cannot be read are left out with one warning, and listed with
+            their reason in the iterator's ``skipped_files``.
         **kwargs
             The reference's image-saving options are accepted and ignored, with a warning.
 
@@ -612,6 +618,7 @@ class ParallelAudioDataGenerator:
             shuffle_index_dir=None if shuffle_index_dir is None else os.fspath(shuffle_index_dir),
             list_valid_filenames_in_directory_function=list_valid_filenames_in_directory_function,
             class_counts=class_counts,
+            on_error=on_error,
         )
         return ParallelAudioIterator(
             self,

@@ -65,6 +65,8 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         Class id of every sample, in index order.
     filenames : list of str or None
         Every sample's file, relative to ``directory`` (None for ``_silence_``).
+    skipped_files : list of (str, str)
+        Files left out with ``on_error="skip"``, with the reason, relative to ``directory``.
     samples, num_classes, batch_size : int
     seed : int
         The seed in use (drawn when ``flow_from_directory`` got None).
@@ -90,6 +92,7 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         self.classes = np.asarray(index.class_ids, dtype=np.int32)
         self.filenames = list(index.filenames)
         self.samples = len(self.filenames)
+        self.skipped_files = list(index.skipped)
         if self.samples == 0:
             raise ValueError(f"no samples for subset {subset!r} in {index.directory}")
         self.num_classes = len(self.class_indices)
