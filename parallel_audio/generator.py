@@ -13,61 +13,36 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from parallel_audio.audio_ops import fit_to_length, trim_silence
-from parallel_audio.errors import SettingsError
+from parallel_audio.augment import (
+    NOISE_COLORS,
+    NOISE_LEVEL_MODES,
+    BackgroundNoise,
+    ColoredNoise,
+    LoudnessChange,
+    PitchShift,
+    SpeedChange,
+    VocalTractLengthPerturbation,
+    apply_augmentations,
+    change_speed_pitch_vtlp,
+    check_augmentations,
+    load_background_noise,
+)
+from parallel_audio.augment._ranges import check_range as _check_range
+from parallel_audio.augment._ranges import is_number as _is_number
+from parallel_audio.errors import DatasetError, SettingsError
 from parallel_audio.feature_generator import AudioFeatureGenerator
 from parallel_audio.frontend_settings import AudioFeatureGeneratorSettings
 
 if TYPE_CHECKING:
     from parallel_audio.iterator import ParallelAudioIterator
 
-NOISE_COLORS = ("white", "pink", "brown", "blue", "violet")
 FRONTEND_DTYPES = ("uint16", "float32", "int8")
 CLASS_MODES = ("categorical", "binary", "sparse", "input", None)
 
-# Augmentations whose implementation is not in this release: accepting them and doing
-# nothing would hand the user silently wrong samples.
-_NOT_YET_AVAILABLE = (
-    "speed_range",
-    "pitch_range",
-    "vtlp_range",
-    "noise_color_range",
-    "bg_noise_range",
-)
 
-
-def _check_range(
-    name: str,
-    value: Any,
-    *,
-    minimum: float | None = None,
-    maximum: float | None = None,
-    open_minimum: bool = False,
-) -> tuple[float, float] | None:
-    """Validate an optional (low, high) range and return it as floats."""
-    if value is None:
-        return None
-    try:
-        low, high = value
-    except (TypeError, ValueError):
-        raise SettingsError(f"{name} must be a (low, high) pair or None, got {value!r}") from None
-    if not (_is_number(low) and _is_number(high)):
-        raise SettingsError(f"{name} must hold two finite numbers, got {value!r}")
-    if low > high:
-        raise SettingsError(f"{name} must have low <= high, got {value!r}")
-    too_low = minimum is not None and (low < minimum or (open_minimum and low == minimum))
-    if too_low or (maximum is not None and high > maximum):
-        lo = "(" if open_minimum else "["
-        bounds = (
-            f"{lo}{'-inf' if minimum is None else minimum}, "
-            f"{'inf' if maximum is None else maximum}]"
-        )
-        raise SettingsError(f"{name} must lie within {bounds}, got {value!r}")
-    return (float(low), float(high))
-
-
-def _is_number(value: Any, *, integer: bool = False) -> bool:
-    kind = numbers.Integral if integer else numbers.Real
-    return isinstance(value, kind) and not isinstance(value, bool) and math.isfinite(value)
+def _float_range(name: str, value: Any, **bounds: Any) -> tuple[float, float] | None:
+    checked = _check_range(name, value, **bounds)
+    return None if checked is None else (float(checked[0]), float(checked[1]))
 
 
 def _check_number(
@@ -107,7 +82,8 @@ class ParallelAudioDataGenerator:
     meaning; :meth:`flow_from_directory` returns a Keras ``PyDataset`` for ``model.fit``.
     Each sample goes through: read (any format, mixed to mono, resampled to the frontend's
     rate) → ``noaug_preprocessing_function`` → random transform drawn from the sample's own
-    generator → trim silence → pad to the sample length at the drawn offset → loudness →
+    generator → trim silence → speed, pitch and VTLP → pad to the sample length at the drawn
+    offset → loudness → colored or background noise → ``augmentations`` →
     ``preprocessing_function`` → microfrontend → ``postprocessing_function`` →
     :meth:`standardize` → ``dtype`` and channel axis.
 
@@ -147,11 +123,30 @@ class ParallelAudioDataGenerator:
         Leading and trailing audio more than this many dB below the clip's loudest frame
         is cut (``librosa.effects.trim`` semantics). None or 0 keeps the clip whole.
         Default 20.
-    noise_colors, noise_color_range, speed_range, pitch_range, vtlp_range, bg_noise_range,
-    bg_noise_dir : optional
-        Augmentations; not available in this release (setting them raises).
+    noise_colors : str or list of str, optional
+        Colored noise to add: among white, pink, brown (power falling as 1/f^0, 1/f,
+        1/f^2), blue, violet (rising as f, f^2); or "all", or "none".
+    noise_color_range : (float, float), optional
+        Level of the colored noise, see ``noise_level_mode``.
+    speed_range : (float, float), optional
+        Tempo factor, > 0 (< 1 slower and longer, > 1 faster and shorter), pitch kept.
+        Drawn continuously over the range.
+    pitch_range : (int, int) or (float, float), optional
+        Pitch shift, duration kept: two ints are semitone steps (both ends drawn); with a
+        float the range is in octaves, times 12 in semitones (``(-0.5, 0.5)`` is -6 to +6).
+    vtlp_range : (float, float), optional
+        Vocal tract length perturbation factor, > 0: frequencies below 4800 Hz are scaled by
+        it, the band above is warped linearly up to Nyquist.
     loudness_range : (float, float), optional
-        Gain drawn per sample, >= 0 (< 1 quieter, > 1 louder).
+        Gain drawn per sample, >= 0 (< 1 quieter, > 1 louder); it also scales the noise.
+    bg_noise_range : (float, float), optional
+        Level of the background noise, see ``noise_level_mode``.
+    bg_noise_dir : str, optional
+        Folder of background noise recordings (every audio file in it), used as given when
+        it exists, else relative to the ``flow_from_directory`` directory. Each sample gets
+        a crop of a random file at a random position, looped if shorter than the sample.
+        With both noises configured each sample gets one of them, 50/50; ``_silence_``
+        samples get background noise (else colored noise) and nothing else.
     offset_range : (float, float)
         Where the trimmed clip sits in the padded sample, as a fraction of the padding in
         front of it, within [0, 1]. Default (0.0, 1.0).
@@ -170,6 +165,18 @@ class ParallelAudioDataGenerator:
         Hide GPUs from worker processes.
     add_channel_dimension : bool
         Spectrograms of shape (frames, channels, 1) instead of (frames, channels).
+    noise_level_mode : {"factor", "snr_db"}
+        How ``noise_color_range`` and ``bg_noise_range`` read, with ``x`` the clip after
+        loudness, ``g`` the loudness gain, ``n`` the colored noise (peak-normalized over its
+        buffer) and ``b`` the background crop at its recorded level. "factor" (the
+        reference's meaning, 0.0 no noise, 1.0 full noise): ``y = x + g * level * n`` (or
+        ``b``). "snr_db": ``level`` is the signal-to-noise ratio in dB, loudness measured in
+        LUFS with ``pyloudnorm``: ``y = x + 10 ** ((L(x) - level - L(n)) / 20) * n``; a silent
+        clip counts as -23 LUFS.
+    augmentations : audiomentations transform or list of them, optional
+        Applied after the built-in augmentations, before ``preprocessing_function``,
+        reproducibly: the global random states they draw from are seeded from the sample's
+        generator. Output of another length is fitted back to the sample length.
 
     Examples
     --------
@@ -213,6 +220,8 @@ class ParallelAudioDataGenerator:
         sample_shape: tuple[int, ...] | None = None,
         disable_gpu_in_subprocesses: bool = True,
         add_channel_dimension: bool = True,
+        noise_level_mode: str = "factor",
+        augmentations: Any = None,
     ) -> None:
         if _is_number(cores, integer=True):
             _check_number("cores", cores, ">= 0 as an int", minimum=0)
@@ -244,7 +253,7 @@ class ParallelAudioDataGenerator:
         self.samplewise_std_normalization = _check_bool(
             "samplewise_std_normalization", samplewise_std_normalization
         )
-        self.samplewise_normalize_range = _check_range(
+        self.samplewise_normalize_range = _float_range(
             "samplewise_normalize_range", samplewise_normalize_range
         )
         if rescale is not None:
@@ -286,26 +295,30 @@ class ParallelAudioDataGenerator:
             )
         self.trim_threshold_db = trim_threshold_db
 
-        self.noise_colors = self._check_noise_colors(noise_colors)
-        self.noise_color_range = _check_range("noise_color_range", noise_color_range, minimum=0)
-        self.speed_range = _check_range("speed_range", speed_range, minimum=0, open_minimum=True)
-        self.pitch_range = _check_range("pitch_range", pitch_range)
-        self.vtlp_range = _check_range("vtlp_range", vtlp_range, minimum=0, open_minimum=True)
-        self.loudness_range = _check_range("loudness_range", loudness_range, minimum=0)
-        self.bg_noise_range = _check_range("bg_noise_range", bg_noise_range, minimum=0)
-        self.bg_noise_dir = bg_noise_dir
-        for name in _NOT_YET_AVAILABLE:
-            if getattr(self, name) is not None:
-                raise NotImplementedError(
-                    f"{name} is not available in this release of parallel_audio; "
-                    "leave it None (the other parameters work)"
-                )
-        if self.noise_colors or bg_noise_dir is not None:
-            raise NotImplementedError(
-                "noise_colors and bg_noise_dir are not available in this release of "
-                "parallel_audio; leave them None"
+        if noise_level_mode not in NOISE_LEVEL_MODES:
+            raise SettingsError(
+                f"noise_level_mode must be one of {', '.join(NOISE_LEVEL_MODES)}, "
+                f"got {noise_level_mode!r}"
             )
-        self.offset_range = _check_range("offset_range", offset_range, minimum=0, maximum=1)
+        self.noise_level_mode = noise_level_mode
+        level_minimum = 0 if noise_level_mode == "factor" else None
+        self.noise_colors = self._check_noise_colors(noise_colors)
+        self.noise_color_range = _float_range(
+            "noise_color_range", noise_color_range, minimum=level_minimum
+        )
+        self.speed_range = _float_range("speed_range", speed_range, minimum=0, open_minimum=True)
+        self.pitch_range = _check_range("pitch_range", pitch_range)
+        self.vtlp_range = _float_range("vtlp_range", vtlp_range, minimum=0, open_minimum=True)
+        self.loudness_range = _float_range("loudness_range", loudness_range, minimum=0)
+        self.bg_noise_range = _float_range("bg_noise_range", bg_noise_range, minimum=level_minimum)
+        if bg_noise_dir is not None and not isinstance(bg_noise_dir, str | os.PathLike):
+            raise SettingsError(f"bg_noise_dir must be a path or None, got {bg_noise_dir!r}")
+        self.bg_noise_dir = None if bg_noise_dir is None else os.fspath(bg_noise_dir)
+        #: Background noise by file name, loaded by flow_from_directory (the reference's name).
+        self.bg_noises: dict[str, np.ndarray] | None = None
+        self._warn_about_unused_noise_settings()
+        self.augmentations = check_augmentations(augmentations)
+        self.offset_range = _float_range("offset_range", offset_range, minimum=0, maximum=1)
         if self.offset_range is None:
             raise SettingsError("offset_range must be a (low, high) pair within [0, 1]")
 
@@ -351,6 +364,39 @@ class ParallelAudioDataGenerator:
                 ) from None
         self._sample_shape_override = sample_shape if not self.frontend_enabled else None
         self._frontend: AudioFeatureGenerator | None = None
+
+        rate = self.frontend_settings.sample_rate_hz
+        self._speed = SpeedChange(self.speed_range) if self.speed_range else None
+        self._pitch = PitchShift(self.pitch_range) if self.pitch_range else None
+        self._vtlp = VocalTractLengthPerturbation(self.vtlp_range) if self.vtlp_range else None
+        self._loudness = LoudnessChange(self.loudness_range) if self.loudness_range else None
+        self._colored_noise = (
+            ColoredNoise(
+                self.noise_colors,
+                self.noise_color_range,
+                mode=self.noise_level_mode,
+                sample_rate=rate,
+            )
+            if self.noise_colors and self.noise_color_range
+            else None
+        )
+        self._background_noise: BackgroundNoise | None = None
+        self._background_noise_source: str | None = None
+
+    def _warn_about_unused_noise_settings(self) -> None:
+        # Legal for the reference, but they add nothing: say so instead of staying silent.
+        pairs = (
+            ("noise_colors", bool(self.noise_colors), "noise_color_range", self.noise_color_range),
+            ("bg_noise_dir", self.bg_noise_dir is not None, "bg_noise_range", self.bg_noise_range),
+        )
+        for source, has_source, level, has_level in pairs:
+            if has_source != (has_level is not None):
+                missing = level if has_source else source
+                present = source if has_source else level
+                warnings.warn(
+                    f"{present} is set but {missing} is not: no such noise is added",
+                    stacklevel=3,
+                )
 
     @staticmethod
     def _check_noise_colors(noise_colors: Any) -> tuple[str, ...]:
@@ -399,33 +445,84 @@ class ParallelAudioDataGenerator:
 
     @property
     def default_transform(self) -> dict[str, Any]:
-        """The transform of a sample that is not augmented: at offset 0, unchanged."""
-        return {"offset": 0.0, "loudness": 1.0}
+        """The transform of a sample that is not augmented: at offset 0, unchanged.
+
+        The reference's keys (``offset_percentage``, ``loudness_factor``, ``noise_color``,
+        ``noise_color_factor``, ``bg_noise``, ``bg_noise_factor``, ``speed_factor``,
+        ``pitch_factor``, ``vtlp_factor``) plus where the noise crops start
+        (``noise_position``, ``bg_noise_position``, fractions) and the seed of the
+        ``augmentations`` transforms. ``pitch_factor`` is in semitones (0 is no shift).
+        """
+        return {
+            "offset_percentage": 0.0,
+            "loudness_factor": 1.0,
+            "noise_color": None,
+            "noise_color_factor": 0.0,
+            "noise_position": 0.0,
+            "bg_noise": None,
+            "bg_noise_factor": 0.0,
+            "bg_noise_position": 0.0,
+            "speed_factor": 1.0,
+            "pitch_factor": 0.0,
+            "vtlp_factor": 1.0,
+            "augmentation_seed": None,
+        }
 
     # The pipeline's steps.
 
-    def get_random_transform(self, rng: np.random.Generator | None = None) -> dict[str, Any]:
-        """Draw one sample's augmentation parameters.
+    def get_random_transform(
+        self, rng: np.random.Generator | None = None, *, silence: bool = False
+    ) -> dict[str, Any]:
+        """Draw one sample's augmentation parameters (see :attr:`default_transform`).
+
+        When both colored and background noise are configured, each sample gets one of
+        them, with equal probability. A ``_silence_`` sample (``silence=True``) gets noise
+        only: background noise when there is some, else colored noise.
 
         Parameters
         ----------
         rng : numpy.random.Generator, optional
             The sample's generator; the pipeline passes one derived from (seed, epoch,
             sample id). Without it a fresh, unseeded generator is used.
+        silence : bool
+            Draw for a ``_silence_`` sample.
 
         Returns
         -------
         dict
-            ``offset`` (fraction of the padding in front of the clip) and ``loudness``
-            (gain).
         """
-        if self.disable_random_transforms:
-            return self.default_transform
-        rng = rng if rng is not None else np.random.default_rng()
         transform = self.default_transform
-        transform["offset"] = float(rng.uniform(*self.offset_range))
-        if self.loudness_range is not None:
-            transform["loudness"] = float(rng.uniform(*self.loudness_range))
+        if self.disable_random_transforms:
+            return transform
+        rng = rng if rng is not None else np.random.default_rng()
+        colored, background = self._colored_noise, self._background_noise
+        if silence:
+            colored = None if background is not None else colored
+        elif colored is not None and background is not None:
+            if rng.random() < 0.5:
+                background = None
+            else:
+                colored = None
+        if colored is not None:
+            color, level, position = colored.draw(rng)
+            transform.update(noise_color=color, noise_color_factor=level, noise_position=position)
+        if background is not None:
+            name, level, position = background.draw(rng)
+            transform.update(bg_noise=name, bg_noise_factor=level, bg_noise_position=position)
+        if silence:
+            return transform
+
+        transform["offset_percentage"] = float(rng.uniform(*self.offset_range))
+        if self._loudness is not None:
+            transform["loudness_factor"] = self._loudness.draw(rng)
+        if self._speed is not None:
+            transform["speed_factor"] = self._speed.draw(rng)
+        if self._pitch is not None:
+            transform["pitch_factor"] = self._pitch.draw(rng)
+        if self._vtlp is not None:
+            transform["vtlp_factor"] = self._vtlp.draw(rng)
+        if self.augmentations:
+            transform["augmentation_seed"] = int(rng.integers(2**63))
         return transform
 
     def adjust_length(
@@ -463,7 +560,12 @@ class ParallelAudioDataGenerator:
         params: dict[str, Any],
         whole_sample: bool = False,
     ) -> np.ndarray:
-        """Trim, place at the drawn offset and augment one clip.
+        """Trim, change speed, pitch and VTLP, place at the offset, set loudness, add noise.
+
+        In that order (the order of the design): resample to the frontend's rate, trim
+        silence, speed / pitch / VTLP in one pass, pad or crop to the sample length at
+        ``offset_percentage``, multiply by ``loudness_factor``, add the colored or
+        background noise, then apply the ``augmentations`` transforms.
 
         Parameters
         ----------
@@ -472,7 +574,8 @@ class ParallelAudioDataGenerator:
         orignal_sr : int
             Its sample rate.
         params : dict
-            From :meth:`get_random_transform` or :attr:`default_transform`.
+            From :meth:`get_random_transform` or :attr:`default_transform`; missing keys
+            take their default.
         whole_sample : bool
             Keep the clip's length instead of fitting it to the sample length.
 
@@ -480,14 +583,51 @@ class ParallelAudioDataGenerator:
         -------
         numpy.ndarray of float32
         """
+        params = {**self.default_transform, **params}
+        rate = self.sample_rate_hz
         sample = self._resampled(np.asarray(sample, np.float32), orignal_sr)
         if self.trim_threshold_db:
             sample = trim_silence(sample, self.trim_threshold_db)
+        sample = change_speed_pitch_vtlp(
+            sample,
+            sample_rate=rate,
+            speed=params["speed_factor"],
+            semitones=params["pitch_factor"],
+            vtlp=params["vtlp_factor"],
+        )
         if not whole_sample:
-            sample = fit_to_length(sample, self.sample_length, params.get("offset", 0.0))
-        loudness = params.get("loudness", 1.0)
-        if loudness != 1.0:
-            sample = sample * np.float32(loudness)
+            sample = fit_to_length(sample, self.sample_length, params["offset_percentage"])
+        gain = params["loudness_factor"]
+        sample = LoudnessChange.apply(sample, gain)
+        if params["noise_color"] is not None:
+            if self._colored_noise is None:
+                raise SettingsError("the transform asks for colored noise but none is configured")
+            sample = self._colored_noise.apply(
+                sample,
+                params["noise_color"],
+                params["noise_color_factor"],
+                params["noise_position"],
+                gain,
+            )
+        if params["bg_noise"] is not None:
+            if self._background_noise is None:
+                raise SettingsError(
+                    "the transform asks for background noise but none is loaded: "
+                    "flow_from_directory loads bg_noise_dir"
+                )
+            sample = self._background_noise.apply(
+                sample,
+                params["bg_noise"],
+                params["bg_noise_factor"],
+                params["bg_noise_position"],
+                gain,
+            )
+        if params["augmentation_seed"] is not None:
+            sample = apply_augmentations(
+                self.augmentations, sample, rate, params["augmentation_seed"]
+            )
+            if not whole_sample and sample.size != self.sample_length:
+                sample = fit_to_length(sample, self.sample_length, 0.0)
         return np.ascontiguousarray(sample, np.float32)
 
     def apply_frontend(self, sample: np.ndarray, dtype: Any = np.float32) -> np.ndarray:
@@ -522,6 +662,32 @@ class ParallelAudioDataGenerator:
             span = np.ptp(x)
             x = (high - low) * (x - np.min(x)) / (span if span > 0 else 1) + low
         return x.astype(self.dtype, copy=False)
+
+    def _load_background_noise(self, directory: str) -> None:
+        """Load ``bg_noise_dir``: as given if it exists, else relative to ``directory``."""
+        source = self.bg_noise_dir
+        if not os.path.isdir(source):
+            source = os.path.join(directory, self.bg_noise_dir)
+        if not os.path.isdir(source):
+            raise DatasetError(
+                f"bg_noise_dir {self.bg_noise_dir!r} is neither a directory nor one inside "
+                f"{directory!r}"
+            )
+        source = os.path.realpath(source)
+        if source == self._background_noise_source:
+            return  # train and validation iterators of one dataset share what was read
+        self.bg_noises = load_background_noise(source, self.sample_rate_hz)
+        self._background_noise_source = source
+        self._background_noise = (
+            BackgroundNoise(
+                self.bg_noises,
+                self.bg_noise_range,
+                mode=self.noise_level_mode,
+                sample_rate=self.sample_rate_hz,
+            )
+            if self.bg_noise_range is not None
+            else None
+        )
 
     def _resampled(self, sample: np.ndarray, sample_rate: int) -> np.ndarray:
         if sample_rate == self.sample_rate_hz:
@@ -605,6 +771,8 @@ class ParallelAudioDataGenerator:
             warnings.warn(f"flow_from_directory ignores {', '.join(sorted(kwargs))}", stacklevel=2)
         if seed is None:
             seed = secrets.randbits(32)
+        if self.bg_noise_dir is not None:
+            self._load_background_noise(os.fspath(directory))
         index = build_index(
             os.fspath(directory),
             list(classes),

@@ -89,7 +89,7 @@ def transform_sample(
     if params.noaug_preprocessing_function is not None:
         x = call_sample_callback(params.noaug_preprocessing_function, params, x, **arguments)
     if params.augmentation_enabled:
-        transform = generator.get_random_transform(rng=rng)
+        transform = generator.get_random_transform(rng=rng, silence=filename is None)
     else:
         transform = generator.default_transform
     x = generator.apply_transform(x, params.sample_rate, transform)
