@@ -151,9 +151,10 @@ def stretch_and_warp(
     spectrum = scipy.fft.rfft(_frames(audio, frame_length, hop_length), axis=1)
     magnitude = np.abs(spectrum)
     angle = np.angle(spectrum)
-    # Phase advance of each bin from one frame to the next: its frequency in radians per hop,
-    # modulo 2 pi (enough to resynthesize it at the same frequency).
-    advance = _wrap(np.diff(angle, axis=0))
+    # How far each bin's phase advance from one frame to the next departs from the advance
+    # of its centre frequency: the offset of the partial in that bin, in radians per hop.
+    nominal = _bin_advance(frame_length, hop_length)
+    deviation = _wrap(np.diff(angle, axis=0) - nominal)
 
     # Output frames at fractional input positions; enough of them to cover out_length.
     num_out = 1 + (out_length + hop_length - 1) // hop_length
@@ -163,32 +164,33 @@ def stretch_and_warp(
     lower = positions.astype(np.intp)
     weight = (positions - lower).astype(np.float32)[:, np.newaxis]
     out_magnitude = magnitude[lower] * (1 - weight) + magnitude[lower + 1] * weight
-    out_advance = advance[np.minimum(lower, advance.shape[0] - 1)]
+    out_deviation = deviation[np.minimum(lower, deviation.shape[0] - 1)]
     start_phase = angle[0]
 
-    if frequency_map is not None:
+    if frequency_map is None:
+        out_advance = out_deviation + nominal
+    else:
         num_bins = magnitude.shape[1]
         bins = np.arange(num_bins)
         source, target, slopes = _knots_in_bins(frequency_map, frame_length)
         read_at = np.interp(bins, target, source)  # w^-1 of each output bin, in source bins
         below = np.minimum(read_at.astype(np.intp), num_bins - 2)
         slope = slopes[np.clip(np.searchsorted(source, read_at) - 1, 0, slopes.size - 1)]
-        frac = np.minimum(read_at - below, 1).astype(np.float32)
-        inside = (read_at <= num_bins - 1).astype(np.float32)  # none above the Nyquist bin
-        out_magnitude = (
-            out_magnitude[:, below] * (1 - frac) + out_magnitude[:, below + 1] * frac
-        ) * inside
-        # Where the map compresses, a partial's peak gets narrower than the window's main lobe
-        # and resynthesizes that much quieter: give it back its amplitude.
-        out_magnitude *= (1 / np.minimum(slope, 1)).astype(np.float32)
-        # A bin's advance must scale with its frequency: take the source's true advance
-        # (nominal plus its wrapped deviation) and map it through w's local slope.
+        frac = np.minimum(read_at - below, 1)
+        # Where the map compresses, a partial's peak gets narrower than the window's main
+        # lobe and resynthesizes that much quieter: give it back its amplitude. Nothing is
+        # read from above the Nyquist bin.
+        gain = (read_at <= num_bins - 1) / np.minimum(slope, 1)
+        interpolated = out_magnitude
+        out_magnitude = interpolated[:, below] * ((1 - frac) * gain).astype(np.float32)
+        out_magnitude += interpolated[:, below + 1] * (frac * gain).astype(np.float32)
+        # A bin's advance scales with its frequency: map the source's true frequency
+        # (nearest bin plus its deviation) through w's local slope.
         nearest = np.minimum(np.rint(read_at).astype(np.intp), num_bins - 1)
-        nominal = _bin_advance(frame_length, hop_length)
-        deviation = _wrap(out_advance[:, nearest] - nominal[nearest])
         per_bin = 2 * np.pi * hop_length / frame_length
-        offset = (per_bin * (nearest - read_at) * slope).astype(np.float32)
-        out_advance = nominal + slope.astype(np.float32) * deviation + offset
+        base = (nominal + per_bin * (nearest - read_at) * slope).astype(np.float32)
+        out_advance = out_deviation[:, nearest] * slope.astype(np.float32)
+        out_advance += base
         # Phases of a windowed partial alternate by pi from bin to bin because the window is
         # centred half a frame in; referred to the frame's centre they agree across its main
         # lobe, so that is the reference in which a bin may borrow its neighbour's phase.
