@@ -39,11 +39,24 @@ def trim_silence(
     if n == 0:
         return audio
     half = frame_length // 2
-    power = np.zeros(n + 2 * half + 1, np.float64)
-    np.cumsum(np.square(audio, dtype=np.float64), out=power[half + 1 : n + half + 1])
-    power[n + half + 1 :] = power[n + half]
-    starts = np.arange(1 + n // hop_length) * hop_length
-    mean_square = (power[starts + frame_length] - power[starts]) / frame_length
+    num_frames = 1 + n // hop_length
+    if frame_length % hop_length == 0 and half % hop_length == 0:
+        # Frames are whole hop-sized blocks: sum the squares per block, then add
+        # frame_length / hop_length neighbouring blocks.
+        padded = np.zeros((num_frames - 1) * hop_length + frame_length, np.float32)
+        padded[half : half + n] = audio[: padded.size - half]
+        blocks = np.add.reduce(np.square(padded).reshape(-1, hop_length), axis=1, dtype=np.float64)
+        blocks_per_frame = frame_length // hop_length
+        energy = blocks[:num_frames].copy()
+        for shift in range(1, blocks_per_frame):
+            energy += blocks[shift : shift + num_frames]
+    else:
+        power = np.zeros(n + 2 * half + 1, np.float64)
+        np.cumsum(np.square(audio, dtype=np.float64), out=power[half + 1 : n + half + 1])
+        power[n + half + 1 :] = power[n + half]
+        starts = np.arange(num_frames) * hop_length
+        energy = power[starts + frame_length] - power[starts]
+    mean_square = energy / frame_length
     # Relative to the loudest frame in dB, with librosa's floor of 1e-10 on both.
     floor = 1e-10
     relative_db = 10 * np.log10(np.maximum(mean_square, floor)) - 10 * np.log10(

@@ -91,6 +91,20 @@ def test_trim_removes_the_silence_the_threshold_implies():
     assert span_in(trim_silence(x, 80), x)[0] == 0
 
 
+@pytest.mark.parametrize("frame_length, hop_length", [(2048, 512), (1024, 256), (1000, 300)])
+def test_trim_matches_librosa_for_any_frame_and_hop(frame_length, hop_length, rng):
+    import librosa
+
+    for length in (1, 299, 300, 1023, 1024, 5000, 16001):
+        x = (rng.standard_normal(length) * np.linspace(0, 1, length) ** 3).astype(np.float32)
+        for threshold in (10, 30, 60):
+            _, expected = librosa.effects.trim(
+                x, top_db=threshold, frame_length=frame_length, hop_length=hop_length
+            )
+            trimmed = trim_silence(x, threshold, frame_length=frame_length, hop_length=hop_length)
+            assert span_in(trimmed, x) == tuple(expected), (length, threshold)
+
+
 @pytest.mark.parametrize("offset", [0.0, 0.3, 1.0])
 def test_padding_places_the_clip_at_the_reference_offset(offset):
     clip = np.arange(1, 4001, dtype=np.float32)
