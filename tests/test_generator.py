@@ -410,3 +410,17 @@ def test_as_tf_dataset_has_a_fixed_signature(dataset):
     batches = list(data)
     assert len(batches) == len(it) and it.epoch == 1
     assert sum(int(b[0].shape[0]) for b in batches) == it.samples
+
+
+def test_mp3_files_load_where_libsndfile_reads_them(tmp_path):
+    if "MP3" not in soundfile.available_formats():
+        pytest.skip(f"libsndfile {soundfile.__libsndfile_version__} has no MP3 support")
+    folder = tmp_path / "tone"
+    folder.mkdir()
+    x = tone_burst(1000.0, 22050, 22050, 0, 22050, amplitude=0.3)
+    soundfile.write(folder / "a_nohash_0.mp3", x, 22050)
+    gen = generator(frontend_enabled=False, sample_shape=(RATE,), trim_threshold_db=None)
+    (audio,) = gen.flow_from_directory(tmp_path, classes=["tone"], class_mode=None).batch(0)
+    spectrum = np.abs(np.fft.rfft(audio[4000:12000] * np.hanning(8000)))
+    assert np.argmax(spectrum) * RATE / 8000 == pytest.approx(1000, abs=4)
+    assert np.sqrt(np.mean(audio[4000:12000] ** 2)) == pytest.approx(0.3 / np.sqrt(2), rel=0.1)
