@@ -424,3 +424,30 @@ def test_mp3_files_load_where_libsndfile_reads_them(tmp_path):
     spectrum = np.abs(np.fft.rfft(audio[4000:12000] * np.hanning(8000)))
     assert np.argmax(spectrum) * RATE / 8000 == pytest.approx(1000, abs=4)
     assert np.sqrt(np.mean(audio[4000:12000] ** 2)) == pytest.approx(0.3 / np.sqrt(2), rel=0.1)
+
+
+def test_fit_evaluate_predict_under_the_jax_backend(dataset):
+    pytest.importorskip("jax")
+    code = f"""
+import os
+os.environ["KERAS_BACKEND"] = "jax"
+import keras, numpy as np
+from parallel_audio import ParallelAudioDataGenerator
+assert keras.backend.backend() == "jax"
+gen = ParallelAudioDataGenerator(cores=1, validation_split=0.3, samplewise_center=True,
+                                 samplewise_std_normalization=True, speed_range=(0.9, 1.1))
+kwargs = dict(classes=["low", "high"], batch_size=4, seed=0)
+train = gen.flow_from_directory({str(dataset)!r}, subset="training", **kwargs)
+val = gen.flow_from_directory({str(dataset)!r}, subset="validation", **kwargs)
+keras.utils.set_random_seed(0)
+model = keras.Sequential([keras.Input(gen.sample_shape),
+                          keras.layers.AveragePooling2D(pool_size=(gen.sample_shape[0], 1)),
+                          keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax")])
+model.compile(optimizer=keras.optimizers.Adam(0.05), loss="categorical_crossentropy",
+              metrics=["accuracy"])
+history = model.fit(train, validation_data=val, epochs=3, verbose=0)
+assert history.history["val_accuracy"][-1] >= 0.9, history.history
+assert model.predict(val, verbose=0).shape == (val.samples, 2)
+train.close(); val.close()
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, cwd="/", timeout=300)
