@@ -10,7 +10,9 @@ from parallel_audio.errors import (
     AudioFileError,
     DatasetError,
     ParallelAudioError,
+    ParallelAudioWarning,
     SettingsError,
+    SkippedFilesWarning,
     WorkerError,
 )
 from parallel_audio.feature_generator import AudioFeatureGenerator
@@ -26,8 +28,10 @@ __all__ = [
     "ParallelAudioDataGenerator",
     "ParallelAudioError",
     "ParallelAudioIterator",
+    "ParallelAudioWarning",
     "ParallelProcessParams",
     "SettingsError",
+    "SkippedFilesWarning",
     "WorkerError",
 ]
 __version__ = "0.1.0"

@@ -4,6 +4,7 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 
+#include <cmath>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -100,6 +101,17 @@ void check_same_size(const Values& values, const Int8Values& out) {
   }
 }
 
+// The dynamic scaling's domain: outside it the C function would shift or
+// convert out of range.
+void check_dynamic_scaling(float range_db, int32_t log_scale_shift) {
+  if (!std::isfinite(range_db) || range_db <= 0.0f || range_db > 200.0f) {
+    throw nb::value_error("range_db must be a number in (0, 200]");
+  }
+  if (log_scale_shift < 0 || log_scale_shift > 15) {
+    throw nb::value_error("log_scale_shift must be an integer in [0, 15]");
+  }
+}
+
 }  // namespace
 
 NB_MODULE(_microfrontend, m) {
@@ -172,6 +184,7 @@ NB_MODULE(_microfrontend, m) {
       [](Values values, Int8Values out, float range_db,
          int32_t log_scale_shift) {
         check_same_size(values, out);
+        check_dynamic_scaling(range_db, log_scale_shift);
         nb::gil_scoped_release release;
         mf_quantize_int8_dynamic(values.data(), values.size(), range_db,
                                  log_scale_shift, out.data());

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 
 import numpy as np
@@ -10,18 +11,40 @@ import soxr
 
 from parallel_audio.errors import AudioFileError
 
+#: Sample rates a file may declare, in Hz. Below 1 kHz nothing is speech, and a rate far
+#: outside real recordings is a damaged header: resampled to 16 kHz, a file claiming 1 Hz
+#: would need 16000 times its own size in memory.
+MIN_FILE_SAMPLE_RATE_HZ = 1000
+MAX_FILE_SAMPLE_RATE_HZ = 1_000_000
+
+#: Largest sample magnitude a file may hold. Full scale is 1.0; floats written at an
+#: integer scale (up to 2**31) still pass. Larger values come from damaged float data, and
+#: near the float32 limit they overflow to infinity in the resampler and in augmentation.
+MAX_SAMPLE_MAGNITUDE = 2.0**32
+
+# Values decoded per block (frames x channels): bounds the memory a many-channel file
+# needs beyond its mono result, whatever frame count its header claims.
+_BLOCK_VALUES = 1 << 20
+_GIT_LFS_POINTER = b"version https://git-lfs"
+
 
 def read_audio(path: str | os.PathLike, sample_rate_hz: int) -> np.ndarray:
-    """Read an audio file as mono float32 in [-1, 1] at ``sample_rate_hz``.
+    """Read an audio file as mono float32 at ``sample_rate_hz``.
 
-    Any format libsndfile reads (WAV of any PCM or float width, FLAC, OGG, MP3 with
-    libsndfile >= 1.1, AIFF, ...), any sample rate (resampled with soxr, high quality), any
-    channel count (averaged to mono).
+    Any format libsndfile reads: WAV of 8-bit unsigned, 16/24/32-bit integer or 32/64-bit
+    float samples, FLAC, OGG (Vorbis, Opus), MP3 with libsndfile >= 1.1, AIFF, ... Integer
+    samples are scaled to [-1, 1) by their full scale (``(v - 128) / 128`` for 8-bit
+    unsigned, ``v / 2**23`` for 24-bit, ``v / 2**31`` for 32-bit); float samples are kept as
+    they are, even outside [-1, 1] (the frontend clips), up to a magnitude of 2**32.
+    Channels are averaged; any other sample rate is resampled with soxr (high quality) to a
+    length of ``round(n * sample_rate_hz / file_rate)``, which is 0 for a clip shorter than
+    one output sample. A file whose data ends before the length its header declares (a
+    truncated copy) gives the samples it holds; bytes after the declared data are ignored.
 
     Parameters
     ----------
     path : str or os.PathLike
-        The file.
+        The file. Names that are not valid UTF-8 work.
     sample_rate_hz : int
         Rate to return the audio at.
 
@@ -32,18 +55,193 @@ def read_audio(path: str | os.PathLike, sample_rate_hz: int) -> np.ndarray:
     Raises
     ------
     AudioFileError
-        The file cannot be read, holds no samples, or holds NaN or infinite values; the
-        message names the file and the problem.
+        The message names the file and the problem: it does not exist (or is a symbolic
+        link to nothing), cannot be opened (permissions), is a directory, is empty
+        (0 bytes), holds text (for instance a Git LFS pointer) or another format
+        libsndfile does not read, has a damaged header or data, holds no samples, declares
+        a sample rate outside [1 kHz, 1 MHz], or holds NaN, infinite values or values of a
+        magnitude above ``MAX_SAMPLE_MAGNITUDE`` (2**32: damaged float data).
+
+    Examples
+    --------
+    >>> audio = read_audio("yes/0a7c2a8d_nohash_0.wav", 16000)  # doctest: +SKIP
+    >>> audio.dtype, audio.ndim  # doctest: +SKIP
+    (dtype('float32'), 1)
     """
-    try:
-        data, file_rate = soundfile.read(path, dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError, OSError) as error:
-        raise AudioFileError(path, f"cannot be read as audio: {error}") from error
-    if data.shape[0] == 0:
-        raise AudioFileError(path, "holds no audio samples")
-    mono = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)
-    if not np.all(np.isfinite(mono)):
-        raise AudioFileError(path, "holds NaN or infinite sample values")
+    mono, file_rate = decode_audio(path)
     if file_rate != sample_rate_hz:
         mono = soxr.resample(mono, file_rate, sample_rate_hz, quality="HQ")
     return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def decode_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+    """Decode a whole audio file to mono float32 at its own rate, checking every value.
+
+    :func:`read_audio` without the resampling; a file this accepts, :func:`read_audio`
+    accepts. ``flow_from_directory(on_error="skip")`` calls it on every file it keeps.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+
+    Returns
+    -------
+    audio : numpy.ndarray of float32, shape (n,), n >= 1
+        The channels' mean.
+    sample_rate_hz : int
+        The file's sample rate.
+
+    Raises
+    ------
+    AudioFileError
+        As :func:`read_audio` documents.
+    """
+    # soundfile encodes a str path as strict UTF-8, which fails on names that are not;
+    # bytes reach libsndfile as the file system spells them.
+    encoded = os.fsencode(path)
+    try:
+        sound = soundfile.SoundFile(encoded)
+    except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError, OSError) as error:
+        raise _open_failure(path, error) from error
+    with sound:
+        file_rate = sound.samplerate
+        channels = sound.channels
+        if not MIN_FILE_SAMPLE_RATE_HZ <= file_rate <= MAX_FILE_SAMPLE_RATE_HZ:
+            raise AudioFileError(
+                path,
+                f"declares a sample rate of {file_rate} Hz, outside the "
+                f"{MIN_FILE_SAMPLE_RATE_HZ} Hz to {MAX_FILE_SAMPLE_RATE_HZ} Hz that real "
+                "recordings use: the header is damaged",
+            )
+        if channels < 1:
+            raise AudioFileError(path, f"declares {channels} channels")
+        mono = _decode_mono(path, sound)
+    if mono.size == 0:
+        raise AudioFileError(path, "holds no audio samples")
+    return mono, file_rate
+
+
+def _decode_mono(path: str | os.PathLike, sound: soundfile.SoundFile) -> np.ndarray:
+    """Read ``sound`` block by block, check each block and average its channels."""
+    channels = sound.channels
+    # float64 keeps a double file's values that float32 cannot hold visible as such,
+    # instead of turning them into infinities.
+    dtype = np.float64 if sound.subtype == "DOUBLE" else np.float32
+    block_frames = max(1, _BLOCK_VALUES // channels)
+    buffer = np.empty((block_frames, channels), dtype)
+    blocks: list[np.ndarray] = []
+    frames_read = 0
+    while True:
+        try:
+            block = sound.read(block_frames, dtype=dtype.__name__, always_2d=True, out=buffer)
+        except (soundfile.LibsndfileError, RuntimeError, ValueError, OSError) as error:
+            raise AudioFileError(
+                path, f"cannot be decoded after {frames_read} frames: {_reason(error)}"
+            ) from error
+        if block.shape[0] == 0:
+            break
+        # One pass finds NaN, infinities and absurd magnitudes alike (NaN compares False).
+        plausible = np.abs(block) <= MAX_SAMPLE_MAGNITUDE
+        if not plausible.all():
+            frame, channel = np.argwhere(~plausible)[0]
+            raise AudioFileError(path, _implausible(block, plausible, frames_read, frame, channel))
+        if channels == 1:
+            mono = block[:, 0].astype(np.float32, copy=True)
+        else:
+            mono = block.mean(axis=1, dtype=np.float64).astype(np.float32)
+        blocks.append(mono)
+        frames_read += block.shape[0]
+        if block.shape[0] < block_frames:
+            break
+    if not blocks:
+        return np.empty(0, np.float32)
+    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+
+
+def _implausible(
+    block: np.ndarray, plausible: np.ndarray, frames_before: int, frame: int, channel: int
+) -> str:
+    value = block[frame, channel]
+    where = f"at frame {frames_before + int(frame)}, channel {int(channel)}"
+    finite = np.isfinite(block)
+    if not finite[frame, channel]:
+        return (
+            f"holds a non-finite value ({value}) {where} ({int(np.count_nonzero(~finite))} NaN "
+            "or infinite values in that block): the file is damaged, or the program that wrote "
+            "it divided by zero"
+        )
+    return (
+        f"holds the value {value:.3g} {where}, far beyond full scale (1.0; magnitudes up to "
+        f"{MAX_SAMPLE_MAGNITUDE:.3g} are accepted): the file is damaged"
+    )
+
+
+def _reason(error: BaseException) -> str:
+    """Return libsndfile's own words, without soundfile's prefix that repeats the path."""
+    text = getattr(error, "error_string", None) or str(error)
+    return text.strip().rstrip(".")
+
+
+def _open_failure(path: str | os.PathLike, error: BaseException) -> AudioFileError:
+    """Say why libsndfile could not open ``path`` in words that point to the fix.
+
+    libsndfile reports every operating-system failure as "System error", so the file is
+    examined again here, only on this failure path.
+    """
+    name = os.fsencode(path)
+    if os.path.islink(name) and not os.path.exists(name):
+        try:
+            target = os.fsdecode(os.readlink(name))
+        except OSError:
+            target = "?"
+        try:
+            os.stat(name)
+        except OSError as stat_error:
+            if stat_error.errno == errno.ELOOP:
+                return AudioFileError(
+                    path, f"is a symbolic link that loops (it points to {target!r})"
+                )
+        return AudioFileError(
+            path,
+            f"is a symbolic link to {target!r}, which does not exist (a dataset copied or "
+            "fetched without the files its links point to?)",
+        )
+    try:
+        with open(name, "rb") as file:
+            head = file.read(64)
+    except FileNotFoundError:
+        return AudioFileError(path, "does not exist")
+    except IsADirectoryError:
+        return AudioFileError(path, "is a directory, not an audio file")
+    except PermissionError:
+        return AudioFileError(
+            path, "cannot be opened: permission denied (the user running this cannot read it)"
+        )
+    except OSError as os_error:
+        return AudioFileError(path, f"cannot be opened: {os_error.strerror or os_error}")
+    reason = _reason(error)
+    if not head:
+        return AudioFileError(path, "is empty (0 bytes)")
+    if head.startswith(_GIT_LFS_POINTER):
+        return AudioFileError(
+            path,
+            "is a Git LFS pointer, not the audio: fetch the files with `git lfs pull`",
+        )
+    if _looks_like_text(head):
+        return AudioFileError(
+            path, f"holds text, not audio ({reason}); it starts with {head[:32]!r}"
+        )
+    return AudioFileError(path, f"cannot be read as audio: {reason}; it starts with {head[:12]!r}")
+
+
+def _looks_like_text(head: bytes) -> bool:
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        # A multi-byte character cut at the end of the sample is still text.
+        try:
+            text = head[:-3].decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    return bool(text) and all(c.isprintable() or c in "\t\r\n" for c in text)

@@ -1,8 +1,16 @@
-"""Exceptions raised by parallel_audio; every one derives from ParallelAudioError."""
+"""Exceptions and warnings of parallel_audio; every one derives from a package root."""
+
+from __future__ import annotations
+
+import os
 
 
 class ParallelAudioError(Exception):
     """Root of every exception parallel_audio raises on purpose."""
+
+
+class ParallelAudioWarning(UserWarning):
+    """Root of every warning parallel_audio issues."""
 
 
 class SettingsError(ParallelAudioError, ValueError):
@@ -14,12 +22,20 @@ class DatasetError(ParallelAudioError, ValueError):
 
 
 class AudioFileError(ParallelAudioError):
-    """An audio file cannot be used; ``path`` names it and the message says why."""
+    """An audio file cannot be used; ``path`` names it and the message says why.
+
+    Parameters
+    ----------
+    path : str or os.PathLike or bytes
+        The file, as it was opened.
+    problem : str
+        What is wrong with it, phrased to follow the path ("holds no audio samples").
+    """
 
     def __init__(self, path: object, problem: str) -> None:
-        self.path = str(path)
+        self.path = os.fsdecode(path) if isinstance(path, (bytes, os.PathLike)) else str(path)
         self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
+        super().__init__(f"{printable_path(self.path)}: {problem}")
 
     def __reduce__(self):
         return (type(self), (self.path, self.problem))
@@ -27,3 +43,26 @@ class AudioFileError(ParallelAudioError):
 
 class WorkerError(ParallelAudioError):
     """A worker failed or died; the message carries its traceback, batch and file."""
+
+
+class SkippedFilesWarning(ParallelAudioWarning):
+    """Files that cannot be read were left out of a dataset (``on_error="skip"``)."""
+
+
+def printable_path(path: str) -> str:
+    r"""Return ``path`` with bytes that are not UTF-8 shown as ``\xNN`` escapes.
+
+    File names that are not valid UTF-8 reach Python as lone surrogates, which cannot be
+    printed to a UTF-8 terminal; messages show them escaped instead.
+
+    Parameters
+    ----------
+    path : str
+        A path as ``os.fsdecode`` returns it.
+
+    Returns
+    -------
+    str
+        The same path where it is valid UTF-8.
+    """
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

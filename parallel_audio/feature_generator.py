@@ -49,9 +49,10 @@ def _native_config(settings: AudioFeatureGeneratorSettings) -> _microfrontend.Co
 def to_int16(sample: npt.ArrayLike) -> np.ndarray:
     """Return a 1-D audio sample as contiguous int16, as the frontend reads it.
 
-    int16 is taken as is. Floating-point audio in [-1, 1] is scaled by 32768, rounded
-    and clipped to the int16 range. Other dtypes, other ranks, NaN and infinity are
-    rejected.
+    int16 (of either byte order) is taken as is. Floating-point audio in [-1, 1] is
+    scaled by 32768, rounded and clipped to the int16 range, so 1.05 becomes 32767, not a
+    wrapped negative value. Other dtypes (wider integers have no agreed full scale), other
+    ranks, NaN and infinity are rejected.
 
     Parameters
     ----------
@@ -61,6 +62,13 @@ def to_int16(sample: npt.ArrayLike) -> np.ndarray:
     Returns
     -------
     numpy.ndarray of int16, shape (n,)
+
+    Raises
+    ------
+    TypeError
+        For a dtype other than int16 or floating point.
+    ValueError
+        For an array that is not 1-D, or that holds NaN or infinity.
     """
     array = np.asarray(sample)
     if array.ndim != 1:
@@ -68,8 +76,9 @@ def to_int16(sample: npt.ArrayLike) -> np.ndarray:
             f"expected a 1-D audio sample, got an array of shape {array.shape}; "
             "mix or index channels down to one first"
         )
-    if array.dtype == np.int16:
-        return np.ascontiguousarray(array)
+    if array.dtype.kind == "i" and array.dtype.itemsize == 2:
+        # Big-endian int16 (from a file or a network buffer) is int16 too: swap to native.
+        return np.ascontiguousarray(array, dtype=np.int16)
     if not np.issubdtype(array.dtype, np.floating):
         raise TypeError(
             f"audio of dtype {array.dtype} is not supported: pass int16, "

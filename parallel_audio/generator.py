@@ -256,6 +256,13 @@ class ParallelAudioDataGenerator:
         self.samplewise_normalize_range = _float_range(
             "samplewise_normalize_range", samplewise_normalize_range
         )
+        if self.samplewise_normalize_range is not None and not math.isfinite(
+            self.samplewise_normalize_range[1] - self.samplewise_normalize_range[0]
+        ):
+            raise SettingsError(
+                "samplewise_normalize_range must span a finite width, got "
+                f"{samplewise_normalize_range!r}"
+            )
         if rescale is not None:
             _check_number("rescale", rescale, "a finite number or None")
         self.rescale = rescale
@@ -442,6 +449,16 @@ class ParallelAudioDataGenerator:
             return self._sample_shape_override
         shape = self.frontend_settings.spectrogram_shape
         return (*shape, 1) if self.add_channel_dimension else shape
+
+    @property
+    def frontend_output_dtype(self) -> str:
+        """The frontend's output dtype, before standardization.
+
+        ``frontend_dtype``, else ``dtype`` when the frontend can produce it, else float32.
+        """
+        if self.frontend_dtype is not None:
+            return self.frontend_dtype
+        return self.dtype if self.dtype in FRONTEND_DTYPES else "float32"
 
     @property
     def default_transform(self) -> dict[str, Any]:
@@ -639,8 +656,9 @@ class ParallelAudioDataGenerator:
     def standardize(self, sample: np.ndarray) -> np.ndarray:
         """Apply rescale, samplewise centering, std normalization and range scaling.
 
-        In that order, in float32, then converted to ``dtype``. Without any of them the
-        sample is only converted (a uint16 or int8 spectrogram keeps its values).
+        In that order, in float64, then converted to ``dtype``, clipped to its range (rounded
+        first for an integer ``dtype``). Without any of them the sample is only converted (a
+        uint16 or int8 spectrogram keeps its values, where ``dtype`` can hold them).
         """
         normalize = (
             self.rescale is not None
@@ -649,8 +667,8 @@ class ParallelAudioDataGenerator:
             or self.samplewise_normalize_range
         )
         if not normalize:
-            return sample.astype(self.dtype, copy=False)
-        x = sample.astype(np.float32)
+            return self._to_dtype(sample)
+        x = sample.astype(np.float64)
         if self.rescale is not None:
             x *= self.rescale
         if self.samplewise_center:
@@ -661,7 +679,24 @@ class ParallelAudioDataGenerator:
             low, high = self.samplewise_normalize_range
             span = np.ptp(x)
             x = (high - low) * (x - np.min(x)) / (span if span > 0 else 1) + low
-        return x.astype(self.dtype, copy=False)
+        return self._to_dtype(x)
+
+    def _to_dtype(self, x: np.ndarray) -> np.ndarray:
+        """Convert to ``dtype``, clipping to its range (a cast would wrap or overflow)."""
+        target = np.dtype(self.dtype)
+        if target == x.dtype:
+            return x
+        if target.kind in "iu":
+            info = np.iinfo(target)
+        elif target.kind == "f":
+            info = np.finfo(target)
+        else:
+            return x.astype(target)
+        if np.can_cast(x.dtype, target, casting="safe"):
+            return x.astype(target)
+        if x.dtype.kind == "f" and target.kind in "iu":
+            x = np.rint(x)
+        return np.clip(x, info.min, info.max).astype(target)
 
     def _load_background_noise(self, directory: str) -> None:
         """Load ``bg_noise_dir``: as given if it exists, else relative to ``directory``."""
@@ -745,10 +780,16 @@ class ParallelAudioDataGenerator:
         class_counts : dict, optional
             Filled with the number of samples of each class.
         on_error : {"raise", "skip"}
-            What an unreadable file does. "raise" (default): the batch that holds it fails
-            with an error naming the file. "skip": every file is checked while the index is
-            built; those that cannot be read are left out with one warning, and listed with
-            their reason in the iterator's ``skipped_files``.
+            What a file that cannot be used does (empty, not audio, damaged, NaN or infinite
+            values, a broken or looping symlink, no permission). "raise" (default): files
+            are listed without being opened, and the batch that holds such a file fails
+            with an ``AudioFileError`` naming it and the problem (with worker processes, as
+            the cause of the ``WorkerError``); a folder that cannot be listed raises a
+            ``DatasetError`` here. "skip": every file the index would hold is decoded once,
+            here, with the pipeline's checks (about 0.1 ms per second of audio; a progress
+            bar from 2000 files); failing files and unlistable folders are left out with one
+            ``SkippedFilesWarning``, listed with their reason in the iterator's
+            ``skipped_files``, and replaced by the class's next readable file.
         **kwargs
             The reference's image-saving options are accepted and ignored, with a warning.
 

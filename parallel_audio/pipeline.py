@@ -96,7 +96,7 @@ def transform_sample(
     if params.preprocessing_function is not None:
         x = call_sample_callback(params.preprocessing_function, params, x, **arguments)
     if params.frontend_enabled:
-        x = generator.apply_frontend(x, dtype=params.frontend_dtype or params.dtype)
+        x = generator.apply_frontend(x, dtype=generator.frontend_output_dtype)
     if params.postprocessing_function is not None:
         x = call_sample_callback(params.postprocessing_function, params, x, **arguments)
     if params.frontend_enabled:

@@ -421,10 +421,13 @@ def test_follow_links_enters_symlinked_directories_only_when_asked(tmp_path):
     (root / "yes" / "file_link.wav").symlink_to(external / "more" / "x.wav")
     (root / "yes" / "broken.wav").symlink_to(tmp_path / "missing.wav")
 
+    # A link that leads nowhere is listed like a file, so that reading it names the broken
+    # link (or on_error="skip" leaves it out) instead of the file silently vanishing.
     plain = build_index(root, ["yes"])
-    assert plain.filenames == ("yes/file_link.wav", "yes/own.wav")
+    assert plain.filenames == ("yes/broken.wav", "yes/file_link.wav", "yes/own.wav")
     followed = build_index(root, ["yes"], follow_links=True)
     assert followed.filenames == (
+        "yes/broken.wav",
         "yes/file_link.wav",
         "yes/linked/x.wav",
         "yes/linked/y.wav",

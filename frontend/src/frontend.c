@@ -317,14 +317,20 @@ void mf_quantize_int8_static(const uint16_t* values, size_t count,
 void mf_quantize_int8_dynamic(const uint16_t* values, size_t count,
                               float range_db, int32_t log_scale_shift,
                               int8_t* output) {
-  /* range_db in log-scale units: dB * 2^shift * ln(10) / 20, truncated. */
-  const int32_t range =
-      (int32_t)((double)(range_db * (float)(1 << log_scale_shift)) *
-                0.11512925465);
-  if (range <= 0) {
+  /* Outside the documented domain the shift and the conversion below would be
+   * undefined: fall back to the static scaling. */
+  if (!isfinite(range_db) || log_scale_shift < 0 || log_scale_shift > 30) {
     mf_quantize_int8_static(values, count, output);
     return;
   }
+  /* range_db in log-scale units: dB * 2^shift * ln(10) / 20, truncated. */
+  const double scaled =
+      (double)(range_db * (float)(1 << log_scale_shift)) * 0.11512925465;
+  if (!(scaled >= 1.0)) {
+    mf_quantize_int8_static(values, count, output);
+    return;
+  }
+  const int32_t range = scaled >= 2147483647.0 ? INT32_MAX : (int32_t)scaled;
   int32_t max_value = 0;
   for (size_t i = 0; i < count; ++i) {
     if (values[i] > max_value) max_value = values[i];

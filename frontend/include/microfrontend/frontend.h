@@ -101,7 +101,9 @@ void mf_quantize_int8_static(const uint16_t* values, size_t count,
                              int8_t* output);
 
 /* Maps the top range_db decibels of the spectrogram onto -128..127, given the
- * log scale shift its values were produced with. */
+ * log scale shift its values were produced with. A range below one log unit,
+ * a range that is not finite, or a shift outside 0..30 gives the static
+ * scaling. */
 void mf_quantize_int8_dynamic(const uint16_t* values, size_t count,
                               float range_db, int32_t log_scale_shift,
                               int8_t* output);
