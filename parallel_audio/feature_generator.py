@@ -84,11 +84,18 @@ def to_int16(sample: npt.ArrayLike) -> np.ndarray:
             f"audio of dtype {array.dtype} is not supported: pass int16, "
             "or floating point in [-1, 1]"
         )
-    if not np.all(np.isfinite(array)):
-        bad = int(np.flatnonzero(~np.isfinite(array))[0])
-        raise ValueError(f"audio sample holds a non-finite value ({array[bad]}) at index {bad}")
-    scaled = np.rint(array.astype(np.float64) * 32768.0)
-    return np.clip(scaled, -32768, 32767).astype(np.int16)
+    # One reduction finds NaN and infinity (and float32 overflow) before any per-value work.
+    if not np.isfinite(np.add.reduce(array, dtype=np.float64)):
+        bad = np.flatnonzero(~np.isfinite(array))
+        if bad.size:
+            raise ValueError(
+                f"audio sample holds a non-finite value ({array[bad[0]]}) at index {bad[0]}"
+            )
+    # Scaling by a power of two is exact in float32, and float32 holds every int16 exactly.
+    working = np.float32 if array.dtype.itemsize <= 4 else np.float64
+    scaled = np.multiply(array, working(32768.0), dtype=working)
+    np.clip(scaled, -32768, 32767, out=scaled)
+    return np.rint(scaled, out=scaled).astype(np.int16)
 
 
 def quantize_int8(values: np.ndarray, settings: AudioFeatureGeneratorSettings) -> np.ndarray:
