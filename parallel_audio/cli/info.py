@@ -1,0 +1,335 @@
+"""``parallel-audio info``: what a dataset holds, and what training on it would see.
+
+Reads every audio file's header (not its samples): class counts, histograms of duration,
+sample rate and channel count, the files that cannot be read and why, and the samples of each
+class that ``flow_from_directory`` would serve, with ``_unknown_``, ``_silence_`` and the
+validation split, from the same index the generator builds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from parallel_audio.cli.common import audio_files, class_folders
+from parallel_audio.cli.options import (
+    CommandLineError,
+    add_command_parser,
+    add_generator_options,
+    build_generator,
+    resolve_settings,
+)
+from parallel_audio.errors import DatasetError
+
+#: Longest histogram bar, in characters.
+BAR_WIDTH = 40
+#: Unreadable files listed one by one; the rest are counted.
+MAX_LISTED_ERRORS = 50
+
+
+@dataclass
+class FileInfo:
+    """One audio file's header, or why it cannot be read."""
+
+    path: str
+    duration_s: float = math.nan
+    sample_rate: int = 0
+    channels: int = 0
+    format: str = ""
+    problem: str | None = None
+
+
+@dataclass
+class DatasetSurvey:
+    """Every audio file of a dataset with its header, grouped by top-level folder."""
+
+    directory: str
+    files: list[FileInfo] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+    @property
+    def readable(self) -> list[FileInfo]:
+        """Files whose header was read."""
+        return [f for f in self.files if f.problem is None]
+
+    @property
+    def unreadable(self) -> list[FileInfo]:
+        """Files that cannot be read, with their problem."""
+        return [f for f in self.files if f.problem is not None]
+
+
+def add_parser(subparsers: Any) -> None:
+    """Add the ``info`` command."""
+    parser = add_command_parser(
+        subparsers,
+        "info",
+        usage_tail="DATA_DIR [--classes NAME ...] [--seed N] [--config FILE] [generator options]",
+        help="class counts, duration / rate / channel histograms, unreadable files, and "
+        "what training would see",
+        description="What a dataset holds, and what training on it would see: class counts; "
+        "histograms of duration, sample rate and channels; the files that cannot be read, "
+        "with the reason; and the samples per class flow_from_directory would serve, "
+        "_unknown_, _silence_ and the validation split included. Reads file headers only.",
+    )
+    parser.add_argument("data_dir", metavar="DATA_DIR", help="dataset: one folder per class")
+    parser.add_argument(
+        "--classes",
+        nargs="+",
+        metavar="NAME",
+        help="classes as for flow_from_directory, e.g. yes no _unknown_ _silence_ "
+        "(default: every class folder)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=None, help="seed of the _unknown_ draw (default: 0)"
+    )
+    add_generator_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``info``."""
+    from parallel_audio.dataset_index import build_index
+
+    settings = resolve_settings(args)
+    generator = build_generator(settings)
+    directory = args.data_dir
+    if not os.path.isdir(directory):
+        raise CommandLineError(f"dataset directory {directory!r} does not exist")
+    survey = survey_dataset(directory)
+    folders = class_folders(directory)
+    classes = settings.classes or folders
+    seed = settings.seed if settings.seed is not None else 0
+
+    print(f"Dataset {os.path.abspath(directory)}")
+    _print_folders(survey, folders)
+    in_classes = [f for f in survey.readable if _top_folder(f.path) in folders]
+    _print_histograms(in_classes)
+    _print_unreadable(survey)
+
+    split = generator.validation_split
+    subsets = ("training", "validation") if split > 0 else (None,)
+    counts: dict[str | None, dict[str, int] | None] = {}
+    problems = []
+    for subset in subsets:
+        # The index's warnings (too few files for _unknown_, ...) belong in the report.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                index = build_index(
+                    directory,
+                    classes,
+                    subset=subset,
+                    validation_split=split,
+                    seed=seed,
+                    unknown_class_percentage=generator.unknown_class_percentage,
+                    silence_class_percentage=generator.silence_class_percentage,
+                )
+            except DatasetError as error:
+                counts[subset] = None
+                problems.append(f"{subset or 'all files'}: {error}")
+            else:
+                counts[subset] = index.counts()
+        problems.extend(f"{subset or 'all files'}: {w.message}" for w in caught)
+    _print_flow(classes, counts, split, generator, seed)
+    for problem in problems:
+        print(f"  ! {problem}")
+    _print_length_notes(in_classes, generator.sample_length_ms)
+    return 0
+
+
+def survey_dataset(directory: str | os.PathLike) -> DatasetSurvey:
+    """Read the header of every audio file under ``directory``.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike
+        The dataset. Hidden files are skipped; files without an audio extension are listed
+        in ``ignored``.
+
+    Returns
+    -------
+    DatasetSurvey
+    """
+    import soundfile
+    from tqdm import tqdm
+
+    from parallel_audio.dataset_index import WHITE_LIST_FORMATS
+
+    root = os.fspath(directory)
+    survey = DatasetSurvey(root)
+    paths = audio_files(root)
+    for path in tqdm(paths, desc="reading headers", unit="file", disable=None, leave=False):
+        info = FileInfo(path)
+        try:
+            header = soundfile.info(os.path.join(root, path))
+        except Exception as error:  # libsndfile's reasons vary by format; all mean unreadable
+            info.problem = f"cannot be read as audio: {error}"
+        else:
+            if header.frames <= 0:
+                info.problem = "holds no audio samples"
+            elif header.samplerate <= 0:
+                info.problem = f"has an invalid sample rate {header.samplerate}"
+            else:
+                info.duration_s = header.frames / header.samplerate
+                info.sample_rate = int(header.samplerate)
+                info.channels = int(header.channels)
+                info.format = f"{header.format} {header.subtype}"
+        survey.files.append(info)
+    accepted = frozenset(WHITE_LIST_FORMATS)
+    for folder, subfolders, names in os.walk(root):
+        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+        for name in names:
+            extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+            if not name.startswith(".") and extension not in accepted:
+                survey.ignored.append(os.path.relpath(os.path.join(folder, name), root))
+    survey.ignored.sort()
+    return survey
+
+
+def _top_folder(path: str) -> str:
+    return path.split("/", 1)[0] if "/" in path else "."
+
+
+def _print_folders(survey: DatasetSurvey, folders: list[str]) -> None:
+    from parallel_audio.dataset_index import speaker_group
+
+    by_folder: dict[str, list[FileInfo]] = {}
+    for info in survey.files:
+        by_folder.setdefault(_top_folder(info.path), []).append(info)
+    speakers = {speaker_group(f.path) for f in survey.files if _top_folder(f.path) in folders}
+    others = sorted(name for name in by_folder if name not in folders)
+
+    print(
+        f"  {len(folders)} class folders, {sum(len(by_folder.get(n, [])) for n in folders)} "
+        f"audio files, {len(speakers)} speakers (file names <speaker>_nohash_<n>.<ext>; "
+        "any other file is a speaker of its own)"
+    )
+    width = max([len(n) for n in folders + others] + [6])
+    print(f"\n  {'folder':<{width}}  {'files':>7}  {'speakers':>8}  {'seconds':>9}  unreadable")
+    for name in folders + others:
+        infos = by_folder.get(name, [])
+        seconds = sum(f.duration_s for f in infos if f.problem is None)
+        unreadable = sum(f.problem is not None for f in infos)
+        group_count = len({speaker_group(f.path) for f in infos})
+        label = name if name != "." else "(top level)"
+        note = "" if name in folders else "  (not a class)"
+        print(
+            f"  {label:<{width}}  {len(infos):>7}  {group_count:>8}  {seconds:>9.1f}  "
+            f"{unreadable:>10}{note}"
+        )
+    empty = [name for name in folders if name not in by_folder]
+    if empty:
+        print(f"  class folders without audio files: {', '.join(empty)}")
+    if survey.ignored:
+        shown = ", ".join(survey.ignored[:5]) + (" ..." if len(survey.ignored) > 5 else "")
+        print(f"  {len(survey.ignored)} files without an audio extension are ignored: {shown}")
+
+
+def _bar_lines(labels: list[str], counts: list[int]) -> list[str]:
+    top = max(counts) if counts else 0
+    width = max(len(label) for label in labels) if labels else 0
+    lines = []
+    for label, count in zip(labels, counts, strict=True):
+        bar = "#" * (round(BAR_WIDTH * count / top) if top else 0)
+        if count and not bar:
+            bar = "."
+        lines.append(f"  {label:>{width}} | {bar:<{BAR_WIDTH}} {count}")
+    return lines
+
+
+def _print_histograms(readable: list[FileInfo]) -> None:
+    if not readable:
+        print("\nNo readable audio file in the class folders.")
+        return
+    durations = np.array([f.duration_s for f in readable])
+    print(
+        f"\nDuration (s) of the {len(readable)} readable files of the class folders: "
+        f"min {durations.min():.3f}, "
+        f"median {np.median(durations):.3f}, max {durations.max():.3f}"
+    )
+    low, high = float(durations.min()), float(durations.max())
+    if high - low < 1e-3:
+        print("\n".join(_bar_lines([f"{low:.3f}"], [len(durations)])))
+    else:
+        counts, edges = np.histogram(durations, bins=min(10, max(1, len(set(durations)))))
+        labels = [f"{a:.3f} - {b:.3f}" for a, b in zip(edges[:-1], edges[1:], strict=True)]
+        print("\n".join(_bar_lines(labels, counts.tolist())))
+    for title, values, unit in (
+        ("Sample rate", [f.sample_rate for f in readable], " Hz"),
+        ("Channels", [f.channels for f in readable], ""),
+        ("Format", [f.format for f in readable], ""),
+    ):
+        tally = sorted(Counter(values).items())
+        print(f"\n{title}")
+        print("\n".join(_bar_lines([f"{v}{unit}" for v, _ in tally], [c for _, c in tally])))
+
+
+def _print_unreadable(survey: DatasetSurvey) -> None:
+    bad = survey.unreadable
+    if not bad:
+        print("\nEvery audio file can be read.")
+        return
+    print(f"\n{len(bad)} files cannot be read:")
+    for info in bad[:MAX_LISTED_ERRORS]:
+        print(f"  {info.path}: {info.problem}")
+    if len(bad) > MAX_LISTED_ERRORS:
+        print(f"  ... and {len(bad) - MAX_LISTED_ERRORS} more")
+    print(
+        "  Training stops with an error naming such a file; flow_from_directory("
+        "on_error='skip') leaves them out instead."
+    )
+
+
+def _print_flow(
+    classes: list[str],
+    counts: dict[str | None, dict[str, int] | None],
+    split: float,
+    generator: Any,
+    seed: int,
+) -> None:
+    subsets = list(counts)
+    print(
+        f"\nflow_from_directory(classes={classes}, seed={seed}) with validation_split={split}, "
+        f"unknown_class_percentage={generator.unknown_class_percentage}, "
+        f"silence_class_percentage={generator.silence_class_percentage} serves:"
+    )
+    names = [str(s) if s is not None else "all files" for s in subsets]
+    width = max(len(c) for c in [*classes, "total"])
+    print("  " + f"{'class':<{width}}  " + "  ".join(f"{n:>10}" for n in names))
+
+    def cell(subset: str | None, name: str | None) -> str:
+        tally = counts[subset]
+        if tally is None:
+            return f"{'-':>10}"
+        return f"{sum(tally.values()) if name is None else tally.get(name, 0):>10}"
+
+    for name in classes:
+        row = "  ".join(cell(s, name) for s in subsets)
+        note = ""
+        if name == "_unknown_":
+            note = "  (drawn from the class folders not listed)"
+        elif name == "_silence_":
+            note = "  (empty clips that receive noise)"
+        print(f"  {name:<{width}}  {row}{note}")
+    totals = "  ".join(cell(s, None) for s in subsets)
+    print(f"  {'total':<{width}}  {totals}")
+
+
+def _print_length_notes(readable: list[FileInfo], sample_length_ms: int) -> None:
+    durations = np.array([f.duration_s for f in readable])
+    if durations.size == 0:
+        return
+    length = sample_length_ms / 1000
+    longer = int(np.sum(durations > length + 1e-9))
+    shorter = int(np.sum(durations < length - 1e-9))
+    print(
+        f"\nSamples are {sample_length_ms} ms long: {shorter} files are shorter (padded), "
+        f"{longer} are longer (cropped after trimming silence)."
+    )
