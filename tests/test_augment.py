@@ -431,3 +431,17 @@ def test_missing_background_directory_is_named(dataset):
     gen = ParallelAudioDataGenerator(cores=0, bg_noise_dir="nowhere", bg_noise_range=(0, 1))
     with pytest.raises(ValueError, match="nowhere"):
         gen.flow_from_directory(dataset, classes=["low"])
+
+
+@pytest.mark.parametrize("length", [800, 6399, 6400, 6401, 16000, 33333])
+def test_loudness_equals_pyloudnorm(length, rng):
+    import warnings
+
+    for level in (0.5, 1e-3, 1e-5):
+        clip = rng.standard_normal(length) * level
+        clip[: length // 3] = 0  # some blocks fall under the gates
+        block = min(0.4, length / RATE)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = pyloudnorm.Meter(RATE, block_size=block).integrated_loudness(clip)
+        assert loudness_lufs(clip.astype(np.float32), RATE) == pytest.approx(expected, abs=1e-4)
