@@ -1,19 +1,29 @@
-"""Measure the generator: samples per second against cores, fit's wait for data, worker memory.
+"""Measure the generator: samples per second against cores, the pool's overhead, fit's wait.
 
 On a synthesized keyword dataset (1 s clips of tone sweeps and noise bursts at 16 kHz, with
 silence around them) this measures, in one run:
 
 - samples per second for cores = 0 (the caller's thread), 1 .. N, with and without the
   random transforms, and the speed-up of each count over one worker;
-- the queueing overhead of the pool: one worker's time per batch against the same pipeline
-  run inline, as a fraction of the pipeline's own time;
+- the overhead of the pool, as a fraction of the pipeline's own time: within one run, the
+  consumer's wall time per batch with one worker against the time the pipeline took inside
+  that worker for the same batches (so that both see the same load from other processes);
+  between runs, one worker against the pipeline in the caller's thread; and the fixed cost
+  of moving one batch from a worker to the consumer (wall and CPU time), measured with a
+  batch function that hands back a ready-made batch;
 - the resident memory of each worker process;
 - the time from creating the iterator to its first batch, and the share of ``model.fit``
   spent waiting for data with a small keyword-spotting CNN.
 
+Every configuration runs ``--rounds`` times, the configurations interleaved, and the tables
+give medians, so that a burst of load from other processes on the machine hits all of them
+alike. Each run times ``--batches`` batches after a warm-up of ``max_batches_pending``
+batches (the pool's start, and the batches it computed ahead while the first one was
+awaited, are not timed). CPU time comes from /proc (Linux).
+
 Results go to benchmarks/RESULTS.md.
 
-Usage: python benchmarks/bench_generator.py [--clips-per-class N] [--batches N]
+Usage: python benchmarks/bench_generator.py [--clips-per-class N] [--batches N] [--rounds N]
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -32,12 +43,16 @@ import soundfile
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from parallel_audio import ParallelAudioDataGenerator  # noqa: E402
+from parallel_audio.pipeline import get_batches_of_transformed_samples  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 from results import write_section  # noqa: E402
 
 RATE = 16000
 CLASSES = ["yes", "no", "up", "down", "left", "right"]
+BATCH_SIZE = 32
+MAX_PENDING = 8
+DEFAULTS = {"clips_per_class": 80, "batches": 30, "rounds": 5}
 
 
 def write_keyword_dataset(root: Path, clips_per_class: int) -> Path:
@@ -71,30 +86,80 @@ def worker_rss_mb(pids: list[int]) -> list[float]:
     return sizes
 
 
-def generator(cores, augment: bool) -> ParallelAudioDataGenerator:
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time of every thread of these processes so far, in seconds (nanosecond counts)."""
+    total = 0
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                total += int((task / "schedstat").read_text().split()[0])
+            except (OSError, IndexError, ValueError):
+                pass  # a thread that ended meanwhile
+    return total / 1e9
+
+
+_READY_MADE: dict = {}
+
+
+def ready_made_batch(batch_index, filenames, classes, params):
+    """A batch of the pipeline's shape and dtype that costs nothing to compute."""
+    shape = (len(filenames), *params.sample_shape)
+    if shape not in _READY_MADE:
+        x = np.random.default_rng(0).standard_normal(shape).astype(params.dtype)
+        y = np.eye(len(params.class_indices), dtype=params.dtype)[np.asarray(classes)]
+        _READY_MADE[shape] = (x, y)
+    return batch_index, _READY_MADE[shape]
+
+
+def timed_pipeline_batch(batch_index, filenames, classes, params):
+    """The pipeline's batch, with the seconds it took to compute as a third element."""
+    start = time.perf_counter()
+    _, (x, y) = get_batches_of_transformed_samples(batch_index, filenames, classes, params)
+    return batch_index, (x, y, np.array([time.perf_counter() - start]))
+
+
+def generator(cores, augment: bool, **kwargs) -> ParallelAudioDataGenerator:
     extra = (
         {"loudness_range": (0.5, 1.5), "offset_range": (0.0, 1.0)}
         if augment
         else {"disable_random_transforms": True}
     )
-    return ParallelAudioDataGenerator(cores=cores, max_batches_pending=8, **extra)
+    return ParallelAudioDataGenerator(
+        cores=cores, max_batches_pending=MAX_PENDING, **extra, **kwargs
+    )
 
 
-def samples_per_second(data: Path, cores, augment: bool, batches: int) -> tuple[float, dict]:
-    """Throughput over `batches` batches after the first (which includes start-up)."""
-    gen = generator(cores, augment)
+def timed_run(data: Path, cores, augment: bool, batches: int, **kwargs) -> dict:
+    """Time ``batches`` batches after a warm-up; wall and CPU time per batch, first batch."""
+    gen = generator(cores, augment, **kwargs)
     created = time.perf_counter()
-    with gen.flow_from_directory(data, classes=CLASSES, batch_size=32, seed=0) as it:
+    with gen.flow_from_directory(data, classes=CLASSES, batch_size=BATCH_SIZE, seed=0) as it:
         it.batch(0)
         first = time.perf_counter() - created
+        for k in range(1, MAX_PENDING + 1):
+            it.batch(k % len(it), epoch=k // len(it))
+        pids = it.worker_pids
+        cpu_start = time.process_time() + cpu_seconds(pids)
         start = time.perf_counter()
-        count = 0
-        for i in range(1, batches + 1):
-            x, _ = it.batch(i % len(it), epoch=i // len(it))
+        count, computing = 0, 0.0
+        for k in range(MAX_PENDING + 1, MAX_PENDING + 1 + batches):
+            x, *rest = it.batch(k % len(it), epoch=k // len(it))
             count += len(x)
+            if len(rest) == 2:  # timed_pipeline_batch: the pipeline's own time
+                computing += float(rest[1][0])
         elapsed = time.perf_counter() - start
-        rss = worker_rss_mb(it.worker_pids)
-    return count / elapsed, {"first_batch_s": first, "rss_mb": rss}
+        cpu = time.process_time() + cpu_seconds(pids) - cpu_start
+        rss = worker_rss_mb(pids)
+        batch_bytes = x.nbytes
+    return {
+        "rate": count / elapsed,
+        "wall": elapsed / batches,
+        "computing": computing / batches,
+        "cpu": cpu / batches,
+        "first": first,
+        "rss": rss,
+        "batch_bytes": batch_bytes,
+    }
 
 
 def fit_wait_share(data: Path, cores) -> tuple[float, float]:
@@ -102,7 +167,7 @@ def fit_wait_share(data: Path, cores) -> tuple[float, float]:
     import keras
 
     gen = generator(cores, augment=True)
-    with gen.flow_from_directory(data, classes=CLASSES, batch_size=32, seed=0) as it:
+    with gen.flow_from_directory(data, classes=CLASSES, batch_size=BATCH_SIZE, seed=0) as it:
         waited = 0.0
         original = type(it).__getitem__
 
@@ -132,36 +197,55 @@ def fit_wait_share(data: Path, cores) -> tuple[float, float]:
     return waited / total, total
 
 
+def median(runs: list[dict], key: str) -> float:
+    return statistics.median(run[key] for run in runs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clips-per-class", type=int, default=80)
-    parser.add_argument("--batches", type=int, default=30)
+    parser.add_argument("--clips-per-class", type=int, default=DEFAULTS["clips_per_class"])
+    parser.add_argument("--batches", type=int, default=DEFAULTS["batches"])
+    parser.add_argument("--rounds", type=int, default=DEFAULTS["rounds"])
     args = parser.parse_args()
     max_cores = os.cpu_count() or 1
+    # The iterator is a Keras PyDataset: imported once up front, so that the first run's
+    # "first batch" does not include importing Keras and TensorFlow.
+    import keras  # noqa: F401
+
+    load_before = os.getloadavg()
 
     with tempfile.TemporaryDirectory() as tmp:
         data = write_keyword_dataset(Path(tmp), args.clips_per_class)
-        rows, details = [], {}
-        for augment in (False, True):
-            rates = {}
-            for cores in [0, *range(1, max_cores + 1)]:
-                rate, info = samples_per_second(data, cores, augment, args.batches)
-                rates[cores] = rate
-                details[(augment, cores)] = info
-            for cores, rate in rates.items():
-                label = "caller's thread" if cores == 0 else f"{cores} worker(s)"
-                scaling = "" if cores == 0 else f"{rate / rates[1]:.2f}x"
-                info = details[(augment, cores)]
-                rss = ", ".join(f"{m:.0f}" for m in info["rss_mb"]) or "-"
-                rows.append(
-                    f"| {'yes' if augment else 'no'} | {label} | {rate:.0f} | {scaling} | "
-                    f"{info['first_batch_s']:.2f} | {rss} |"
+        configurations = [(a, c) for a in (False, True) for c in [0, *range(1, max_cores + 1)]]
+        runs: dict = {key: [] for key in configurations}
+        transport: list[dict] = []
+        timed: dict = {0: [], 1: []}
+        for _ in range(args.rounds):
+            for augment, cores in configurations:
+                runs[augment, cores].append(timed_run(data, cores, augment, args.batches))
+            for cores, done in timed.items():
+                done.append(
+                    timed_run(
+                        data, cores, True, args.batches, get_batch_function=timed_pipeline_batch
+                    )
                 )
-        # One worker against the same work inline: what the pool's queues and pickling cost.
-        inline_rate, one_rate = (samples_per_second(data, c, True, args.batches)[0] for c in (0, 1))
-        overhead = inline_rate / one_rate - 1
+            transport.append(
+                timed_run(data, 1, False, 10 * args.batches, get_batch_function=ready_made_batch)
+            )
         wait_share, fit_seconds = fit_wait_share(data, max_cores)
+    load_after = os.getloadavg()
 
+    rows = []
+    for augment, cores in configurations:
+        done = runs[augment, cores]
+        rate = median(done, "rate")
+        label = "caller's thread" if cores == 0 else f"{cores} worker(s)"
+        scaling = "" if cores == 0 else f"{rate / median(runs[augment, 1], 'rate'):.2f}x"
+        rss = ", ".join(f"{m:.0f}" for m in done[-1]["rss"]) or "-"
+        rows.append(
+            f"| {'yes' if augment else 'no'} | {label} | {rate:.0f} | {scaling} | "
+            f"{median(done, 'first'):.2f} | {rss} |"
+        )
     table = "\n".join(
         [
             "| augmented | where | samples/s | vs 1 worker | first batch (s) | worker RSS (MB) |",
@@ -169,28 +253,68 @@ def main() -> None:
             *rows,
         ]
     )
-    summary = (
-        f"- pool overhead, one worker against the caller's thread: {overhead:+.1%} of the "
-        f"pipeline's time\n"
-        f"- `model.fit` (2 epochs, small CNN, cores={max_cores}): {wait_share:.1%} of "
-        f"{fit_seconds:.1f} s spent waiting for batches"
+    # Within a run: the consumer's time per batch against the pipeline's inside the worker.
+    within = {
+        cores: [run["wall"] / run["computing"] - 1 for run in done] for cores, done in timed.items()
+    }
+    # Between runs: one worker against the same work in the caller's thread, round by round.
+    between = [
+        pooled["wall"] / inline["wall"] - 1
+        for inline, pooled in zip(runs[True, 0], runs[True, 1], strict=True)
+    ]
+    overhead_lines = [
+        f"- pool overhead with one worker (augmented), within each run: "
+        f"{statistics.median(within[1]):+.1%} of the pipeline's own time (rounds: "
+        f"{', '.join(f'{w:+.1%}' for w in within[1])}); the caller's thread, measured the "
+        f"same way: {statistics.median(within[0]):+.1%}",
+        f"- the same between runs, one worker against the caller's thread: "
+        f"{statistics.median(between):+.1%} (rounds: "
+        f"{', '.join(f'{w:+.0%}' for w in between)}: each run has its own share of the "
+        "machine's other load)",
+    ]
+    pipeline_wall = median(runs[True, 0], "wall")
+    moved_wall, moved_cpu = median(transport, "wall"), median(transport, "cpu")
+    summary = "\n".join(
+        [
+            *overhead_lines,
+            f"- fixed cost of moving one batch ({transport[0]['batch_bytes'] / 1024:.0f} KiB of "
+            f"samples, plus labels) from a worker to the consumer: {moved_wall * 1e3:.2f} ms "
+            f"wall, {moved_cpu * 1e3:.2f} ms CPU per batch, that is "
+            f"{moved_wall / pipeline_wall:.1%} of the pipeline's {pipeline_wall * 1e3:.1f} ms "
+            "per batch",
+            f"- `model.fit` (2 epochs, small CNN, cores={max_cores}): {wait_share:.1%} of "
+            f"{fit_seconds:.1f} s spent waiting for batches",
+        ]
+    )
+    load = (
+        f"load average {load_before[0]:.1f} when it started and {load_after[0]:.1f} when it ended"
     )
     print(table)
     print(summary)
-    command = "python benchmarks/bench_generator.py" + (
-        f" --clips-per-class {args.clips_per_class} --batches {args.batches}"
-        if (args.clips_per_class, args.batches) != (80, 30)
-        else ""
+    print(load)
+    options = {
+        "clips_per_class": args.clips_per_class,
+        "batches": args.batches,
+        "rounds": args.rounds,
+    }
+    command = "python benchmarks/bench_generator.py" + "".join(
+        f" --{name.replace('_', '-')} {value}"
+        for name, value in options.items()
+        if value != DEFAULTS[name]
     )
     write_section(
         "generator",
         f"""## Generator
 
-`{command}` on {platform.machine()}, {max_cores} cores, Python {platform.python_version()}.
-{len(CLASSES)} classes x {args.clips_per_class} clips of 1 s at 16 kHz (WAV), batches of 32,
-{args.batches} batches timed after the first; "augmented" means random offset and loudness
-(the other augmentations are not in this release). The machine is shared: the parent
-process, which also reads results, runs on the same cores as the workers.
+`{command}` on {platform.machine()}, {max_cores} cores, Python {platform.python_version()};
+{load}.
+{len(CLASSES)} classes x {args.clips_per_class} clips of 1 s at 16 kHz (WAV),
+batches of {BATCH_SIZE}.
+Each run times {args.batches} batches after {MAX_PENDING} untimed ones (start-up, prefetch);
+the figures are medians of {args.rounds} interleaved rounds.
+"Augmented" means random offset and loudness.
+The machine is shared: the parent process, which also receives the results, runs on the
+same cores as the workers, and so do other processes.
 
 {table}
 

@@ -56,7 +56,14 @@ class ParallelAudioIterator(keras.utils.PyDataset):
 
     Workers (processes, or threads with ``debug=True``; none with ``cores=0``) start with the
     iterator and persist across epochs; ``close()``, ``del``, garbage collection or the end
-    of the interpreter stops them.
+    of the interpreter stops them. A worker process that dies (killed, out of memory) is
+    replaced at once and the batches it held are computed again, the same bit for bit; a
+    ``RuntimeWarning`` names it and how it died. Workers that keep dying, or a batch that
+    kills every worker that computes it, raise :class:`WorkerError` instead, as does an
+    exception in a worker (with its traceback, the batch and the file); the workers are
+    then stopped. Worker processes hand their batches back through shared memory
+    (``/dev/shm``: two slots of one batch's size per worker, removed with the workers), or
+    through pipes where it is full.
 
     Attributes
     ----------

@@ -6,36 +6,70 @@ scheduler hands them out in the order they are asked for. Processes start with f
 (spawn where there is none): never a fork of a parent that may have imported TensorFlow.
 Workers import neither TensorFlow nor Keras.
 
-Each worker process sends its results through a pipe of its own. A worker killed in the
-middle of sending a batch then leaves a truncated message only in its own pipe, which ends
-there (its only writer is dead): the parent reads end-of-file and reports the worker, where
-a pipe shared by all workers would leave the parent waiting forever for the rest.
+Every worker process has two pipes of its own, tasks from the parent and results to it, and
+holds at most TASKS_PER_WORKER tasks at a time; a thread of the parent, the collector, hands
+out the others as workers finish, receives the results and watches the workers, while the
+consumer trains. The parent thus knows which batches each worker holds, and a worker that
+dies, however it died, takes down nothing but its own pipes: a message it was writing is cut
+short only in its own result pipe, which ends there (its only writer is gone), and no lock
+shared with the other workers is left held. The collector keeps what the dead worker
+finished, starts a fresh worker in its place and hands the batches it held out again; a
+batch is a pure function of (seed, epoch, batch index), so the recomputed batch is the same,
+bit for bit. The parent's end of a task pipe is that pipe's only writer: when the parent is
+gone, however it died, every worker reads end-of-file and leaves.
+
+A batch's arrays travel through shared memory: the parent owns TASKS_PER_WORKER result
+slots per worker (POSIX shared memory, sized by the first batch), names one in each task,
+and the worker writes the arrays there and sends only their layout and a small pickle of
+the rest. The parent copies them out and frees the slot at once, so a batch the consumer
+keeps never pins a slot. A batch that does not fit its slot, or has none, comes through the
+pipe as raw bytes instead.
 """
 
 from __future__ import annotations
 
+import collections
+import errno
 import multiprocessing
-import multiprocessing.connection
 import os
 import pickle
 import queue
+import secrets
+import selectors
 import signal
 import threading
 import time
 import traceback
+import warnings
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from multiprocessing import shared_memory
 from typing import Any
 
 import numpy as np
 
 from parallel_audio.errors import WorkerError
 
-#: How often a waiting parent checks that every worker is still alive, in seconds.
+#: How often a waiting consumer wakes to check on the workers and the collector, in seconds.
+#: Results and worker deaths wake it at once; this only bounds a check for the unexpected.
 LIVENESS_INTERVAL = 0.2
 #: How long workers get to exit on their own before they are killed, in seconds.
 SHUTDOWN_GRACE = 2.0
+#: Tasks a worker process holds at once: one it computes, and the next, so that it never
+#: waits for the parent between two batches. More would let a slow batch hold up others
+#: that another worker could have computed meanwhile.
+TASKS_PER_WORKER = 2
+#: Workers that may die, and be replaced, within RESTART_WINDOW seconds; one more raises.
+MAX_RESTARTS = 3
+#: The window MAX_RESTARTS counts in, in seconds.
+RESTART_WINDOW = 60.0
+#: Workers that may die computing the same batch before that batch is given up on.
+MAX_DEATHS_PER_BATCH = 2
+#: Alignment of each array in a result slot, in bytes (a cache line).
+SLOT_ALIGNMENT = 64
+
+_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -47,6 +81,13 @@ class BatchTask:
     filenames: list[str | None]
     class_ids: list[int]
     sample_ids: list[int]
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """A batch that failed: the error to raise when the batch is asked for."""
+
+    error: WorkerError
 
 
 def compute_batch(params: Any, task: BatchTask) -> Any:
@@ -69,38 +110,127 @@ def compute_batch(params: Any, task: BatchTask) -> Any:
     return batch
 
 
+def _traceback_text(error: BaseException) -> str:
+    return "".join(traceback.format_exception(type(error), error, error.__traceback__))
+
+
 def _failure(task: BatchTask, error: BaseException) -> tuple:
     """Describe a failed task picklably: the exception if it pickles, and its text."""
-    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     try:
         payload = pickle.dumps(error)
     except Exception:  # an unpicklable exception still reaches the parent as text
         payload = None
-    return ("error", task.epoch, task.batch_index, payload, repr(error), text)
+    return ("error", task.epoch, task.batch_index, payload, repr(error), _traceback_text(error))
 
 
-def _serve(
-    params: Any, tasks: Any, send: Callable[[Any], None], should_stop: Callable[[], bool]
-) -> None:
-    """Run a worker's loop: take tasks until a None arrives or should_stop() turns true."""
-    while True:
+def _worker_error(
+    epoch: int, batch_index: int, description: str, text: str, cause: BaseException | None
+) -> WorkerError:
+    """Build the error raised for a batch whose computation raised ``cause``."""
+    error = WorkerError(
+        f"batch {batch_index} of epoch {epoch} failed in a worker: {description}\n\n"
+        f"Worker traceback:\n{text}"
+    )
+    error.__cause__ = cause
+    return error
+
+
+def _failure_error(message: tuple) -> WorkerError:
+    """Build the error for a failure message, caused by the worker's exception if it unpickles."""
+    epoch, batch_index, payload, description, text = message[1:]
+    cause = None
+    if payload is not None:
         try:
-            task = tasks.get(timeout=0.5)
-        except queue.Empty:
-            if should_stop():
-                return
-            continue
-        if task is None:
-            return
+            cause = pickle.loads(payload)
+        except Exception:  # the exception pickled but does not unpickle here
+            cause = None
+    return _worker_error(epoch, batch_index, description, text, cause)
+
+
+def _aligned(size: int) -> int:
+    return -(-size // SLOT_ALIGNMENT) * SLOT_ALIGNMENT
+
+
+def _spans(sizes: Iterable[int]) -> list[tuple[int, int]]:
+    """(offset, size) of each array in a slot, each offset aligned."""
+    spans, offset = [], 0
+    for size in sizes:
+        spans.append((offset, size))
+        offset += _aligned(size)
+    return spans
+
+
+# --- The worker's side ---------------------------------------------------------------------
+
+
+class _SlotMappings:
+    """A worker's mappings of the parent's result slots, by slot number.
+
+    A slot the parent has replaced by a larger one is unmapped when the new one is first
+    used, so a worker never keeps an unlinked segment's memory alive for long.
+    """
+
+    def __init__(self) -> None:
+        self._open: dict[int, shared_memory.SharedMemory] = {}
+
+    def write(self, slot: tuple[int, str, int], raws: list[memoryview]) -> list[tuple[int, int]]:
+        """Copy the arrays into the slot; return their (offset, size)."""
+        number, name, _ = slot
+        segment = self._open.get(number)
+        if segment is None or segment.name != name:
+            if segment is not None:
+                segment.close()
+            segment = self._open[number] = shared_memory.SharedMemory(name=name)
+        spans = _spans(raw.nbytes for raw in raws)
+        for (offset, size), raw in zip(spans, raws, strict=True):
+            segment.buf[offset : offset + size] = raw
+        return spans
+
+
+def _report(
+    params: Any, task: BatchTask, slot: tuple[int, str, int] | None, mappings: _SlotMappings
+) -> tuple[tuple, list[memoryview]]:
+    """Compute a task; return the message reporting it and the raw arrays to send after it.
+
+    The batch is pickled with its arrays out of band (protocol 5): they go to the slot when
+    they fit, else after the message as raw bytes, never through pickle's own copy.
+    """
+    try:
+        batch = compute_batch(params, task)
+        buffers: list[pickle.PickleBuffer] = []
+        header = pickle.dumps(batch, protocol=5, buffer_callback=buffers.append)
         try:
-            send(("ok", task.epoch, task.batch_index, compute_batch(params, task)))
-        except BaseException as error:  # report everything; the parent decides
-            send(_failure(task, error))
+            raws = [buffer.raw() for buffer in buffers]
+        except BufferError:  # a buffer that is not contiguous: the whole batch in band
+            header, raws = pickle.dumps(batch, protocol=5), []
+    except BaseException as error:  # report everything; the parent decides
+        return _failure(task, error), []
+    sizes = [raw.nbytes for raw in raws]
+    if slot is not None and sum(_aligned(size) for size in sizes) <= slot[2]:
+        try:
+            spans = mappings.write(slot, raws)
+        except OSError:  # the slot is gone (the parent is closing): send it in the pipe
+            pass
+        else:
+            return ("shared", task.epoch, task.batch_index, header, spans, slot[0]), []
+    return ("inline", task.epoch, task.batch_index, header, sizes), raws
 
 
-def _process_main(
-    params_bytes: bytes, tasks: Any, results: Any, lifeline: Any, hide_gpus: bool
-) -> None:
+def _read_tasks(tasks: Any, inbox: queue.SimpleQueue, stopped: threading.Event) -> None:
+    """Move tasks from the pipe to the inbox as they come; end-of-file stops the worker.
+
+    Read at once, tasks never fill the pipe, so the parent never blocks sending one while
+    the worker blocks sending a result. End-of-file means the parent closed the pipe or died.
+    """
+    try:
+        while True:
+            inbox.put(tasks.recv())
+    except (EOFError, OSError):
+        stopped.set()
+        inbox.put(None)
+
+
+def _process_main(params_bytes: bytes, tasks: Any, results: Any, hide_gpus: bool) -> None:
     # Ctrl-C is the parent's to handle; the parent stops the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hide_gpus:
@@ -110,12 +240,22 @@ def _process_main(
     if params.frontend_enabled:
         generator = params.audio_data_generator
         generator.apply_frontend(np.zeros(generator.sample_length, np.float32))
-    # The lifeline's only writer is the training process, which never writes: it turns
-    # readable (end of file) exactly when that process is gone, however it died. The parent
-    # process id cannot tell: a forkserver worker's parent is the fork server, which stays
-    # alive as long as any worker does.
+    inbox: queue.SimpleQueue = queue.SimpleQueue()
+    stopped = threading.Event()
+    threading.Thread(target=_read_tasks, args=(tasks, inbox, stopped), daemon=True).start()
+    mappings = _SlotMappings()
     try:
-        _serve(params, tasks, results.send, should_stop=lifeline.poll)
+        # From here on a death is the batch's doing, not the start-up's.
+        results.send(("ready",))
+        while True:
+            item = inbox.get()
+            if item is None or stopped.is_set():
+                return
+            message, raws = _report(params, *item, mappings)
+            results.send(message)
+            for raw in raws:
+                results.send_bytes(raw)
+            del message, raws  # the batch's memory goes back before the next one
     except (BrokenPipeError, EOFError, OSError):
         pass  # the parent closed its end of the pipes (close()) or died: nobody to tell
 
@@ -128,42 +268,6 @@ def _context() -> multiprocessing.context.BaseContext:
     return context
 
 
-def _stop_workers(
-    workers: list,
-    tasks: Any,
-    readers: list,
-    stop_event: threading.Event | None,
-    lifeline: Any,
-) -> None:
-    """Ask every worker to finish, wait SHUTDOWN_GRACE, then kill what is left.
-
-    Module-level and holding no reference to the scheduler, so that a weakref finalizer can
-    run it when the scheduler is collected or the interpreter exits.
-    """
-    if stop_event is not None:
-        stop_event.set()
-    if lifeline is not None:
-        lifeline.close()  # idle workers notice within their polling interval
-    for _ in workers:
-        try:
-            tasks.put_nowait(None)
-        except Exception:  # a full or closed queue: the workers are killed below
-            pass
-    # A worker sending a result (or finishing a task) gets a broken pipe and leaves.
-    for reader in readers:
-        reader.close()
-    deadline = time.monotonic() + SHUTDOWN_GRACE
-    for worker in workers:
-        worker.join(max(0.0, deadline - time.monotonic()))
-    for worker in workers:
-        if worker.is_alive() and hasattr(worker, "kill"):
-            worker.kill()
-            worker.join(1.0)
-    if hasattr(tasks, "cancel_join_thread"):
-        tasks.cancel_join_thread()
-        tasks.close()
-
-
 def _exit_description(exitcode: int | None) -> str:
     if exitcode is not None and exitcode < 0:
         try:
@@ -173,20 +277,566 @@ def _exit_description(exitcode: int | None) -> str:
     return f"exited with code {exitcode}"
 
 
+# --- The parent's side ---------------------------------------------------------------------
+
+
+class _ResultSlots:
+    """Shared-memory segments the workers write results into; owned and unlinked here.
+
+    Sized by the largest batch seen: until one is seen, and for a batch larger than the
+    slots, results come through the pipes. A segment is remade, larger, when it is next
+    taken, never while a worker may write to it. Space is reserved when a segment is made,
+    so a full /dev/shm shows here as an error (and results keep using the pipes), never as a
+    SIGBUS in a worker writing to a page that cannot be backed. Used under the pool's lock.
+    """
+
+    def __init__(self, count: int) -> None:
+        self.size = 0
+        self._segments: list[shared_memory.SharedMemory | None] = [None] * count
+        self._free = list(range(count))
+        self._disabled = False
+
+    def take(self) -> tuple[int, str, int] | None:
+        """Take a free slot: (number, name, size), or None if there is none."""
+        if self.size == 0 or not self._free:
+            return None
+        number = self._free.pop()
+        segment = self._segments[number]
+        if segment is None or segment.size < self.size:
+            self._release(number)
+            segment = self._make()
+            if segment is None:
+                self._free.append(number)
+                return None
+            self._segments[number] = segment
+        return (number, segment.name, segment.size)
+
+    def give_back(self, number: int | None) -> None:
+        """Free a taken slot (None: there was none)."""
+        if number is None:
+            return
+        if self._disabled:
+            self._release(number)
+        self._free.append(number)
+
+    def view(self, number: int) -> memoryview:
+        """Return the memory of a taken slot; valid until it is given back."""
+        return self._segments[number].buf
+
+    def fit(self, nbytes: int) -> None:
+        """Make slots taken from now on hold a batch of ``nbytes``."""
+        if not self._disabled and nbytes > self.size:
+            page = 4096
+            self.size = -(-nbytes // page) * page
+
+    def _make(self) -> shared_memory.SharedMemory | None:
+        name = f"parallel_audio-{os.getpid()}-{secrets.token_hex(6)}"
+        try:
+            segment = shared_memory.SharedMemory(name=name, create=True, size=self.size)
+        except OSError:
+            self._give_up()
+            return None
+        descriptor = getattr(segment, "_fd", -1)
+        if descriptor >= 0 and hasattr(os, "posix_fallocate"):
+            try:
+                os.posix_fallocate(descriptor, 0, segment.size)
+            except OSError as error:
+                if error.errno in (errno.ENOSPC, errno.ENOMEM):
+                    segment.close()
+                    segment.unlink()
+                    self._give_up()
+                    return None
+                # A file system that cannot reserve: go on without the reservation.
+        return segment
+
+    def _give_up(self) -> None:
+        """Stop using shared memory (it is full): every result comes through the pipes."""
+        self._disabled = True
+        self.size = 0
+        for number in self._free:  # the others go when given back
+            self._release(number)
+
+    def _release(self, number: int) -> None:
+        segment = self._segments[number]
+        self._segments[number] = None
+        if segment is not None:
+            segment.close()
+            try:
+                segment.unlink()
+            except FileNotFoundError:
+                pass
+
+    def close(self) -> None:
+        for number in range(len(self._segments)):
+            self._release(number)
+
+
+class _Worker:
+    """One worker, the parent's ends of its channels, and the batches it holds.
+
+    ``assigned`` maps the position of every batch sent to the worker and not yet answered
+    to the result slot it was given, in the order sent; the worker computes them in that
+    order, so the first is the one it is working on.
+    """
+
+    def __init__(self, name: str, handle: Any, tasks: Any = None, results: Any = None) -> None:
+        self.name = name
+        self.handle = handle  # a Process or a Thread
+        self.tasks = tasks  # processes: the parent's end of the task pipe
+        self.results = results  # processes: the parent's end of the result pipe
+        self.assigned: dict[int, int | None] = {}
+        self.ready = results is None  # a process is ready once it says so
+
+    @property
+    def pid(self) -> int | None:
+        return getattr(self.handle, "pid", None)
+
+    def describe(self) -> str:
+        if self.pid is None:
+            return f"worker {self.name}"
+        return f"worker {self.name} (pid {self.pid})"
+
+    def close_channels(self) -> None:
+        if self.results is not None:
+            self.tasks.close()
+            self.results.close()
+
+
+class _Pool:
+    """The state the consumer, the collector thread and worker threads share, under ``lock``.
+
+    Holds no reference to the BatchScheduler, so that the scheduler can be collected, and
+    its finalizer stop the pool, while the collector thread runs.
+
+    ``tasks`` holds every submitted batch not yet received, by position; ``backlog`` the
+    positions of those not yet handed to a worker, in the order to hand them out; ``ready``
+    the received batches (or failures) the consumer has not taken.
+    """
+
+    def __init__(
+        self,
+        params: Any,
+        describe: Callable[[int, int], BatchTask],
+        *,
+        batches_per_epoch: int,
+        num_workers: int,
+        max_pending: int,
+        threads: bool,
+        hide_gpus: bool,
+    ) -> None:
+        self.describe = describe
+        self.batches_per_epoch = batches_per_epoch
+        self.max_pending = max_pending
+        self.threads = threads
+        self.hide_gpus = hide_gpus
+        self.params = params
+        self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)
+        self.tasks: dict[int, BatchTask] = {}
+        self.backlog: collections.deque[int] = collections.deque()
+        self.ready: dict[int, Any] = {}
+        self.next_to_submit = 0
+        self.workers: list[_Worker] = []
+        self.stopping = False
+        self.fatal: WorkerError | None = None
+        self.notices: list[str] = []  # warnings for the consumer's thread to issue
+        self.deaths: collections.deque[float] = collections.deque()
+        self.deaths_by_position: collections.Counter[int] = collections.Counter()
+        self.num_started = 0
+        self.collector: threading.Thread | None = None
+        self.selector: selectors.BaseSelector | None = None  # the collector's own
+        self.slots: _ResultSlots | None = None
+        self.wake_reader = self.wake_writer = -1
+        if not threads:
+            self.context = _context()
+            try:
+                self.params_bytes = pickle.dumps(params)
+            except Exception as error:
+                raise WorkerError(
+                    f"the generator's configuration cannot be sent to worker processes: {error}. "
+                    "Callbacks must be defined at module level (not lambdas or local "
+                    "functions) to be pickled; or use debug=True (threads) or cores=0."
+                ) from error
+            self.slots = _ResultSlots(num_workers * TASKS_PER_WORKER)
+            self.wake_reader, self.wake_writer = os.pipe()
+            os.set_blocking(self.wake_reader, False)
+            os.set_blocking(self.wake_writer, False)
+        self.num_workers = num_workers
+
+    def start(self) -> None:
+        for _ in range(self.num_workers):
+            self.workers.append(self.start_worker())
+        if not self.threads:
+            self.collector = threading.Thread(
+                target=self.collect, name="parallel_audio-collector", daemon=True
+            )
+            self.collector.start()
+
+    def start_worker(self) -> _Worker:
+        name = f"parallel_audio-worker-{self.num_started}"
+        self.num_started += 1
+        if self.threads:
+            worker = _Worker(name, None)
+            worker.handle = threading.Thread(
+                target=self.serve_thread, args=(worker,), name=name, daemon=True
+            )
+            worker.handle.start()
+            return worker
+        task_reader, task_writer = self.context.Pipe(duplex=False)
+        result_reader, result_writer = self.context.Pipe(duplex=False)
+        process = self.context.Process(
+            target=_process_main,
+            args=(self.params_bytes, task_reader, result_writer, self.hide_gpus),
+            name=name,
+            daemon=True,
+        )
+        try:
+            process.start()
+        except BaseException:
+            task_writer.close()
+            result_reader.close()
+            raise
+        finally:
+            # The worker's copies are then the only ones: its death ends the result pipe,
+            # and the parent's (the task pipe's only writer) ends the task pipe.
+            task_reader.close()
+            result_writer.close()
+        return _Worker(name, process, task_writer, result_reader)
+
+    # --- The consumer's side, under the lock ---
+
+    def submit(self, position: int) -> None:
+        epoch, batch_index = divmod(position, self.batches_per_epoch)
+        self.tasks[position] = self.describe(epoch, batch_index)
+        self.backlog.append(position)
+
+    def top_up(self, start: int) -> None:
+        """Keep the positions after the one being served submitted, up to max_pending."""
+        # Batches the consumer has moved past are dropped if received, and never handed out
+        # if not yet (they are computed again should they be asked for again).
+        for stale in [p for p in self.ready if p < start - 1]:
+            del self.ready[stale]
+        stale = [p for p in self.backlog if p < start - 1]
+        if stale:
+            for position in stale:
+                del self.tasks[position]
+            self.backlog = collections.deque(p for p in self.backlog if p >= start - 1)
+        # After a jump (random access far ahead or back) the window follows the consumer;
+        # small steps back keep it, so the batches just served are not computed again.
+        if not start <= self.next_to_submit <= start + 2 * self.max_pending:
+            self.next_to_submit = start
+        while self.next_to_submit < start + self.max_pending:
+            position = self.next_to_submit
+            if position not in self.tasks and position not in self.ready:
+                self.submit(position)
+            self.next_to_submit += 1
+
+    def wake_collector(self) -> None:
+        try:
+            os.write(self.wake_writer, b"\0")
+        except (BlockingIOError, OSError):
+            pass  # full: the collector has wake-ups enough; closed: it is stopping
+
+    def check_alive(self) -> None:
+        """Record a fatal error if a worker thread or the collector stopped unexpectedly."""
+        if self.fatal is not None:
+            return
+        if self.threads:
+            if not all(w.handle.is_alive() for w in self.workers):
+                self.fatal = WorkerError("a worker thread stopped unexpectedly")
+        elif self.collector is not None and not self.collector.is_alive():
+            self.fatal = WorkerError("the thread collecting the workers' results stopped")
+
+    # --- Worker threads (debug=True) ---
+
+    def serve_thread(self, worker: _Worker) -> None:
+        """Run a worker thread: take tasks from the backlog until the pool stops."""
+        while True:
+            with self.changed:
+                while not self.stopping and not self.backlog:
+                    self.changed.wait()
+                if self.stopping:
+                    return
+                position = self.backlog.popleft()
+                task = self.tasks[position]
+                worker.assigned[position] = None
+            try:
+                result = compute_batch(self.params, task)
+            except BaseException as error:  # report everything; the consumer decides
+                result = _Failure(
+                    _worker_error(
+                        task.epoch, task.batch_index, repr(error), _traceback_text(error), error
+                    )
+                )
+            with self.changed:
+                worker.assigned.pop(position, None)
+                self.store(position, result)
+
+    def store(self, position: int, result: Any) -> None:
+        """Keep a received batch (under the lock) if it is still wanted."""
+        if self.tasks.pop(position, None) is not None:
+            self.ready[position] = result
+            self.changed.notify_all()
+
+    # --- The collector thread (processes) ---
+
+    def collect(self) -> None:
+        """Hand out tasks, receive results and replace dead workers until the pool stops."""
+        # One selector for the pool's life, changed only when a worker is replaced: cheaper
+        # than building the set of channels to wait on anew for every message.
+        self.selector = selectors.DefaultSelector()
+        try:
+            self.selector.register(self.wake_reader, selectors.EVENT_READ, ("wake", None))
+            with self.lock:
+                for worker in self.workers:
+                    self.watch(worker)
+            while True:
+                with self.lock:
+                    if self.stopping or self.fatal is not None:
+                        return
+                    self.hand_out()
+                events = self.selector.select(timeout=1.0)
+                # Results before deaths: a worker may have sent its last result, then died.
+                for key, _ in sorted(events, key=lambda event: event[0].data[0] == "death"):
+                    kind, worker = key.data
+                    if kind == "wake":
+                        self.drain_wake_pipe()
+                    elif kind == "result" and worker in self.workers:
+                        try:
+                            self.receive(worker)
+                        except (EOFError, OSError):  # it died, perhaps mid-message
+                            self.replace(worker)
+                    elif kind == "death" and worker in self.workers:
+                        self.replace(worker)
+        except BaseException as error:  # never leave the consumer waiting for nothing
+            with self.changed:
+                if self.fatal is None and not self.stopping:
+                    self.fatal = WorkerError(f"collecting the workers' results failed: {error!r}")
+                    self.fatal.__cause__ = error
+                self.changed.notify_all()
+        finally:
+            self.selector.close()
+
+    def watch(self, worker: _Worker) -> None:
+        self.selector.register(worker.results, selectors.EVENT_READ, ("result", worker))
+        self.selector.register(worker.handle.sentinel, selectors.EVENT_READ, ("death", worker))
+
+    def unwatch(self, worker: _Worker) -> None:
+        """Stop watching a worker's channels; before they are closed, so no number is reused."""
+        for channel in (worker.results, worker.handle.sentinel):
+            try:
+                self.selector.unregister(channel)
+            except (KeyError, ValueError):
+                pass
+
+    def drain_wake_pipe(self) -> None:
+        try:
+            while os.read(self.wake_reader, 4096):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+
+    def hand_out(self) -> None:
+        """Send backlog tasks to the workers holding fewest, up to TASKS_PER_WORKER each.
+
+        Called under the lock, by the consumer when it submits and by the collector when a
+        worker frees a place, so that neither waits for the other to wake. A send never
+        blocks for long: a worker's reader thread empties its task pipe as tasks come.
+        """
+        dead: list[_Worker] = []
+        while self.backlog:
+            candidates = [w for w in self.workers if w not in dead]
+            if not candidates:
+                break
+            worker = min(candidates, key=lambda w: len(w.assigned))
+            if len(worker.assigned) >= TASKS_PER_WORKER:
+                break
+            position = self.backlog.popleft()
+            slot = self.slots.take()
+            try:
+                worker.tasks.send((self.tasks[position], slot))
+            except OSError:  # it died (its sentinel tells the collector) and never saw it
+                self.slots.give_back(None if slot is None else slot[0])
+                self.backlog.appendleft(position)
+                dead.append(worker)
+                continue
+            worker.assigned[position] = None if slot is None else slot[0]
+
+    def receive(self, worker: _Worker) -> None:
+        """Read one message from a worker and keep what it reports."""
+        message = worker.results.recv()
+        kind = message[0]
+        if kind == "ready":
+            worker.ready = True
+            return
+        epoch, batch_index = message[1:3]
+        position = epoch * self.batches_per_epoch + batch_index
+        raws = []
+        if kind == "inline":  # the arrays follow as raw messages
+            for size in message[4]:
+                raw = bytearray(size)
+                worker.results.recv_bytes_into(raw)
+                raws.append(raw)
+        elif kind == "shared":
+            with self.lock:
+                view = self.slots.view(message[5])
+            # Copied out (the slot stays taken until given back below), so that the batch
+            # owns its memory and the slot is free for the next one.
+            raws = [bytearray(view[offset : offset + size]) for offset, size in message[4]]
+            del view
+        if kind == "error":
+            result = _Failure(_failure_error(message))
+        else:
+            try:
+                result = pickle.loads(message[3], buffers=raws)
+            except Exception as error:
+                result = _Failure(
+                    WorkerError(
+                        f"batch {batch_index} of epoch {epoch} cannot be unpickled in the "
+                        f"parent: {error!r}"
+                    )
+                )
+        with self.lock:
+            if kind == "inline":
+                self.slots.fit(sum(_aligned(len(raw)) for raw in raws))
+            self.slots.give_back(worker.assigned.pop(position, None))
+            self.store(position, result)
+
+    def replace(self, worker: _Worker) -> None:
+        """Start a worker in place of one that died; hand the batches it held out again."""
+        process = worker.handle
+        process.join(1.0)  # reaped: no zombie, and the exit code is known
+        if process.is_alive():  # its result pipe broke, yet it lives: end it
+            process.kill()
+            process.join(1.0)
+        # What it finished before it died still counts; a message cut short ends the pipe.
+        try:
+            while worker.results.poll():
+                self.receive(worker)
+        except (EOFError, OSError):
+            pass
+        how = f"{worker.describe()} {_exit_description(process.exitcode)}"
+        self.unwatch(worker)
+        with self.lock:  # the consumer may be sending it a task
+            worker.close_channels()
+            held = list(worker.assigned)
+            for slot in worker.assigned.values():
+                self.slots.give_back(slot)
+            worker.assigned.clear()
+        # It computes its batches in the order they were sent, so the first it still held
+        # is the one it died on; unless it died starting.
+        culprit = held[0] if held and worker.ready else None
+        if not worker.ready:
+            how += " while starting (the reason, if it gave one, is on standard error)"
+        elif culprit is not None:
+            epoch, batch_index = divmod(culprit, self.batches_per_epoch)
+            how += f" while computing batch {batch_index} of epoch {epoch}"
+        now = time.monotonic()
+        self.deaths.append(now)
+        while self.deaths[0] < now - RESTART_WINDOW:
+            self.deaths.popleft()
+        if len(self.deaths) > MAX_RESTARTS:
+            with self.changed:
+                self.fatal = WorkerError(
+                    f"{how}; {len(self.deaths)} workers died within {RESTART_WINDOW:.0f} s, "
+                    f"more than the {MAX_RESTARTS} the pool replaces in that time. The "
+                    "iterator is closed: create a new one to continue."
+                )
+                self.changed.notify_all()
+            return
+        successor = self.start_worker()
+        self.watch(successor)
+        with self.changed:
+            self.workers[self.workers.index(worker)] = successor
+            lost = [p for p in held if p in self.tasks]
+            if culprit in lost:
+                self.deaths_by_position[culprit] += 1
+                deaths = self.deaths_by_position[culprit]
+                if deaths >= MAX_DEATHS_PER_BATCH:
+                    # Raised when the batch is asked for, like any error of a batch.
+                    lost.remove(culprit)
+                    epoch, batch_index = divmod(culprit, self.batches_per_epoch)
+                    files = ", ".join(str(f) for f in self.tasks[culprit].filenames)
+                    self.store(
+                        culprit,
+                        _Failure(
+                            WorkerError(
+                                f"batch {batch_index} of epoch {epoch} killed the {deaths} "
+                                f"workers that computed it (the last: {how}); it is not "
+                                f"computed again. Its files: {files}. The iterator is "
+                                "closed: create a new one to continue."
+                            )
+                        ),
+                    )
+            # First in line again, in the order they are needed.
+            self.backlog.extendleft(sorted(lost, reverse=True))
+            self.notices.append(
+                f"{how}; started {successor.describe()} in its place, computing "
+                f"{len(lost)} batch(es) again"
+            )
+            self.changed.notify_all()
+
+    # --- Stopping ---
+
+    def stop(self) -> None:
+        """Stop the collector, then the workers, then free the slots; idempotent.
+
+        Asks every worker to finish, waits SHUTDOWN_GRACE, then kills what is left.
+        """
+        with self.changed:
+            self.stopping = True
+            self.changed.notify_all()
+        if self.collector is not None:
+            self.wake_collector()
+            if self.collector is not threading.current_thread():
+                self.collector.join(SHUTDOWN_GRACE)
+        # A worker process reads end-of-file on its task pipe (idle) or gets a broken pipe
+        # when it sends its next result (busy), and leaves.
+        with self.lock:
+            for worker in self.workers:
+                worker.close_channels()
+        deadline = time.monotonic() + SHUTDOWN_GRACE
+        for worker in self.workers:
+            worker.handle.join(max(0.0, deadline - time.monotonic()))
+        for worker in self.workers:
+            if worker.handle.is_alive() and hasattr(worker.handle, "kill"):
+                worker.handle.kill()
+                worker.handle.join(1.0)
+        if self.slots is not None:
+            self.slots.close()  # after the workers: none writes to a slot any more
+        for descriptor in (self.wake_reader, self.wake_writer):
+            if descriptor >= 0:
+                os.close(descriptor)
+        self.wake_reader = self.wake_writer = -1
+
+
 class BatchScheduler:
     """Computes batches in workers, at most ``max_pending`` ahead of what has been asked for.
 
     Batches are numbered by their position in an endless sequence of epochs; after serving
     position p the scheduler keeps positions p+1 .. p+max_pending submitted. Asking for a
     batch outside that window submits it at once. Results are handed out by position, so the
-    order workers finish in never shows.
+    order workers finish in never shows. A worker is given its next batch as it finishes
+    one (a process holds TASKS_PER_WORKER at most), so a slow batch holds up at most the
+    one queued behind it; with processes a collector thread hands the batches out and
+    receives them while the consumer is busy.
+
+    A worker process that dies (killed, out of memory) is replaced at once: a fresh worker
+    takes its place, the batches it held are computed again, bit for bit the same, and the
+    next ``get`` issues a RuntimeWarning naming the dead worker and how it died. Workers
+    that keep dying raise WorkerError instead: at the next ``get`` after more than
+    MAX_RESTARTS deaths within RESTART_WINDOW seconds, and when a batch that
+    MAX_DEATHS_PER_BATCH workers died computing is asked for. An exception in a worker
+    raises WorkerError, with the worker's traceback, the batch and the file, when its batch
+    is asked for, so the error a consumer sees does not depend on which worker got to which
+    batch first. After a WorkerError the workers are stopped.
 
     Parameters
     ----------
     params : ParallelProcessParams
         Sent to each worker once.
     describe : callable
-        ``describe(epoch, batch_index) -> BatchTask``.
+        ``describe(epoch, batch_index) -> BatchTask``; called from the consumer's thread.
     batches_per_epoch : int
     num_workers : int
         >= 1.
@@ -209,85 +859,41 @@ class BatchScheduler:
         threads: bool,
         hide_gpus: bool,
     ) -> None:
-        self._describe = describe
-        self._batches_per_epoch = batches_per_epoch
-        self._max_pending = max_pending
-        self._submitted: set[int] = set()
-        self._ready: dict[int, Any] = {}
-        self._next_to_submit = 0
-        self._threads = threads
-        self._stop_event: threading.Event | None = None
-        self._results: Any = None  # threads: one queue for all
-        self._readers: list = []  # processes: one pipe per worker, in worker order
-        writers: list = []
-        lifeline_reader = lifeline_writer = None
-        if threads:
-            self._tasks: Any = queue.Queue()
-            self._results = queue.Queue()
-            self._stop_event = threading.Event()
-            stop = self._stop_event
-            self._workers = [
-                threading.Thread(
-                    target=_serve,
-                    args=(params, self._tasks, self._results.put, stop.is_set),
-                    name=f"parallel_audio-worker-{i}",
-                    daemon=True,
-                )
-                for i in range(num_workers)
-            ]
-        else:
-            context = _context()
-            try:
-                params_bytes = pickle.dumps(params)
-            except Exception as error:
-                raise WorkerError(
-                    f"the generator's configuration cannot be sent to worker processes: {error}. "
-                    "Callbacks must be defined at module level (not lambdas or local "
-                    "functions) to be pickled; or use debug=True (threads) or cores=0."
-                ) from error
-            self._tasks = context.Queue()
-            lifeline_reader, lifeline_writer = context.Pipe(duplex=False)
-            for _ in range(num_workers):
-                reader, writer = context.Pipe(duplex=False)
-                self._readers.append(reader)
-                writers.append(writer)
-            self._workers = [
-                context.Process(
-                    target=_process_main,
-                    args=(params_bytes, self._tasks, writer, lifeline_reader, hide_gpus),
-                    name=f"parallel_audio-worker-{i}",
-                    daemon=True,
-                )
-                for i, writer in enumerate(writers)
-            ]
-        for worker in self._workers:
-            worker.start()
-        for writer in writers:
-            writer.close()  # the worker's copy is then the only one: its death ends the pipe
-        if lifeline_reader is not None:
-            lifeline_reader.close()  # only the workers read it
-        self._finalizer = weakref.finalize(
-            self,
-            _stop_workers,
-            self._workers,
-            self._tasks,
-            self._readers,
-            self._stop_event,
-            lifeline_writer,
+        self._pool = _Pool(
+            params,
+            describe,
+            batches_per_epoch=batches_per_epoch,
+            num_workers=num_workers,
+            max_pending=max_pending,
+            threads=threads,
+            hide_gpus=hide_gpus,
         )
+        self._finalizer = weakref.finalize(self, self._pool.stop)
+        try:
+            self._pool.start()
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def num_workers(self) -> int:
         """Number of workers."""
-        return len(self._workers)
+        return len(self._pool.workers)
 
     @property
     def worker_pids(self) -> list[int]:
         """Process ids of the workers (empty with threads)."""
-        return [] if self._threads else [w.pid for w in self._workers]
+        with self._pool.lock:
+            return [] if self._pool.threads else [w.pid for w in self._pool.workers]
+
+    @property
+    def num_replaced(self) -> int:
+        """Workers started in place of workers that died."""
+        with self._pool.lock:
+            return self._pool.num_started - len(self._pool.workers)
 
     def close(self) -> None:
-        """Stop the workers and release the queues; safe to call more than once."""
+        """Stop the workers and free the pipes and slots; safe to call more than once."""
         self._finalizer()
 
     @property
@@ -298,114 +904,41 @@ class BatchScheduler:
     def get(self, epoch: int, batch_index: int) -> Any:
         """Return batch ``batch_index`` of ``epoch``, computing or waiting as needed."""
         if self.closed:
-            raise WorkerError(
-                "the iterator's workers were stopped, by close() or after an earlier error; "
-                "create a new iterator to continue"
-            )
-        # Take what has arrived (freeing workers blocked on a full pipe) and notice a dead
-        # worker even while the others keep up.
-        while self._collect_one(timeout=0.0):
-            pass
-        position = epoch * self._batches_per_epoch + batch_index
-        if position not in self._ready and position not in self._submitted:
-            self._submit(position)
-        self._top_up(position + 1)
-        while position not in self._ready:
-            self._collect_one(timeout=LIVENESS_INTERVAL)
-        self._submitted.discard(position)
-        return self._ready.pop(position)
-
-    def _submit(self, position: int) -> None:
-        epoch, batch_index = divmod(position, self._batches_per_epoch)
-        self._tasks.put(self._describe(epoch, batch_index))
-        self._submitted.add(position)
-
-    def _top_up(self, start: int) -> None:
-        """Keep the positions after the one being served submitted, up to max_pending."""
-        # Results for positions the consumer has moved past are dropped (and recomputed
-        # should they be asked for again: they are no longer submitted).
-        for stale in [p for p in self._ready if p < start - 1]:
-            del self._ready[stale]
-            self._submitted.discard(stale)
-        # After a jump (random access far ahead or back) the window follows the consumer;
-        # small steps back keep it, so the batches just served are not computed again.
-        if not start <= self._next_to_submit <= start + 2 * self._max_pending:
-            self._next_to_submit = start
-        while self._next_to_submit < start + self._max_pending:
-            position = self._next_to_submit
-            if position not in self._submitted and position not in self._ready:
-                self._submit(position)
-            self._next_to_submit += 1
-
-    def _collect_one(self, timeout: float) -> bool:
-        """Take one result if one arrives within ``timeout`` seconds; False if none did.
-
-        Raises WorkerError if a worker reported an error or died.
-        """
-        if self._threads:
-            try:
-                message = self._results.get(timeout=timeout)
-            except queue.Empty:
-                self._check_workers()
-                return False
-        else:
-            sentinels = [w.sentinel for w in self._workers]
-            ready = multiprocessing.connection.wait(self._readers + sentinels, timeout)
-            readers = [r for r in ready if not isinstance(r, int)]
-            if not readers:
-                self._check_workers()
-                return False
-            message = self._receive(readers[0])
-        self._handle(message)
-        return True
-
-    def _receive(self, reader: Any) -> Any:
-        try:
-            return reader.recv()
-        except (EOFError, OSError):  # the worker died, perhaps in the middle of a message
-            worker = self._workers[self._readers.index(reader)]
-            worker.join(1.0)
-            self._check_workers()
+            raise _closed_error()
+        pool = self._pool
+        position = epoch * pool.batches_per_epoch + batch_index
+        with pool.changed:
+            if position not in pool.ready and position not in pool.tasks:
+                pool.submit(position)
+            if position in pool.backlog and pool.backlog[0] != position:
+                pool.backlog.remove(position)  # wanted now: first in line
+                pool.backlog.appendleft(position)
+            pool.top_up(position + 1)
+            if pool.threads:
+                pool.changed.notify_all()
+            elif not pool.stopping and pool.fatal is None:
+                pool.hand_out()
+            while position not in pool.ready and pool.fatal is None and not pool.stopping:
+                if not pool.changed.wait(LIVENESS_INTERVAL):
+                    pool.check_alive()
+            result = pool.ready.pop(position, _MISSING) if pool.fatal is None else _MISSING
+            fatal, notices = pool.fatal, pool.notices
+            pool.notices = []
+        for notice in notices:
+            warnings.warn(notice, RuntimeWarning, stacklevel=3)
+        if fatal is not None or isinstance(result, _Failure):
             self.close()
-            raise WorkerError(
-                f"worker {worker.name} (pid {worker.pid}) stopped sending results; "
-                "the iterator is closed: create a new one to continue."
-            ) from None
+            raise fatal if fatal is not None else result.error
+        if result is _MISSING:  # stopped by close() from another thread
+            raise _closed_error()
+        return result
 
-    def _handle(self, message: tuple) -> None:
-        kind, epoch, batch_index = message[:3]
-        position = epoch * self._batches_per_epoch + batch_index
-        if kind == "ok":
-            if position in self._submitted:
-                self._ready[position] = message[3]
-            return
-        payload, description, text = message[3:]
-        self.close()
-        cause = None
-        if payload is not None:
-            try:
-                cause = pickle.loads(payload)
-            except Exception:  # the exception pickled but does not unpickle here
-                cause = None
-        raise WorkerError(
-            f"batch {batch_index} of epoch {epoch} failed in a worker: {description}\n\n"
-            f"Worker traceback:\n{text}"
-        ) from cause
 
-    def _check_workers(self) -> None:
-        dead = [w for w in self._workers if not w.is_alive()]
-        if dead:
-            self.close()
-            if self._threads:
-                raise WorkerError("a worker thread stopped unexpectedly")
-            details = ", ".join(
-                f"worker {w.name} (pid {w.pid}) {_exit_description(w.exitcode)}" for w in dead
-            )
-            pending = sorted(self._submitted)
-            raise WorkerError(
-                f"{details}; the batches in flight ({len(pending)}) are lost. "
-                "The iterator is closed: create a new one to continue."
-            )
+def _closed_error() -> WorkerError:
+    return WorkerError(
+        "the iterator's workers were stopped, by close() or after an earlier error; "
+        "create a new iterator to continue"
+    )
 
 
 def resolve_num_workers(cores: int | float) -> int:

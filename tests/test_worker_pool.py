@@ -11,6 +11,7 @@ TensorFlow at module level: worker processes import it to find the callbacks.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import gc
 import json
@@ -20,6 +21,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -158,6 +160,52 @@ def plus_thousand(params, x):
     return x + 1000.0
 
 
+def sleep_then_pass(params, x, *, seconds):
+    time.sleep(seconds)
+    return x
+
+
+def die_on(params, x, filename, *, target):
+    """Kill the process computing ``target``, as the kernel's OOM killer would."""
+    if filename == target:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x
+
+
+def odd_batch(batch_index, filenames, classes, params):
+    """Batches unlike the pipeline's: of a size that varies with the batch, with arrays of
+    several dtypes and layouts (one not contiguous) and plain objects among them."""
+    rng = np.random.default_rng(batch_index)
+    size = [100, 5_000, 300_000, 20][batch_index % 4]  # grows past the first batch's size
+    x = rng.standard_normal(size).astype(np.float32)
+    matrix = rng.integers(0, 1000, (64, 48)).astype(np.int16)
+    extras = {"name": f"batch {batch_index}", "files": list(filenames), "empty": np.zeros(0)}
+    return batch_index, (x, matrix.T, extras)
+
+
+def unpicklable_batch(batch_index, filenames, classes, params):
+    return batch_index, (np.zeros(3), threading.Lock())
+
+
+def _load_only_in(pid):
+    if os.getpid() != pid:
+        raise RuntimeError("this callback cannot be loaded in a worker process")
+    return LoadsOnlyIn(pid)
+
+
+class LoadsOnlyIn:
+    """A callback that pickles, but whose unpickling fails in any other process."""
+
+    def __init__(self, pid):
+        self.pid = pid
+
+    def __reduce__(self):
+        return (_load_only_in, (self.pid,))
+
+    def __call__(self, params, x):
+        return x
+
+
 def report_environment(batch_index, filenames, classes, params):
     """Encode what the worker has imported and sees into the batch."""
     row = [
@@ -194,6 +242,49 @@ def test_batches_are_bit_identical_for_any_number_of_workers_and_threads(dataset
                     x, y = iterator.batch(i, epoch=epoch)
                     np.testing.assert_array_equal(x, reference[(epoch, i)][0], err_msg=kwargs)
                     np.testing.assert_array_equal(y, reference[(epoch, i)][1], err_msg=kwargs)
+
+
+def test_batches_of_any_size_and_structure_come_through_whole(dataset):
+    with deadline(30):
+        with flow(dataset, batch_size=2, get_batch_function=odd_batch) as iterator:
+            requests = [(e, i) for e in range(3) for i in range(len(iterator))]
+            for epoch, i in requests[:4] + requests[4:][::-1]:
+                x, transposed, extras = iterator.batch(i, epoch=epoch)
+                files = [iterator.filenames[k] for k in iterator.batch_sample_ids(i, epoch)]
+                want_x, want_matrix, want_extras = odd_batch(i, files, None, None)[1]
+                np.testing.assert_array_equal(x, want_x)
+                assert x.dtype == np.float32 and x.flags.writeable
+                np.testing.assert_array_equal(transposed, want_matrix)
+                assert transposed.dtype == np.int16
+                assert extras["name"] == want_extras["name"] and extras["files"] == files
+                assert extras["empty"].shape == (0,)
+
+
+def test_batches_come_through_the_pipes_when_shared_memory_is_full(dataset, monkeypatch):
+    def full(fd, offset, length):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", full)  # the parent reserves the slots
+    mine = f"parallel_audio-{os.getpid()}-"
+    with deadline(30):
+        with flow(dataset, cores=0) as reference_iterator:
+            reference = [reference_iterator.batch(i) for i in range(4)]
+        with flow(dataset) as iterator:
+            for epoch in range(3):  # past the first batches, when the slots would be made
+                for i in range(4):
+                    x, y = iterator.batch(i, epoch=epoch)
+                    if epoch == 0:
+                        np.testing.assert_array_equal(x, reference[i][0])
+                        np.testing.assert_array_equal(y, reference[i][1])
+            assert not [e for e in shm_entries() if e.startswith(mine)]
+
+
+def test_a_batch_that_cannot_be_pickled_is_reported_with_its_batch(dataset):
+    with deadline(15):
+        with flow(dataset, get_batch_function=unpicklable_batch) as iterator:
+            with pytest.raises(WorkerError, match="batch 0 of epoch 0 failed in a worker") as e:
+                iterator.batch(0)
+    assert "lock" in str(e.value)
 
 
 # --- Faults --------------------------------------------------------------------------------
@@ -245,31 +336,102 @@ def test_an_unreadable_file_is_reported_by_name_with_the_batch(tmp_path):
             iterator.close()
     message = str(raised.value)
     assert f"batch {batch_of_broken} of epoch 0" in message
-    assert str(broken) in message and "cannot be read as audio" in message
     assert isinstance(raised.value.__cause__, AudioFileError)
     assert raised.value.__cause__.path == str(broken)
+    assert str(broken) in message and raised.value.__cause__.problem in message
 
 
-def test_a_killed_worker_is_reported_within_10_seconds_and_the_iterator_closed(dataset):
-    with deadline(20):
-        # Batches larger than a pipe's buffer: a worker is killed in the middle of sending
-        # one, or while idle, and the survivor alone could serve every later request.
-        with flow(dataset, batch_size=8) as iterator:
-            iterator.batch(0)
-            time.sleep(0.5)
-            victim, survivor = iterator.worker_pids
+def test_a_killed_worker_is_replaced_and_its_batches_come_out_bit_for_bit(dataset):
+    # Slow samples: the kill lands while the victim is in the middle of a batch.
+    kwargs = {
+        "batch_size": 4,
+        "loudness_range": (0.3, 1.7),
+        "offset_range": (0.0, 1.0),
+        "postprocessing_function": functools.partial(sleep_then_pass, seconds=0.03),
+    }
+    with deadline(60):
+        with flow(dataset, cores=0, **kwargs) as reference_iterator:
+            reference = [reference_iterator.batch(i, epoch=e) for e in (0, 1) for i in range(4)]
+        with flow(dataset, **kwargs) as iterator:
+            served = [iterator.batch(0)]
+            victim = iterator.worker_pids[0]
             os.kill(victim, signal.SIGKILL)
-            start = time.monotonic()
-            with pytest.raises(WorkerError) as raised:
-                for n in range(1, 10_000):
-                    iterator.batch(n % len(iterator), epoch=n // len(iterator))
-                    if time.monotonic() - start > 10:
-                        break
-            assert time.monotonic() - start < 10
-            assert f"pid {victim}" in str(raised.value) and "SIGKILL" in str(raised.value)
+            killed = time.monotonic()
+            # Replaced while the consumer is not even asking.
+            assert wait_until(lambda: victim not in iterator.worker_pids, 5)
+            assert time.monotonic() - killed < 5
+            with pytest.warns(RuntimeWarning) as warned:
+                served += [iterator.batch(i) for i in range(1, 4)]
+            served += [iterator.batch(i, epoch=1) for i in range(4)]
+            pids = iterator.worker_pids
+            assert len(pids) == 2 and victim not in pids
+            assert not any(is_gone(p) for p in pids)
+            assert is_gone(victim)
+    notices = [str(w.message) for w in warned]
+    assert len(notices) == 1, notices
+    assert f"pid {victim}) was killed by SIGKILL while computing batch" in notices[0]
+    assert f"pid {pids[0]}" in notices[0] or f"pid {pids[1]}" in notices[0]
+    assert int(notices[0].split("computing ")[-1].split()[0]) >= 1  # batches computed again
+    for got, expected in zip(served, reference, strict=True):
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_array_equal(got[1], expected[1])
+    assert_gone(pids)
+
+
+def test_a_batch_that_kills_every_worker_raises_naming_it(dataset):
+    shm_before = shm_entries()
+    with deadline(30):
+        probe = flow(dataset, cores=0, shuffle=False)
+        target = probe.filenames[5]  # sample 1 of batch 1
+        iterator = flow(
+            dataset,
+            shuffle=False,
+            max_batches_pending=2,  # batches 0 to 3: only batch 1 holds the target
+            postprocessing_function=functools.partial(die_on, target=target),
+        )
+        try:
+            with pytest.warns(RuntimeWarning) as warned:
+                np.testing.assert_array_equal(iterator.batch(0)[0], probe.batch(0)[0])
+                started = time.monotonic()
+                with pytest.raises(WorkerError) as raised:
+                    iterator.batch(1)
+            assert time.monotonic() - started < 20
+            # Each death was reported (whichever request came after it), and replaced.
+            notices = [str(w.message) for w in warned]
+            assert len(notices) == 2, notices
+            assert all("SIGKILL while computing batch 1 of epoch 0" in n for n in notices)
+            message = str(raised.value)
+            assert message.startswith("batch 1 of epoch 0 killed the 2 workers that computed it")
+            assert target in message and "SIGKILL" in message
+            pids = iterator.worker_pids
             with pytest.raises(WorkerError, match="stopped"):
                 iterator.batch(0)
-            assert_gone([victim, survivor])
+            assert_gone(pids)
+            assert_shm_back_to(shm_before)
+        finally:
+            iterator.close()
+
+
+def test_workers_that_keep_dying_raise_instead_of_being_replaced_forever(dataset):
+    shm_before = shm_entries()
+    with deadline(60):
+        iterator = flow(dataset, postprocessing_function=LoadsOnlyIn(os.getpid()))
+        try:
+            with pytest.warns(RuntimeWarning) as warned:
+                with pytest.raises(WorkerError) as raised:
+                    iterator.batch(0)
+            # Three replaced, each reported; the fourth death within the minute is too many.
+            notices = [str(w.message) for w in warned]
+            assert len(notices) == 3, notices
+            assert all("exited with code 1 while starting" in n for n in notices)
+            message = str(raised.value)
+            assert "exited with code 1 while starting" in message
+            assert "4 workers died within 60 s, more than the 3 the pool replaces" in message
+            pids = iterator.worker_pids
+            assert_gone(pids)
+            assert_shm_back_to(shm_before)
+        finally:
+            iterator.close()
 
 
 def test_an_unpicklable_callback_fails_at_creation_naming_the_fix(dataset):
@@ -306,14 +468,16 @@ def test_at_most_max_batches_pending_are_computed_ahead(dataset, tmp_path):
 
 @pytest.mark.parametrize("debug", [False, True], ids=["processes", "threads"])
 def test_batches_come_in_order_whatever_order_they_finish_in(dataset, tmp_path, debug):
-    # Batch 0 is slow: the other worker finishes batches 1, 2 and 3 before it.
+    # Batch 0 is slow; while it is computed, the window holds batches 1 to 4. The other
+    # worker goes on with them: a slow batch holds up at most the one a worker process
+    # holds queued behind it, never the pool.
     batch = functools.partial(marking_batch, marker_dir=str(tmp_path), delays=(0.8,))
     with deadline(15):
         with flow(dataset, batch_size=2, debug=debug, get_batch_function=batch) as it:
             served = [int(it.batch(i)[0][0, 0]) for i in range(len(it))]
             finished = [b for _, b in computed(it, tmp_path)]
     assert served == list(range(len(it)))
-    assert finished.index(0) > max(finished.index(b) for b in (1, 2, 3)), finished
+    assert finished.index(0) >= 3, finished
 
 
 def test_random_access_outside_the_prefetch_window(dataset, tmp_path):
