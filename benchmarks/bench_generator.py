@@ -71,6 +71,11 @@ def write_keyword_dataset(root: Path, clips_per_class: int) -> Path:
             clip = 0.002 * rng.standard_normal(length)
             clip[start : start + size] += 0.5 * sweep[: max(0, min(size, length - start))]
             soundfile.write(folder / f"s{n % 20:02d}_nohash_{n}.wav", clip.astype(np.float32), RATE)
+    noise_folder = root / "_background_noise_"
+    noise_folder.mkdir()
+    for n in range(2):
+        noise = (0.05 * rng.standard_normal(20 * RATE)).astype(np.float32)
+        soundfile.write(noise_folder / f"noise{n}.wav", noise, RATE)
     return root
 
 
@@ -118,12 +123,22 @@ def timed_pipeline_batch(batch_index, filenames, classes, params):
     return batch_index, (x, y, np.array([time.perf_counter() - start]))
 
 
+#: Every augmentation: speed, pitch and VTLP, loudness, and colored or background noise.
+FULL_AUGMENTATION = {
+    "offset_range": (0.0, 1.0),
+    "loudness_range": (0.5, 1.5),
+    "speed_range": (0.9, 1.1),
+    "pitch_range": (-2, 2),
+    "vtlp_range": (0.9, 1.1),
+    "noise_colors": "all",
+    "noise_color_range": (0.01, 0.05),
+    "bg_noise_dir": "_background_noise_",
+    "bg_noise_range": (0.1, 0.5),
+}
+
+
 def generator(cores, augment: bool, **kwargs) -> ParallelAudioDataGenerator:
-    extra = (
-        {"loudness_range": (0.5, 1.5), "offset_range": (0.0, 1.0)}
-        if augment
-        else {"disable_random_transforms": True}
-    )
+    extra = FULL_AUGMENTATION if augment else {"disable_random_transforms": True}
     return ParallelAudioDataGenerator(
         cores=cores, max_batches_pending=MAX_PENDING, **extra, **kwargs
     )
@@ -312,7 +327,8 @@ def main() -> None:
 batches of {BATCH_SIZE}.
 Each run times {args.batches} batches after {MAX_PENDING} untimed ones (start-up, prefetch);
 the figures are medians of {args.rounds} interleaved rounds.
-"Augmented" means random offset and loudness.
+"Augmented" means every augmentation: offset, loudness, speed, pitch, VTLP, and colored or
+background noise.
 The machine is shared: the parent process, which also receives the results, runs on the
 same cores as the workers, and so do other processes.
 
