@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from test_generator import write_dataset
-from test_worker_pool import deadline, is_gone, shm_entries, wait_until
+from test_worker_pool import deadline, is_gone, process_table, shm_entries, wait_until
 
 from parallel_audio import ParallelAudioDataGenerator
 
@@ -54,14 +54,8 @@ def open_descriptors() -> int:
 def descendants(root: int) -> tuple[list[int], list[int]]:
     """(live, zombie) descendants of ``root``: workers are children of the fork server."""
     children: dict[int, list[tuple[int, str]]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        children.setdefault(int(fields[1]), []).append((int(entry), fields[0]))
+    for pid, state, parent, _ in process_table():
+        children.setdefault(parent, []).append((pid, state))
     live, zombies, stack = [], [], [root]
     while stack:
         for pid, state in children.get(stack.pop(), []):

@@ -87,9 +87,9 @@ def assert_shm_back_to(before: set[str], timeout: float = 5.0) -> None:
     assert wait_until(lambda: shm_entries() <= before, timeout), shm_entries() - before
 
 
-def session_processes(session: int) -> list[int]:
-    """Live processes in a session (the children a script left behind, however reparented)."""
-    found = []
+def process_table() -> list[tuple[int, str, int, int]]:
+    """(pid, state, parent pid, session) of every process, from /proc."""
+    table = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -97,9 +97,17 @@ def session_processes(session: int) -> list[int]:
             fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
         except (FileNotFoundError, ProcessLookupError):
             continue
-        if fields[0] not in ("Z", "X") and int(fields[3]) == session:
-            found.append(int(entry))
-    return found
+        table.append((int(entry), fields[0], int(fields[1]), int(fields[3])))
+    return table
+
+
+def session_processes(session: int) -> list[int]:
+    """Live processes in a session (the children a script left behind, however reparented)."""
+    return [
+        pid
+        for pid, state, _, in_session in process_table()
+        if state not in ("Z", "X") and in_session == session
+    ]
 
 
 def flow(dataset, *, batch_size=4, seed=0, shuffle=True, **generator_kwargs):
