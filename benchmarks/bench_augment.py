@@ -282,7 +282,8 @@ one core. 1 s, 16 kHz speech-like clips; medians of {args.rounds} interleaved ro
 {args.clips} clips. Factors are fixed (speed 1.1, +3 semitones, VTLP 0.9) so every step really
 runs.
 
-What is compared: speed is our phase vocoder against `librosa.effects.time_stretch`; pitch is
+What is compared: speed is our phase vocoder (its per-frame arithmetic in C, scipy's FFTs)
+against `librosa.effects.time_stretch`; pitch is
 our vocoder's frequency map against `librosa.effects.pitch_shift` (a stretch plus a
 resample); VTLP is our vectorized warp against an STFT with a Python loop over bins (the way
 the reference writes it, with a frequency warp); pink noise is a crop of a buffer generated once

@@ -8,6 +8,7 @@ import numpy as np
 import pyloudnorm
 import pytest
 import scipy.signal
+import phase_vocoder_reference
 import soundfile
 from test_generator import write_dataset
 
@@ -24,6 +25,7 @@ from parallel_audio.augment import (
     loudness_lufs,
     stretch_and_warp,
 )
+from parallel_audio.augment.vtlp import vtlp_map
 
 RATE = 16000
 
@@ -181,6 +183,39 @@ def test_vocoder_matches_librosa_phase_vocoder():
         inner = slice(1024, -1024)
         correlation = np.corrcoef(ours[inner], theirs[inner])[0, 1]
         assert correlation > 0.99, (rate, correlation)
+
+
+@pytest.mark.parametrize("rate", [0.8, 1.0, 1.25])
+@pytest.mark.parametrize("warp", ["none", "vtlp 0.9", "vtlp 1.1 and +3 semitones", "-5 semitones"])
+def test_c_vocoder_matches_the_numpy_reference(rate, warp, rng):
+    frequency_maps = {
+        "none": None,
+        "vtlp 0.9": vtlp_map(0.9, RATE),
+        "vtlp 1.1 and +3 semitones": (vtlp_map(1.1, RATE)[0], vtlp_map(1.1, RATE)[1] * 2**0.25),
+        "-5 semitones": (np.array([0, 0.5]), np.array([0, 0.5]) * 2 ** (-5 / 12)),
+    }
+    clip = (formant(900, rng, seconds=1.0) + 0.3 * tone(2345, 1.0)).astype(np.float32)
+    ours = stretch_and_warp(clip, rate=rate, frequency_map=frequency_maps[warp])
+    reference = phase_vocoder_reference.stretch_and_warp(
+        clip, rate=rate, frequency_map=frequency_maps[warp]
+    )
+    assert ours.shape == reference.shape and ours.dtype == np.float32
+    assert np.corrcoef(ours, reference)[0, 1] > 0.9999
+    assert np.max(np.abs(ours - reference)) < 0.01 * np.max(np.abs(reference))
+
+
+def test_vocoder_rejects_bad_arguments_clearly():
+    clip = tone(440, 0.1)
+    with pytest.raises(ValueError, match="rate"):
+        stretch_and_warp(clip, rate=0.0)
+    with pytest.raises(ValueError, match="one-dimensional"):
+        stretch_and_warp(clip.reshape(2, -1))
+    with pytest.raises(TypeError, match="real numbers"):
+        stretch_and_warp(clip.astype(np.complex64))
+    with pytest.raises(ValueError, match="frame_length"):
+        stretch_and_warp(clip, frame_length=500, hop_length=128)
+    with pytest.raises(ValueError, match="frequency_map"):
+        stretch_and_warp(clip, frequency_map=(np.array([0, 0.3, 0.2]), np.array([0, 0.1, 0.5])))
 
 
 def test_one_pass_equals_the_separate_transforms_on_a_tone():

@@ -1,4 +1,4 @@
-"""Build the C library's own tests from frontend/ and run them, plainly and under ASan + UBSan."""
+"""Build the C libraries' own tests from frontend/ and run them, plainly and under ASan + UBSan."""
 
 from __future__ import annotations
 
@@ -52,11 +52,13 @@ def test_c_unit_tests(tmp_path):
     build_dir = build(tmp_path, "-DCMAKE_BUILD_TYPE=Release")
     assert "all checks passed" in run(build_dir, "frontend_tests")
     assert "accepted" in run(build_dir, "frontend_sweep", "100")
+    assert "all checks passed" in run(build_dir, "phase_vocoder_tests")
 
 
 def test_c_tests_and_random_sweep_under_sanitizers(tmp_path):
     build_dir = build(tmp_path, "-DCMAKE_BUILD_TYPE=Debug", "-DMF_SANITIZE=ON")
     assert "all checks passed" in run(build_dir, "frontend_tests")
+    assert "all checks passed" in run(build_dir, "phase_vocoder_tests")
     # A fresh seed each run widens coverage over time; the seed is in the output on failure.
     seed = str(int.from_bytes(os.urandom(4), "little"))
     output = run(build_dir, "frontend_sweep", "400", seed)

@@ -1,5 +1,6 @@
 """Fuzzing, bounded in time: damaged files through read_audio and through whole batches of
-flow_from_directory, and random arrays and settings through the frontend and its binding.
+flow_from_directory, random arrays and settings through the frontend and its binding, and
+random clips, rates and frequency maps through the phase vocoder and its binding.
 
 Each target runs in a child process (this file, run as a script), so that a crash or a hang
 is reported with the case that caused it instead of taking pytest down. A run lasts
@@ -82,6 +83,12 @@ def test_random_arrays_through_the_frontend(tmp_path):
 
 def test_random_arrays_and_settings_through_the_native_binding(tmp_path):
     summary = run_target(tmp_path, "binding")
+    assert summary["cases"] >= 50, summary
+    assert summary["accepted"] > 0 and summary["rejected"] > 0, summary
+
+
+def test_random_clips_rates_and_maps_through_the_phase_vocoder(tmp_path):
+    summary = run_target(tmp_path, "vocoder")
     assert summary["cases"] >= 50, summary
     assert summary["accepted"] > 0 and summary["rejected"] > 0, summary
 
@@ -526,11 +533,109 @@ def fuzz_quantize(rng: np.random.Generator, case: int, counts: dict, record) -> 
     counts["accepted"] += 1
 
 
+def random_frequency_map(rng: np.random.Generator):
+    """None, a valid map, or one of the ways a map can be wrong."""
+    kind = rng.random()
+    if kind < 0.2:
+        return None
+    knots = int(rng.integers(2, 5))
+    source = np.concatenate([[0.0], np.cumsum(rng.uniform(1e-3, 0.3, knots - 1))])
+    target = np.concatenate([[0.0], np.cumsum(rng.uniform(1e-3, 0.3, knots - 1))])
+    if kind < 0.7:
+        return source, target
+    broken = [
+        lambda: (source[::-1], target),
+        lambda: (source + 0.1, target),
+        lambda: (source, target[:-1]),
+        lambda: (np.where(source > 0, np.nan, 0.0), target),
+        lambda: (source, np.zeros_like(target)),
+        lambda: (source * 1e-300, target * 1e300),
+        lambda: (source.reshape(1, -1), target.reshape(1, -1)),
+    ]
+    return broken[int(rng.integers(0, len(broken)))]()
+
+
+def map_is_valid(frequency_map) -> bool:
+    if frequency_map is None:
+        return True
+    source, target = (np.asarray(k, np.float64) for k in frequency_map)
+    if source.ndim != 1 or source.shape != target.shape or source.size < 2:
+        return False
+    if source[0] != 0 or target[0] != 0:
+        return False
+    with np.errstate(all="ignore"):
+        slopes = np.diff(target) / np.diff(source)
+        return bool(
+            np.all(np.diff(source) > 0)
+            and np.all(np.diff(target) > 0)
+            and np.all(np.isfinite(slopes) & np.isfinite(1 / slopes))
+        )
+
+
+def fuzz_vocoder(deadline: float, seed: int, work: Path, record) -> dict:
+    from parallel_audio.augment import stretch_and_warp
+
+    counts = {"cases": 0, "accepted": 0, "rejected": 0}
+    while time.monotonic() < deadline:
+        case = counts["cases"]
+        rng = np.random.default_rng([seed, case])
+        audio = random_array(rng, 512)
+        if audio.size > 100_000:
+            audio = audio[:100_000]
+        rate = float(rng.choice([1.0, 0.5, 2.0, 0.01, 1e3, 1e9, 0.0, -1.0, np.nan, np.inf]))
+        rate = rate * float(rng.uniform(0.9, 1.1)) if rng.random() < 0.5 else rate
+        frequency_map = random_frequency_map(rng)
+        frame, hop = [(512, 128), (64, 16), (16, 16), (8, 2), (512, 100), (7, 7), (0, 1)][
+            int(rng.integers(0, 7))
+        ]
+        record(
+            f"case {case}: stretch_and_warp({audio.dtype} {audio.shape} strides "
+            f"{audio.strides}, rate={rate}, frequency_map={frequency_map}, "
+            f"frame_length={frame}, hop_length={hop})"
+        )
+        valid = (
+            audio.ndim == 1
+            and audio.dtype.kind in "biuf"
+            and np.isfinite(rate)
+            and rate > 0
+            and frame >= 2
+            and frame % 2 == 0
+            and frame % hop == 0
+            and map_is_valid(frequency_map)
+        )
+        try:
+            with np.errstate(all="ignore"):
+                out = stretch_and_warp(
+                    audio,
+                    rate=rate,
+                    frequency_map=frequency_map,
+                    frame_length=frame,
+                    hop_length=hop,
+                )
+        except (TypeError, ValueError) as error:
+            if valid:
+                raise FuzzFailure(f"case {case}: valid call rejected: {error!r}") from error
+            counts["rejected"] += 1
+        else:
+            if not valid:
+                raise FuzzFailure(f"case {case}: invalid call accepted")
+            if out.dtype != np.float32 or out.shape != (int(round(audio.size / rate)),):
+                raise FuzzFailure(f"case {case}: output {out.dtype} {out.shape}")
+            clean = np.all(np.isfinite(audio.astype(np.float32)))
+            if clean and np.max(np.abs(audio.astype(np.float64)), initial=0) < 1e3:
+                if not np.all(np.isfinite(out)):
+                    raise FuzzFailure(f"case {case}: finite clip, non-finite output")
+            counts["accepted"] += 1
+        counts["cases"] += 1
+    return counts
+
+
 TARGETS = {
     "read_audio": fuzz_read_audio,
     "batches": fuzz_batches,
     "frontend": fuzz_frontend,
     "binding": fuzz_binding,
+    "vocoder": fuzz_vocoder,
 }
 
 

@@ -3,8 +3,9 @@
 Speed (tempo without pitch), the time stretch behind a pitch shift, and vocal tract length
 perturbation all rewrite the same short-time spectrum, so they share one analysis and one
 synthesis: a phase vocoder whose output frames are read at a fractional rate along time and
-through a piecewise-linear map along frequency. Everything is vectorized over frames and
-bins; nothing loops per bin in Python.
+through a piecewise-linear map along frequency. The per-frame arithmetic (framing, polar
+form, phase advance, the map, overlap-add) is C (``frontend/src/phase_vocoder.c``); the
+FFTs between are scipy's.
 """
 
 from __future__ import annotations
@@ -14,11 +15,15 @@ from functools import lru_cache
 import numpy as np
 import scipy.fft
 
+from parallel_audio import _phase_vocoder
+
 #: Analysis window and hop in samples. 32 ms frames at 16 kHz resolve speech harmonics;
 #: a hop of a quarter frame keeps the phase advance between frames unambiguous within the
 #: Hann window's main lobe (+-2 bins), which the phase vocoder needs.
 FRAME_LENGTH = 512
 HOP_LENGTH = FRAME_LENGTH // 4
+
+_IDENTITY = np.zeros(0, np.float64)
 
 
 @lru_cache(maxsize=8)
@@ -29,77 +34,29 @@ def _hann(length: int) -> np.ndarray:
     return window
 
 
-@lru_cache(maxsize=8)
-def _bin_advance(frame_length: int, hop_length: int) -> np.ndarray:
-    """Phase advance of each bin's centre frequency over one hop, in radians."""
-    bins = np.arange(frame_length // 2 + 1, dtype=np.float32)
-    advance = np.float32(2 * np.pi * hop_length / frame_length) * bins
-    advance.setflags(write=False)
-    return advance
-
-
-def _frames(audio: np.ndarray, frame_length: int, hop_length: int) -> np.ndarray:
-    """Windowed frames centred every hop (zero padded by half a frame at both ends)."""
-    half = frame_length // 2
-    num_frames = 1 + (audio.size + hop_length - 1) // hop_length
-    padded = np.zeros((num_frames - 1) * hop_length + frame_length, np.float32)
-    padded[half : half + audio.size] = audio
-    frames = np.lib.stride_tricks.sliding_window_view(padded, frame_length)[::hop_length]
-    return frames * _hann(frame_length)
-
-
-@lru_cache(maxsize=64)
-def _inverse_window_power(num_frames: int, frame_length: int, hop_length: int) -> np.ndarray:
-    """1 / (sum of the squared windows overlapping each output sample), read-only."""
-    power = np.zeros((num_frames - 1) * hop_length + frame_length, np.float32)
-    window_power = _hann(frame_length) ** 2
-    for frame in range(num_frames):
-        power[frame * hop_length : frame * hop_length + frame_length] += window_power
-    inverse = 1 / np.maximum(power, np.float32(1e-3))
-    inverse.setflags(write=False)
-    return inverse
-
-
-def _overlap_add(frames: np.ndarray, hop_length: int, length: int) -> np.ndarray:
-    """Sum frames placed every hop, divide by the summed squared window, drop the padding."""
-    num_frames, frame_length = frames.shape
-    overlap = frame_length // hop_length
-    blocks = np.zeros((num_frames + overlap - 1, hop_length), np.float32)
-    for part in range(overlap):
-        blocks[part : part + num_frames] += frames[:, part * hop_length : (part + 1) * hop_length]
-    half = frame_length // 2
-    audio = blocks.reshape(-1)[half : half + length]
-    return audio * _inverse_window_power(num_frames, frame_length, hop_length)[half : half + length]
-
-
-def _cumulative_sum_rows(values: np.ndarray) -> np.ndarray:
-    """``np.cumsum(values, axis=0)`` in log2(rows) vectorized steps (numpy's is sequential)."""
-    total = values.copy()
-    shift = 1
-    while shift < total.shape[0]:
-        total[shift:] = total[shift:] + total[:-shift]
-        shift *= 2
-    return total
-
-
 def _knots_in_bins(
-    frequency_map: tuple[np.ndarray, np.ndarray], frame_length: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return the knots in bins, extended to cover every output bin, and segment slopes."""
-    source, target = (np.asarray(k, np.float64) * frame_length for k in frequency_map)
-    slopes = np.diff(target) / np.diff(source)
-    top = frame_length / 2
-    if target[-1] < top:  # the map compresses: the top output bins read above Nyquist
-        source = np.append(source, source[-1] + (top - target[-1]) / slopes[-1])
-        target = np.append(target, top)
-        slopes = np.append(slopes, slopes[-1])
-    return source, target, slopes
-
-
-def _wrap(phase: np.ndarray) -> np.ndarray:
-    """Phase in radians, wrapped into [-pi, pi]."""
-    two_pi = np.float32(2 * np.pi)
-    return phase - two_pi * np.round(phase / two_pi)
+    frequency_map: tuple[np.ndarray, np.ndarray] | None, frame_length: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The map's knots in bins, checked; empty arrays for the identity."""
+    if frequency_map is None:
+        return _IDENTITY, _IDENTITY
+    source, target = (np.ascontiguousarray(k, np.float64) * frame_length for k in frequency_map)
+    valid = source.ndim == 1 and source.shape == target.shape and source.size >= 2
+    if valid:
+        with np.errstate(all="ignore"):
+            slopes = np.diff(target) / np.diff(source)
+            valid = (
+                source[0] == 0
+                and target[0] == 0
+                and bool(np.all(np.diff(source) > 0) and np.all(np.diff(target) > 0))
+                and bool(np.all(np.isfinite(slopes) & np.isfinite(1 / slopes)))
+            )
+    if not valid:
+        raise ValueError(
+            "frequency_map must be two increasing arrays of knots of equal length, "
+            "starting at 0, with finite non-zero slopes"
+        )
+    return source, target
 
 
 def stretch_and_warp(
@@ -143,67 +100,33 @@ def stretch_and_warp(
     >>> stretch_and_warp(tone, rate=1.25).shape
     (12800,)
     """
-    audio = np.asarray(audio, np.float32)
+    audio = np.asarray(audio)
+    if audio.dtype.kind not in "biuf":
+        raise TypeError(f"audio must hold real numbers, got dtype {audio.dtype}")
+    if audio.ndim != 1:
+        raise ValueError(f"audio must be one-dimensional, got shape {audio.shape}")
+    audio = np.ascontiguousarray(audio, np.float32)
+    if not (np.isfinite(rate) and rate > 0):
+        raise ValueError(f"rate must be a positive number, got {rate}")
+    if frame_length < 2 or frame_length % 2 or hop_length < 1 or frame_length % hop_length:
+        raise ValueError(
+            "frame_length must be even and a multiple of hop_length, "
+            f"got {frame_length} and {hop_length}"
+        )
+    source, target = _knots_in_bins(frequency_map, frame_length)
     out_length = int(round(audio.size / rate))
     if audio.size == 0 or out_length == 0:
         return np.zeros(out_length, np.float32)
 
-    spectrum = scipy.fft.rfft(_frames(audio, frame_length, hop_length), axis=1)
-    magnitude = np.abs(spectrum)
-    angle = np.angle(spectrum)
-    # How far each bin's phase advance from one frame to the next departs from the advance
-    # of its centre frequency: the offset of the partial in that bin, in radians per hop.
-    nominal = _bin_advance(frame_length, hop_length)
-    deviation = _wrap(np.diff(angle, axis=0) - nominal)
-
-    # Output frames at fractional input positions; enough of them to cover out_length.
-    num_out = 1 + (out_length + hop_length - 1) // hop_length
-    positions = np.minimum(
-        np.arange(num_out, dtype=np.float64) * rate, spectrum.shape[0] - 1.000001
+    window = _hann(frame_length)
+    frames = np.empty((_phase_vocoder.num_frames(audio.size, hop_length), frame_length), np.float32)
+    _phase_vocoder.analysis_frames(audio, window, hop_length, frames)
+    spectrum = scipy.fft.rfft(frames, axis=1)
+    out_spectrum = np.empty(
+        (_phase_vocoder.num_frames(out_length, hop_length), spectrum.shape[1]), np.complex64
     )
-    lower = positions.astype(np.intp)
-    weight = (positions - lower).astype(np.float32)[:, np.newaxis]
-    out_magnitude = magnitude[lower] * (1 - weight) + magnitude[lower + 1] * weight
-    out_deviation = deviation[np.minimum(lower, deviation.shape[0] - 1)]
-    start_phase = angle[0]
-
-    if frequency_map is None:
-        out_advance = out_deviation + nominal
-    else:
-        num_bins = magnitude.shape[1]
-        bins = np.arange(num_bins)
-        source, target, slopes = _knots_in_bins(frequency_map, frame_length)
-        read_at = np.interp(bins, target, source)  # w^-1 of each output bin, in source bins
-        below = np.minimum(read_at.astype(np.intp), num_bins - 2)
-        slope = slopes[np.clip(np.searchsorted(source, read_at) - 1, 0, slopes.size - 1)]
-        frac = np.minimum(read_at - below, 1)
-        # Where the map compresses, a partial's peak gets narrower than the window's main
-        # lobe and resynthesizes that much quieter: give it back its amplitude. Nothing is
-        # read from above the Nyquist bin.
-        gain = (read_at <= num_bins - 1) / np.minimum(slope, 1)
-        interpolated = out_magnitude
-        out_magnitude = interpolated[:, below] * ((1 - frac) * gain).astype(np.float32)
-        out_magnitude += interpolated[:, below + 1] * (frac * gain).astype(np.float32)
-        # A bin's advance scales with its frequency: map the source's true frequency
-        # (nearest bin plus its deviation) through w's local slope.
-        nearest = np.minimum(np.rint(read_at).astype(np.intp), num_bins - 1)
-        per_bin = 2 * np.pi * hop_length / frame_length
-        base = (nominal + per_bin * (nearest - read_at) * slope).astype(np.float32)
-        out_advance = out_deviation[:, nearest] * slope.astype(np.float32)
-        out_advance += base
-        # Phases of a windowed partial alternate by pi from bin to bin because the window is
-        # centred half a frame in; referred to the frame's centre they agree across its main
-        # lobe, so that is the reference in which a bin may borrow its neighbour's phase.
-        alternation = np.float32(np.pi) * (bins % 2)
-        start_phase = (start_phase + alternation)[nearest] - alternation
-
-    # Frame m's phase: the start phase plus the advances of frames 0 .. m-1.
-    phase = _cumulative_sum_rows(out_advance)
-    phase -= out_advance
-    phase += start_phase
-    out_spectrum = np.empty(out_magnitude.shape, np.complex64)
-    out_spectrum.real = out_magnitude * np.cos(phase)
-    out_spectrum.imag = out_magnitude * np.sin(phase)
-    frames = scipy.fft.irfft(out_spectrum, n=frame_length, axis=1)
-    frames *= _hann(frame_length)
-    return _overlap_add(frames, hop_length, out_length)
+    _phase_vocoder.resynthesize(spectrum, hop_length, float(rate), source, target, out_spectrum)
+    out_frames = scipy.fft.irfft(out_spectrum, n=frame_length, axis=1, overwrite_x=True)
+    out = np.empty(out_length, np.float32)
+    _phase_vocoder.overlap_add(out_frames, window, hop_length, out)
+    return out
