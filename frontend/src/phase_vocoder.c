@@ -159,7 +159,7 @@ typedef struct {
   float* weight_above;  /* the weight of the bin above it */
   int32_t* nearest;     /* source bin whose frequency deviation is used */
   float* slope;         /* w's slope there */
-  float* base_advance;  /* advance of the bin's own frequency, per hop */
+  float* base_advance;  /* advance per hop, less the deviation's share */
   float* start_offset;  /* phase offset from the nearest bin's start phase */
   float* nominal;       /* per source bin: its centre frequency's advance */
 } bin_map;
@@ -219,9 +219,9 @@ static void fill_bin_map(const bin_map* map, size_t num_bins,
     map->weight_above[j] = (float)(fraction * gain);
     map->nearest[j] = (int32_t)nearest;
     map->slope[j] = (float)slope;
-    /* A bin's advance scales with its frequency: the nearest bin's nominal
-     * frequency, mapped through w's local slope, plus the offset of read_at
-     * from that bin. */
+    /* The partial read here sits at source bin nearest + deviation, which w
+     * maps to j + slope * (nearest - read_at + deviation): its advance per
+     * hop is this base plus slope times the measured deviation. */
     map->base_advance[j] = (float)wrap_phase_double(
         per_bin_advance * ((double)j + (nearest - read_at) * slope));
     /* Phases of a windowed partial alternate by pi from bin to bin (the window
