@@ -96,6 +96,11 @@ class ParallelAudioDataGenerator:
         Run workers as threads, so breakpoints in the pipeline and callbacks stop.
     max_batches_pending : int
         At most this many batches are computed ahead of the consumer, >= 1.
+    batch_timeout : float, optional
+        Seconds a worker process may spend on one batch, > 0. A worker that takes longer is
+        taken for hung: it is killed and replaced, with a RuntimeWarning, and its batches
+        are computed again; a batch that hangs two workers raises WorkerError. None waits
+        forever. Debug threads are never timed. Default 300.
     get_batch_function : callable, optional
         ``f(batch_index, filenames, classes, params) -> (batch_index, (x, y))``; replaces
         the whole pipeline.
@@ -190,6 +195,7 @@ class ParallelAudioDataGenerator:
         cores: int | float = 0.25,
         debug: bool = False,
         max_batches_pending: int = 4,
+        batch_timeout: float | None = 300.0,
         get_batch_function: Callable | None = None,
         noaug_preprocessing_function: Callable | None = None,
         preprocessing_function: Callable | None = None,
@@ -237,6 +243,13 @@ class ParallelAudioDataGenerator:
                 "max_batches_pending", max_batches_pending, "an int >= 1", integer=True, minimum=1
             )
         )
+        if batch_timeout is not None and not (
+            _is_number(batch_timeout) and 0 < batch_timeout < math.inf
+        ):
+            raise SettingsError(
+                f"batch_timeout must be a number of seconds > 0, or None; got {batch_timeout!r}"
+            )
+        self.batch_timeout = None if batch_timeout is None else float(batch_timeout)
 
         self.get_batch_function = _check_callable("get_batch_function", get_batch_function)
         self.noaug_preprocessing_function = _check_callable(

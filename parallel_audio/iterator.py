@@ -146,6 +146,7 @@ class ParallelAudioIterator(keras.utils.PyDataset):
                 max_pending=generator.max_batches_pending,
                 threads=generator.debug,
                 hide_gpus=generator.disable_gpu_in_subprocesses,
+                batch_timeout=generator.batch_timeout,
             )
 
     def __len__(self) -> int:

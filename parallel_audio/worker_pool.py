@@ -386,6 +386,9 @@ class _Worker:
         self.results = results  # processes: the parent's end of the result pipe
         self.assigned: dict[int, int | None] = {}
         self.ready = results is None  # a process is ready once it says so
+        # When it began the batch it is computing (the first assigned), once ready.
+        self.busy_since: float | None = None
+        self.hung = False  # killed by the pool for exceeding the batch timeout
 
     @property
     def pid(self) -> int | None:
@@ -395,6 +398,10 @@ class _Worker:
         if self.pid is None:
             return f"worker {self.name}"
         return f"worker {self.name} (pid {self.pid})"
+
+    def mark_progress(self) -> None:
+        """Restart the batch clock: a ready worker begins its next batch, if it holds one."""
+        self.busy_since = time.monotonic() if self.ready and self.assigned else None
 
     def close_channels(self) -> None:
         if self.results is not None:
@@ -423,8 +430,10 @@ class _Pool:
         max_pending: int,
         threads: bool,
         hide_gpus: bool,
+        batch_timeout: float | None = None,
     ) -> None:
         self.describe = describe
+        self.batch_timeout = None if threads else batch_timeout
         self.batches_per_epoch = batches_per_epoch
         self.max_pending = max_pending
         self.threads = threads
@@ -608,6 +617,7 @@ class _Pool:
                             self.replace(worker)
                     elif kind == "death" and worker in self.workers:
                         self.replace(worker)
+                self.stop_hung_workers()
         except BaseException as error:  # never leave the consumer waiting for nothing
             with self.changed:
                 if self.fatal is None and not self.stopping:
@@ -616,6 +626,22 @@ class _Pool:
                 self.changed.notify_all()
         finally:
             self.selector.close()
+
+    def stop_hung_workers(self) -> None:
+        """Kill every worker that has spent more than ``batch_timeout`` on one batch.
+
+        Its death then goes the way of any other: it is replaced and its batches computed
+        again, and a batch that hangs MAX_DEATHS_PER_BATCH workers raises WorkerError.
+        """
+        if self.batch_timeout is None:
+            return
+        now = time.monotonic()
+        with self.lock:
+            for worker in self.workers:
+                started = worker.busy_since
+                if not worker.hung and started is not None and now - started > self.batch_timeout:
+                    worker.hung = True
+                    worker.handle.kill()  # its sentinel wakes the collector
 
     def watch(self, worker: _Worker) -> None:
         self.selector.register(worker.results, selectors.EVENT_READ, ("result", worker))
@@ -661,13 +687,17 @@ class _Pool:
                 dead.append(worker)
                 continue
             worker.assigned[position] = None if slot is None else slot[0]
+            if worker.busy_since is None:
+                worker.mark_progress()
 
     def receive(self, worker: _Worker) -> None:
         """Read one message from a worker and keep what it reports."""
         message = worker.results.recv()
         kind = message[0]
         if kind == "ready":
-            worker.ready = True
+            with self.lock:
+                worker.ready = True
+                worker.mark_progress()
             return
         epoch, batch_index = message[1:3]
         position = epoch * self.batches_per_epoch + batch_index
@@ -700,6 +730,7 @@ class _Pool:
             if kind == "inline":
                 self.slots.fit(sum(_aligned(len(raw)) for raw in raws))
             self.slots.give_back(worker.assigned.pop(position, None))
+            worker.mark_progress()
             self.store(position, result)
 
     def replace(self, worker: _Worker) -> None:
@@ -716,6 +747,11 @@ class _Pool:
         except (EOFError, OSError):
             pass
         how = f"{worker.describe()} {_exit_description(process.exitcode)}"
+        if worker.hung:
+            how = (
+                f"{worker.describe()} was killed for exceeding batch_timeout "
+                f"({self.batch_timeout:g} s)"
+            )
         self.unwatch(worker)
         with self.lock:  # the consumer may be sending it a task
             worker.close_channels()
@@ -846,6 +882,10 @@ class BatchScheduler:
         Threads instead of processes (``debug=True``): breakpoints stop in the pipeline.
     hide_gpus : bool
         Set ``CUDA_VISIBLE_DEVICES=-1`` in worker processes.
+    batch_timeout : float, optional
+        Seconds a worker process may spend on one batch; one that takes longer is taken for
+        hung, killed and replaced like a worker that died. None waits forever; threads are
+        never timed (a breakpoint would trip it).
     """
 
     def __init__(
@@ -858,6 +898,7 @@ class BatchScheduler:
         max_pending: int,
         threads: bool,
         hide_gpus: bool,
+        batch_timeout: float | None = None,
     ) -> None:
         self._pool = _Pool(
             params,
@@ -867,6 +908,7 @@ class BatchScheduler:
             max_pending=max_pending,
             threads=threads,
             hide_gpus=hide_gpus,
+            batch_timeout=batch_timeout,
         )
         self._finalizer = weakref.finalize(self, self._pool.stop)
         try:

@@ -23,13 +23,14 @@ import sys
 import textwrap
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 from test_generator import write_dataset
 
-from parallel_audio import AudioFileError, ParallelAudioDataGenerator, WorkerError
+from parallel_audio import AudioFileError, ParallelAudioDataGenerator, SettingsError, WorkerError
 
 CLASSES = ["low", "high"]
 
@@ -177,6 +178,19 @@ def die_on(params, x, filename, *, target):
     """Kill the process computing ``target``, as the kernel's OOM killer would."""
     if filename == target:
         os.kill(os.getpid(), signal.SIGKILL)
+    return x
+
+
+def hang_on(params, x, filename, *, target, once_marker=None):
+    """Hang on ``target``: forever, or, given ``once_marker``, only the first time."""
+    if filename == target:
+        if once_marker is None:
+            time.sleep(3600)
+        try:
+            Path(once_marker).touch(exist_ok=False)
+        except FileExistsError:
+            return x
+        time.sleep(3600)
     return x
 
 
@@ -418,6 +432,83 @@ def test_a_batch_that_kills_every_worker_raises_naming_it(dataset):
             assert_shm_back_to(shm_before)
         finally:
             iterator.close()
+
+
+def test_a_hung_worker_is_killed_replaced_and_its_batches_come_out_bit_for_bit(
+    dataset, tmp_path
+):
+    with deadline(60):
+        reference_iterator = flow(dataset, cores=0, shuffle=False)
+        target = reference_iterator.filenames[5]  # sample 1 of batch 1
+        reference = [reference_iterator.batch(i) for i in range(4)]
+        hang_once = functools.partial(hang_on, target=target, once_marker=tmp_path / "hung")
+        with flow(
+            dataset, shuffle=False, batch_timeout=1.5, postprocessing_function=hang_once
+        ) as iterator:
+            started = time.monotonic()
+            with pytest.warns(RuntimeWarning) as warned:
+                served = [iterator.batch(i) for i in range(4)]
+            assert 1.5 < time.monotonic() - started < 15
+            pids = iterator.worker_pids
+            assert len(pids) == 2
+    notices = [str(w.message) for w in warned]
+    assert len(notices) == 1, notices
+    assert "was killed for exceeding batch_timeout (1.5 s) while computing batch 1 of epoch 0" in (
+        notices[0]
+    )
+    for got, expected in zip(served, reference, strict=True):
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_array_equal(got[1], expected[1])
+    assert_gone(pids)
+
+
+def test_a_batch_that_hangs_every_worker_raises_naming_it(dataset):
+    shm_before = shm_entries()
+    with deadline(60):
+        probe = flow(dataset, cores=0, shuffle=False)
+        target = probe.filenames[5]
+        iterator = flow(
+            dataset,
+            shuffle=False,
+            max_batches_pending=2,  # batches 0 to 3: only batch 1 holds the target
+            batch_timeout=1.0,
+            postprocessing_function=functools.partial(hang_on, target=target),
+        )
+        try:
+            with pytest.warns(RuntimeWarning):
+                with pytest.raises(WorkerError) as raised:
+                    iterator.batch(1)
+            message = str(raised.value)
+            assert message.startswith("batch 1 of epoch 0 killed the 2 workers that computed it")
+            assert "exceeding batch_timeout (1 s)" in message and target in message
+            pids = iterator.worker_pids
+            assert_gone(pids)
+            assert_shm_back_to(shm_before)
+        finally:
+            iterator.close()
+
+
+def test_batch_timeout_leaves_slow_batches_alone_and_never_times_debug_threads(dataset):
+    slow = functools.partial(sleep_then_pass, seconds=0.4)
+    with deadline(60):
+        for debug in (False, True):
+            # A batch of 4 samples takes 1.6 s: over the timeout in threads, under it in a
+            # process whose clock restarts with each batch.
+            timeout = 0.8 if debug else 5.0
+            with flow(
+                dataset, debug=debug, batch_timeout=timeout, postprocessing_function=slow
+            ) as iterator:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", RuntimeWarning)
+                    batches = [iterator.batch(i) for i in range(4)]
+            assert all(b[0].shape[0] == 4 for b in batches)
+
+
+@pytest.mark.parametrize("value", [0, -1.0, float("inf"), float("nan"), "10", True])
+def test_batch_timeout_must_be_a_positive_number_or_none(value):
+    with pytest.raises(SettingsError, match="batch_timeout"):
+        ParallelAudioDataGenerator(batch_timeout=value)
+    assert ParallelAudioDataGenerator(batch_timeout=None).batch_timeout is None
 
 
 def test_workers_that_keep_dying_raise_instead_of_being_replaced_forever(dataset):
