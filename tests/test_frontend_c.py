@@ -53,12 +53,14 @@ def test_c_unit_tests(tmp_path):
     assert "all checks passed" in run(build_dir, "frontend_tests")
     assert "accepted" in run(build_dir, "frontend_sweep", "100")
     assert "all checks passed" in run(build_dir, "phase_vocoder_tests")
+    assert "all checks passed" in run(build_dir, "loudness_tests")
 
 
 def test_c_tests_and_random_sweep_under_sanitizers(tmp_path):
     build_dir = build(tmp_path, "-DCMAKE_BUILD_TYPE=Debug", "-DMF_SANITIZE=ON")
     assert "all checks passed" in run(build_dir, "frontend_tests")
     assert "all checks passed" in run(build_dir, "phase_vocoder_tests")
+    assert "all checks passed" in run(build_dir, "loudness_tests")
     # A fresh seed each run widens coverage over time; the seed is in the output on failure.
     seed = str(int.from_bytes(os.urandom(4), "little"))
     output = run(build_dir, "frontend_sweep", "400", seed)

@@ -1,6 +1,7 @@
 """Fuzzing, bounded in time: damaged files through read_audio and through whole batches of
 flow_from_directory, random arrays and settings through the frontend and its binding, and
-random clips, rates and frequency maps through the phase vocoder and its binding.
+random clips, rates and frequency maps through the phase vocoder and its binding, and the
+same clips through the loudness measurement.
 
 Each target runs in a child process (this file, run as a script), so that a crash or a hang
 is reported with the case that caused it instead of taking pytest down. A run lasts
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -573,7 +575,7 @@ def map_is_valid(frequency_map) -> bool:
 
 
 def fuzz_vocoder(deadline: float, seed: int, work: Path, record) -> dict:
-    from parallel_audio.augment import stretch_and_warp
+    from parallel_audio.augment import loudness_lufs, stretch_and_warp
 
     counts = {"cases": 0, "accepted": 0, "rejected": 0}
     while time.monotonic() < deadline:
@@ -626,6 +628,13 @@ def fuzz_vocoder(deadline: float, seed: int, work: Path, record) -> dict:
                 if not np.all(np.isfinite(out)):
                     raise FuzzFailure(f"case {case}: finite clip, non-finite output")
             counts["accepted"] += 1
+        if audio.ndim == 1 and audio.dtype.kind in "biuf":
+            sample_rate = int(rng.choice([8000, 16000, 44100, 1]))
+            record(f"case {case}: loudness_lufs({audio.dtype} {audio.shape}, {sample_rate})")
+            with np.errstate(all="ignore"):
+                loudness = loudness_lufs(audio, sample_rate)
+            if not isinstance(loudness, float) or loudness == math.inf:
+                raise FuzzFailure(f"case {case}: loudness {loudness!r}")
         counts["cases"] += 1
     return counts
 

@@ -443,7 +443,11 @@ def test_a_hung_worker_is_killed_replaced_and_its_batches_come_out_bit_for_bit(
         reference = [reference_iterator.batch(i) for i in range(4)]
         hang_once = functools.partial(hang_on, target=target, once_marker=tmp_path / "hung")
         with flow(
-            dataset, shuffle=False, batch_timeout=1.5, postprocessing_function=hang_once
+            dataset,
+            shuffle=False,
+            max_batches_pending=2,  # batches 0 to 3: only batch 1 holds the target
+            batch_timeout=1.5,
+            postprocessing_function=hang_once,
         ) as iterator:
             started = time.monotonic()
             with pytest.warns(RuntimeWarning) as warned:

@@ -7,6 +7,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from parallel_audio import _loudness
+
 #: Ways to read ``noise_color_range`` and ``bg_noise_range``.
 NOISE_LEVEL_MODES = ("factor", "snr_db")
 
@@ -27,7 +29,10 @@ _RELATIVE_GATE_LU = 10.0
 
 @lru_cache(maxsize=16)
 def _k_weighting(sample_rate: int) -> np.ndarray:
-    """Second-order sections of the BS.1770 K-weighting filter, as pyloudnorm designs it."""
+    """Second-order sections of the BS.1770 K-weighting filter, as pyloudnorm designs it.
+
+    Rows of (b0, b1, b2, a0, a1, a2), normalized so that a0 = 1; read-only.
+    """
     from pyloudnorm.iirfilter import IIRfilter
 
     stages = (
@@ -35,34 +40,56 @@ def _k_weighting(sample_rate: int) -> np.ndarray:
         IIRfilter(0.0, 0.5, 38.0, sample_rate, "high_pass"),
     )
     sections = np.array([np.concatenate([stage.b, stage.a]) for stage in stages])
-    return sections / sections[:, 3:4]  # normalized so that a0 = 1
+    sections = np.ascontiguousarray(sections / sections[:, 3:4])
+    sections.setflags(write=False)
+    return sections
+
+
+@lru_cache(maxsize=64)
+def _gating_blocks(num_samples: int, sample_rate: int) -> tuple[np.ndarray, ...]:
+    """The gating blocks of a clip of this length: where they start and end.
+
+    Returns the sorted distinct block edges in samples (uint64), each block's start and end
+    as indices into them, and the block length in samples. The edges are pyloudnorm's:
+    ``int()`` of the block bounds in samples.
+    """
+    block_seconds = min(LOUDNESS_BLOCK_SECONDS, num_samples / sample_rate)
+    step = 1.0 - _BLOCK_OVERLAP
+    duration = num_samples / sample_rate
+    num_blocks = int(np.round((duration - block_seconds) / (block_seconds * step))) + 1
+    starts = np.arange(num_blocks)
+    upper = (block_seconds * (starts * step + 1) * sample_rate).astype(np.int64)
+    upper = np.minimum(upper, num_samples)
+    lower = np.minimum((block_seconds * (starts * step) * sample_rate).astype(np.int64), upper)
+    edges = np.unique(np.concatenate([lower, upper]))
+    blocks = (
+        edges.astype(np.uint64),
+        np.searchsorted(edges, lower),
+        np.searchsorted(edges, upper),
+        np.float64(block_seconds * sample_rate),
+    )
+    for array in blocks[:3]:
+        array.setflags(write=False)
+    return blocks
 
 
 def loudness_lufs(audio: np.ndarray, sample_rate: int) -> float:
     """Integrated loudness of a clip in LUFS (ITU-R BS.1770, as ``pyloudnorm`` measures it).
 
     ``pyloudnorm.Meter(sample_rate).integrated_loudness`` with its K-weighting filter, 400 ms
-    blocks and gates, vectorized over blocks (it loops over them in Python, which costs more
-    than the rest of an augmented sample); clips shorter than a block are measured in one
-    block of their own length. Returns ``-inf`` for an empty or silent clip.
+    blocks and gates; clips shorter than a block are measured in one block of their own
+    length. The filter and the block energies come from one pass in C
+    (``frontend/src/loudness.c``); pyloudnorm loops over blocks in Python, which costs more
+    than the rest of an augmented sample. Returns ``-inf`` for an empty or silent clip.
     """
-    import scipy.signal
-
+    audio = np.ascontiguousarray(audio, np.float32)
     if audio.size < 2 or not np.any(audio):
         return -math.inf
-    block_seconds = min(LOUDNESS_BLOCK_SECONDS, audio.size / sample_rate)
-    weighted = scipy.signal.sosfilt(_k_weighting(sample_rate), audio.astype(np.float64))
-    energy = np.concatenate([[0.0], np.cumsum(np.square(weighted))])
-    step = 1.0 - _BLOCK_OVERLAP
-    duration = audio.size / sample_rate
-    num_blocks = int(np.round((duration - block_seconds) / (block_seconds * step))) + 1
-    starts = np.arange(num_blocks)
-    # The same bounds as pyloudnorm: int() of the block edges in samples.
-    lower = (block_seconds * (starts * step) * sample_rate).astype(np.int64)
-    upper = (block_seconds * (starts * step + 1) * sample_rate).astype(np.int64)
-    upper = np.minimum(upper, audio.size)
-    mean_square = (energy[upper] - energy[np.minimum(lower, upper)]) / (block_seconds * sample_rate)
-    with np.errstate(divide="ignore"):
+    edges, lower, upper, block_samples = _gating_blocks(audio.size, sample_rate)
+    energy = np.empty(edges.size)
+    _loudness.filtered_energy(audio, _k_weighting(sample_rate), edges, energy)
+    mean_square = (energy[upper] - energy[lower]) / block_samples
+    with np.errstate(divide="ignore", invalid="ignore"):
         block_loudness = -0.691 + 10 * np.log10(mean_square)
     above_absolute = block_loudness >= _ABSOLUTE_GATE_LUFS
     if not above_absolute.any():
