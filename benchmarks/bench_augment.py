@@ -186,8 +186,7 @@ def main() -> None:
     background = (0.1 * rng.standard_normal(30 * RATE)).astype(np.float32)
     soundfile.write(dataset / "_background_noise_" / "noise.wav", background, RATE)
 
-    generator = ParallelAudioDataGenerator(
-        cores=0,
+    augmentation = dict(
         speed_range=(0.9, 1.1),
         pitch_range=(-3, 3),
         vtlp_range=(0.9, 1.1),
@@ -197,17 +196,12 @@ def main() -> None:
         bg_noise_dir="_background_noise_",
         bg_noise_range=(0.1, 0.3),
     )
+    generator = ParallelAudioDataGenerator(cores=0, **augmentation)
     generator.flow_from_directory(dataset, classes=["word"], seed=0)  # loads the background
+    # The same with noise levels as signal-to-noise ratios (dB), measured in loudness units.
     snr_generator = ParallelAudioDataGenerator(
         cores=0,
-        speed_range=(0.9, 1.1),
-        pitch_range=(-3, 3),
-        vtlp_range=(0.9, 1.1),
-        loudness_range=(0.5, 1.5),
-        noise_colors="all",
-        noise_color_range=(5, 20),
-        bg_noise_dir="_background_noise_",
-        bg_noise_range=(5, 20),
+        **{**augmentation, "noise_color_range": (5, 20), "bg_noise_range": (5, 20)},
         noise_level_mode="snr_db",
     )
     snr_generator.flow_from_directory(dataset, classes=["word"], seed=0)

@@ -109,39 +109,7 @@ def stretch_and_warp(
     frame_length: int = FRAME_LENGTH,
     hop_length: int = HOP_LENGTH,
 ) -> np.ndarray:
-    """Play a clip ``rate`` times faster at the same pitch, and warp its frequency axis.
-
-    A phase vocoder: the output's frame ``m`` takes the magnitude of the input at frame
-    position ``m * rate`` (interpolated between the two neighbouring frames) and advances
-    each bin's phase by the instantaneous frequency measured there, so partials keep their
-    frequency while the duration becomes ``len(audio) / rate``.
-
-    With ``frequency_map = (source_hz, target_hz)`` as increasing knots of a piecewise-
-    linear map ``w`` given in fractions of the sample rate (0 to 0.5), energy at frequency
-    ``f`` moves to ``w(f)``: output bin ``j`` reads the magnitude at ``w^-1(j)`` and
-    advances its phase at ``w`` of the instantaneous frequency found there.
-
-    Parameters
-    ----------
-    audio : numpy.ndarray, shape (n,)
-        float32 audio.
-    rate : float
-        > 1 shortens, < 1 lengthens; 1 keeps the duration.
-    frequency_map : (numpy.ndarray, numpy.ndarray), optional
-        Knots of the frequency warp, each increasing, starting at 0 and ending at 0.5.
-    frame_length, hop_length : int
-        STFT frame and hop in samples; ``frame_length`` a multiple of ``hop_length``.
-
-    Returns
-    -------
-    numpy.ndarray of float32, shape (round(n / rate),)
-
-    Examples
-    --------
-    >>> tone = np.sin(2 * np.pi * 440 / 16000 * np.arange(16000)).astype(np.float32)
-    >>> stretch_and_warp(tone, rate=1.25).shape
-    (12800,)
-    """
+    """``parallel_audio.augment.stretch_and_warp``, with the same arguments and result."""
     audio = np.asarray(audio, np.float32)
     out_length = int(round(audio.size / rate))
     if audio.size == 0 or out_length == 0:

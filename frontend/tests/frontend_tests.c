@@ -4,23 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "dc_notch.h"
 #include "fft.h"
 #include "log_scale.h"
 #include "microfrontend/frontend.h"
 #include "noise_reduction.h"
 #include "window.h"
-
-static int failures = 0;
-
-#define CHECK(condition)                                               \
-  do {                                                                 \
-    if (!(condition)) {                                                \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
-              #condition);                                             \
-      ++failures;                                                      \
-    }                                                                  \
-  } while (0)
 
 static void test_window_is_a_symmetric_q12_hann(void) {
   mf_window window;
@@ -254,10 +244,5 @@ int main(void) {
   test_quantize_static_points();
   test_quantize_dynamic_maps_the_top_range();
   test_frontend_api();
-  if (failures) {
-    fprintf(stderr, "%d check(s) failed\n", failures);
-    return 1;
-  }
-  printf("frontend_tests: all checks passed\n");
-  return 0;
+  return report("frontend_tests");
 }

@@ -5,18 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "check.h"
 #include "loudness/loudness.h"
-
-static int failures = 0;
-
-#define CHECK(condition)                                               \
-  do {                                                                 \
-    if (!(condition)) {                                                \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
-              #condition);                                             \
-      ++failures;                                                      \
-    }                                                                  \
-  } while (0)
 
 static const double passthrough[6] = {1, 0, 0, 1, 0, 0};
 
@@ -118,10 +108,5 @@ int main(void) {
   test_second_order_terms();
   test_invalid_arguments_are_rejected();
   test_random_arguments_are_safe();
-  if (failures) {
-    fprintf(stderr, "%d check(s) failed\n", failures);
-    return 1;
-  }
-  printf("loudness_tests: all checks passed\n");
-  return 0;
+  return report("loudness_tests");
 }

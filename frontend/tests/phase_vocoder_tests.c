@@ -7,18 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "phase_vocoder/phase_vocoder.h"
-
-static int failures = 0;
-
-#define CHECK(condition)                                               \
-  do {                                                                 \
-    if (!(condition)) {                                                \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
-              #condition);                                             \
-      ++failures;                                                      \
-    }                                                                  \
-  } while (0)
 
 #define PI 3.14159265358979323846
 
@@ -270,10 +260,5 @@ int main(void) {
   test_rate_reads_frames_at_that_rate();
   test_invalid_arguments_are_rejected();
   test_random_arguments_are_safe();
-  if (failures) {
-    fprintf(stderr, "%d check(s) failed\n", failures);
-    return 1;
-  }
-  printf("phase_vocoder_tests: all checks passed\n");
-  return 0;
+  return report("phase_vocoder_tests");
 }
