@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import phase_vocoder_reference
 import pyloudnorm
 import pytest
 import scipy.signal
-import phase_vocoder_reference
 import soundfile
 from test_generator import write_dataset
 

@@ -434,9 +434,7 @@ def test_a_batch_that_kills_every_worker_raises_naming_it(dataset):
             iterator.close()
 
 
-def test_a_hung_worker_is_killed_replaced_and_its_batches_come_out_bit_for_bit(
-    dataset, tmp_path
-):
+def test_a_hung_worker_is_killed_replaced_and_its_batches_come_out_bit_for_bit(dataset, tmp_path):
     with deadline(60):
         reference_iterator = flow(dataset, cores=0, shuffle=False)
         target = reference_iterator.filenames[5]  # sample 1 of batch 1
@@ -457,8 +455,9 @@ def test_a_hung_worker_is_killed_replaced_and_its_batches_come_out_bit_for_bit(
             assert len(pids) == 2
     notices = [str(w.message) for w in warned]
     assert len(notices) == 1, notices
-    assert "was killed for exceeding batch_timeout (1.5 s) while computing batch 1 of epoch 0" in (
-        notices[0]
+    assert (
+        "was killed for exceeding batch_timeout (1.5 s) while computing batch 1 of epoch 0"
+        in (notices[0])
     )
     for got, expected in zip(served, reference, strict=True):
         np.testing.assert_array_equal(got[0], expected[0])

@@ -47,7 +47,7 @@ def _k_weighting(sample_rate: int) -> np.ndarray:
 
 @lru_cache(maxsize=64)
 def _gating_blocks(num_samples: int, sample_rate: int) -> tuple[np.ndarray, ...]:
-    """The gating blocks of a clip of this length: where they start and end.
+    """Return the gating blocks of a clip of this length: where they start and end.
 
     Returns the sorted distinct block edges in samples (uint64), each block's start and end
     as indices into them, and the block length in samples. The edges are pyloudnorm's:

@@ -37,7 +37,7 @@ def _hann(length: int) -> np.ndarray:
 def _knots_in_bins(
     frequency_map: tuple[np.ndarray, np.ndarray] | None, frame_length: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The map's knots in bins, checked; empty arrays for the identity."""
+    """Return the map's knots in bins, checked; empty arrays for the identity."""
     if frequency_map is None:
         return _IDENTITY, _IDENTITY
     source, target = (np.ascontiguousarray(k, np.float64) * frame_length for k in frequency_map)
