@@ -1,14 +1,15 @@
-"""Fuzzing, bounded in time: damaged files through read_audio and through whole batches of
+"""Fuzzing: damaged files through read_audio and through whole batches of
 flow_from_directory, random arrays and settings through the frontend and its binding, and
 random clips, rates and frequency maps through the phase vocoder and its binding, and the
 same clips through the loudness measurement.
 
 Each target runs in a child process (this file, run as a script), so that a crash or a hang
-is reported with the case that caused it instead of taking pytest down. A run lasts
-PARALLEL_AUDIO_FUZZ_SECONDS per target (default 3); its seed is drawn afresh, so coverage grows
-over runs, and PARALLEL_AUDIO_FUZZ_SEED repeats one. For a long session::
+is reported with the case that caused it instead of taking pytest down. A run is a fixed
+number of cases from a fixed seed, so that every run checks the same cases however busy the
+machine is. PARALLEL_AUDIO_FUZZ_SEED picks another seed ("random" draws one, printed on
+failure), and PARALLEL_AUDIO_FUZZ_SCALE multiplies the number of cases. For a long session::
 
-    PARALLEL_AUDIO_FUZZ_SECONDS=600 pytest tests/test_fuzz.py
+    PARALLEL_AUDIO_FUZZ_SEED=random PARALLEL_AUDIO_FUZZ_SCALE=200 pytest tests/test_fuzz.py
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import math
 import os
 import subprocess
 import sys
-import time
 import traceback
 import warnings
 from pathlib import Path
@@ -27,19 +27,35 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-FUZZ_SECONDS = float(os.environ.get("PARALLEL_AUDIO_FUZZ_SECONDS", "3"))
-FUZZ_SEED = os.environ.get("PARALLEL_AUDIO_FUZZ_SEED")
-# Imports (TensorFlow, through Keras, for the batch target) come on top of the fuzzing time.
+FUZZ_SEED = os.environ.get("PARALLEL_AUDIO_FUZZ_SEED", "0")
+FUZZ_SCALE = float(os.environ.get("PARALLEL_AUDIO_FUZZ_SCALE", "1"))
+#: Cases per target at scale 1 (rounds of two small class folders for "batches"): each takes
+#: a few seconds on one core.
+CASES = {"read_audio": 150, "batches": 2, "frontend": 150, "binding": 300, "vocoder": 100}
+#: A deadline per case, not a speed requirement: only a hang should ever reach it. Imports
+#: (TensorFlow, through Keras, for the batch target) come on top.
+SECONDS_PER_CASE = {
+    "read_audio": 1.0,
+    "batches": 60.0,
+    "frontend": 1.0,
+    "binding": 0.5,
+    "vocoder": 2.0,
+}
 STARTUP_ALLOWANCE = 120
 
 
+def planned_cases(target: str) -> int:
+    return max(1, round(CASES[target] * FUZZ_SCALE))
+
+
 def run_target(tmp_path: Path, target: str) -> dict:
-    seed = int(FUZZ_SEED) if FUZZ_SEED else int.from_bytes(os.urandom(4), "little")
+    seed = int.from_bytes(os.urandom(4), "little") if FUZZ_SEED == "random" else int(FUZZ_SEED)
+    num_cases = planned_cases(target)
     work = tmp_path / "work"
     work.mkdir()
     command = [sys.executable, "-X", "faulthandler", __file__, target]
-    command += [str(FUZZ_SECONDS), str(seed), str(work)]
-    timeout = 3 * FUZZ_SECONDS + STARTUP_ALLOWANCE
+    command += [str(num_cases), str(seed), str(work)]
+    timeout = num_cases * SECONDS_PER_CASE[target] + STARTUP_ALLOWANCE
     rerun = f"repeat with PARALLEL_AUDIO_FUZZ_SEED={seed} pytest {__file__} -k {target}"
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
@@ -66,32 +82,32 @@ def last_case(work: Path) -> str:
 
 def test_damaged_files_through_read_audio(tmp_path):
     summary = run_target(tmp_path, "read_audio")
-    assert summary["cases"] >= 20, summary
+    assert summary["cases"] == planned_cases("read_audio"), summary
     # Both outcomes occur: the mutations leave some files readable and break others.
     assert summary["loaded"] > 0 and summary["rejected"] > 0, summary
 
 
 def test_damaged_files_through_flow_from_directory(tmp_path):
     summary = run_target(tmp_path, "batches")
-    assert summary["rounds"] >= 1, summary
+    assert summary["rounds"] == planned_cases("batches"), summary
     assert summary["failed_batches"] > 0 and summary["batches"] > summary["failed_batches"]
 
 
 def test_random_arrays_through_the_frontend(tmp_path):
     summary = run_target(tmp_path, "frontend")
-    assert summary["cases"] >= 50, summary
+    assert summary["cases"] == planned_cases("frontend"), summary
     assert summary["accepted"] > 0 and summary["rejected"] > 0, summary
 
 
 def test_random_arrays_and_settings_through_the_native_binding(tmp_path):
     summary = run_target(tmp_path, "binding")
-    assert summary["cases"] >= 50, summary
+    assert summary["cases"] == planned_cases("binding"), summary
     assert summary["accepted"] > 0 and summary["rejected"] > 0, summary
 
 
 def test_random_clips_rates_and_maps_through_the_phase_vocoder(tmp_path):
     summary = run_target(tmp_path, "vocoder")
-    assert summary["cases"] >= 50, summary
+    assert summary["cases"] == planned_cases("vocoder"), summary
     assert summary["accepted"] > 0 and summary["rejected"] > 0, summary
 
 
@@ -190,13 +206,13 @@ def check_loaded(audio: object, where: str) -> None:
         raise FuzzFailure(f"{where}: read_audio returned non-finite values")
 
 
-def fuzz_read_audio(deadline: float, seed: int, work: Path, record) -> dict:
+def fuzz_read_audio(num_cases: int, seed: int, work: Path, record) -> dict:
     from parallel_audio import AudioFileError
     from parallel_audio.audio_io import read_audio
 
     seeds = seed_files()
     counts = {"cases": 0, "loaded": 0, "rejected": 0}
-    while time.monotonic() < deadline:
+    while counts["cases"] < num_cases:
         case = counts["cases"]
         rng = np.random.default_rng([seed, case])
         data, extension = random_file(seeds, rng)
@@ -218,7 +234,7 @@ def fuzz_read_audio(deadline: float, seed: int, work: Path, record) -> dict:
     return counts
 
 
-def fuzz_batches(deadline: float, seed: int, work: Path, record) -> dict:
+def fuzz_batches(num_rounds: int, seed: int, work: Path, record) -> dict:
     import soundfile
 
     from parallel_audio import AudioFileError, ParallelAudioDataGenerator
@@ -226,7 +242,7 @@ def fuzz_batches(deadline: float, seed: int, work: Path, record) -> dict:
     seeds = seed_files()
     generator = ParallelAudioDataGenerator(cores=0)
     counts = {"rounds": 0, "batches": 0, "failed_batches": 0}
-    while time.monotonic() < deadline:
+    while counts["rounds"] < num_rounds:
         round_index = counts["rounds"]
         rng = np.random.default_rng([seed, round_index])
         root = work / f"round{round_index}"
@@ -360,12 +376,12 @@ def random_settings(rng: np.random.Generator):
     return settings
 
 
-def fuzz_frontend(deadline: float, seed: int, work: Path, record) -> dict:
+def fuzz_frontend(num_cases: int, seed: int, work: Path, record) -> dict:
     from parallel_audio import AudioFeatureGenerator, SettingsError
 
     counts = {"cases": 0, "accepted": 0, "rejected": 0, "settings_rejected": 0}
     generator = None
-    while time.monotonic() < deadline:
+    while counts["cases"] < num_cases:
         case = counts["cases"]
         rng = np.random.default_rng([seed, case])
         if generator is None or rng.random() < 0.1:
@@ -436,11 +452,11 @@ def random_config(rng: np.random.Generator):
     return config
 
 
-def fuzz_binding(deadline: float, seed: int, work: Path, record) -> dict:
+def fuzz_binding(num_cases: int, seed: int, work: Path, record) -> dict:
     from parallel_audio import _microfrontend
 
     counts = {"cases": 0, "accepted": 0, "rejected": 0}
-    while time.monotonic() < deadline:
+    while counts["cases"] < num_cases:
         case = counts["cases"]
         rng = np.random.default_rng([seed, case])
         config = random_config(rng)
@@ -574,11 +590,11 @@ def map_is_valid(frequency_map) -> bool:
         )
 
 
-def fuzz_vocoder(deadline: float, seed: int, work: Path, record) -> dict:
+def fuzz_vocoder(num_cases: int, seed: int, work: Path, record) -> dict:
     from parallel_audio.augment import loudness_lufs, stretch_and_warp
 
     counts = {"cases": 0, "accepted": 0, "rejected": 0}
-    while time.monotonic() < deadline:
+    while counts["cases"] < num_cases:
         case = counts["cases"]
         rng = np.random.default_rng([seed, case])
         audio = random_array(rng, 512)
@@ -649,7 +665,7 @@ TARGETS = {
 
 
 def main(argv: list[str]) -> int:
-    target, seconds, seed, work = argv[0], float(argv[1]), int(argv[2]), Path(argv[3])
+    target, num_cases, seed, work = argv[0], int(argv[1]), int(argv[2]), Path(argv[3])
     progress = work / "progress.txt"
 
     def record(text: str) -> None:
@@ -666,9 +682,8 @@ def main(argv: list[str]) -> int:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     if target == "batches":
         import parallel_audio.iterator  # noqa: F401  (Keras and its backend: not fuzzing time)
-    deadline = time.monotonic() + seconds
     try:
-        counts = TARGETS[target](deadline, seed, work, record)
+        counts = TARGETS[target](num_cases, seed, work, record)
     except Exception:
         print(traceback.format_exc(), file=sys.stderr)
         return 1
