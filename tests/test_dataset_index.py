@@ -627,8 +627,9 @@ def test_dataset_index_is_immutable_and_checked():
 # ----------------------------------------------------------------------------- speed
 
 
-def test_listing_many_files_is_fast(tmp_path):
-    # 100k files list in about 0.3 s here; creating them is what costs test time.
+def test_listing_many_files_ends_within_a_deadline(tmp_path):
+    # 100k files list in about 0.3 s on a quiet machine (benchmarks measure speed); the
+    # deadline only catches work that grows faster than the file count.
     num_files = 10000
     for class_name in ("yes", "no"):
         folder = tmp_path / class_name
@@ -641,4 +642,4 @@ def test_listing_many_files_is_fast(tmp_path):
         index = build_index(tmp_path, ["yes", "no"], subset="training", validation_split=0.1)
     elapsed = time.perf_counter() - start
     assert 0.85 * num_files < len(index) < 0.95 * num_files
-    assert elapsed < 1.0, f"{elapsed:.2f} s for {num_files} files"
+    assert elapsed < 10.0, f"{elapsed:.2f} s for {num_files} files"

@@ -61,8 +61,11 @@ def test_c_tests_and_random_sweep_under_sanitizers(tmp_path):
     assert "all checks passed" in run(build_dir, "frontend_tests")
     assert "all checks passed" in run(build_dir, "phase_vocoder_tests")
     assert "all checks passed" in run(build_dir, "loudness_tests")
-    # A fresh seed each run widens coverage over time; the seed is in the output on failure.
-    seed = str(int.from_bytes(os.urandom(4), "little"))
+    # A fixed seed by default, so every run checks the same cases; PARALLEL_AUDIO_FUZZ_SEED
+    # picks another ("random" draws one). The seed is in the output on failure.
+    seed = os.environ.get("PARALLEL_AUDIO_FUZZ_SEED", "0")
+    if seed == "random":
+        seed = str(int.from_bytes(os.urandom(4), "little"))
     output = run(build_dir, "frontend_sweep", "400", seed)
     accepted = int(output.split()[1])
     assert accepted > 200, output
