@@ -39,6 +39,7 @@ from parallel_audio.errors import (
     SkippedFilesWarning,
     printable_path,
 )
+from parallel_audio.random_streams import Stream, random_generator
 
 __all__ = [
     "SILENCE_CLASS",
@@ -86,9 +87,6 @@ _NON_CLASS_PREFIXES = ("_", ".", "~")
 # writes them, so an order the reference wrote is reused when the files are the same.
 _INDEX_SUBFOLDER = ".index"
 _NOHASH = "_nohash_"
-# Tag of the random stream that draws _unknown_ files, so it never coincides with the
-# generator's (seed, epoch, sample id) streams.
-_UNKNOWN_STREAM = 0x756E6B6E
 # With on_error="skip", a progress bar appears (on a terminal) from this many files to check:
 # decoding takes about 0.1 ms per second of 16-bit audio from a warm cache, so smaller
 # datasets are checked before a bar would be worth drawing.
@@ -298,7 +296,7 @@ def build_index(
         Size of ``_unknown_`` (>= 0) as a fraction of the smallest real class (after the split
         and the cap), rounded half up, and at least 1 when the fraction is above 0. The files
         are drawn without replacement from the same subset of the class folders ``classes``
-        does not list, with ``numpy.random.default_rng(SeedSequence((seed, tag)))``; if fewer
+        does not list, from the random stream ``Stream.UNKNOWN_DRAW`` of ``seed``; if fewer
         exist, all are used and a warning says so.
     silence_class_percentage : float, optional
         Size of ``_silence_`` (>= 0), computed as for ``_unknown_``; its samples have filename
@@ -496,7 +494,7 @@ def build_index(
                     stacklevel=2,
                 )
                 target = len(pool)
-            rng = np.random.default_rng(np.random.SeedSequence((seed, _UNKNOWN_STREAM)))
+            rng = random_generator(Stream.UNKNOWN_DRAW, seed)
             chosen = rng.choice(len(pool), size=target, replace=False)
             if checker is not None:
                 checker.expect(target)

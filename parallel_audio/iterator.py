@@ -12,6 +12,7 @@ import numpy as np
 
 from parallel_audio.errors import WorkerError
 from parallel_audio.process_params import ParallelProcessParams
+from parallel_audio.random_streams import Stream, random_generator
 from parallel_audio.worker_pool import (
     BatchScheduler,
     BatchTask,
@@ -161,7 +162,7 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         """Sample ids in the order epoch ``epoch`` visits them."""
         if not self.shuffle:
             return np.arange(self.samples)
-        rng = np.random.default_rng(np.random.SeedSequence([self.seed, epoch, 0x5A5A]))
+        rng = random_generator(Stream.EPOCH_PLAN, self.seed, epoch)
         return rng.permutation(self.samples)
 
     def batch_sample_ids(self, batch_index: int, epoch: int | None = None) -> np.ndarray:

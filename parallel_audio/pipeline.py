@@ -15,6 +15,7 @@ import numpy as np
 
 from parallel_audio.audio_io import read_audio
 from parallel_audio.process_params import ParallelProcessParams
+from parallel_audio.random_streams import Stream, random_generator
 
 #: Arguments a callback receives when its signature names them (the reference's set, plus
 #: ``rng``: the sample's own random generator, for reproducible custom augmentation).
@@ -34,7 +35,7 @@ def sample_rng(seed: int, epoch: int, sample_id: int) -> np.random.Generator:
     Derived from ``(seed, epoch, sample_id)`` alone, so a sample's randomness does not
     depend on which worker computes it, in what order, or with how many others.
     """
-    return np.random.default_rng(np.random.SeedSequence([seed, epoch, sample_id]))
+    return random_generator(Stream.SAMPLE, seed, epoch, sample_id)
 
 
 @lru_cache(maxsize=64)

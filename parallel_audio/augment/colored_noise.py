@@ -9,6 +9,7 @@ import numpy as np
 from parallel_audio.augment._ranges import check_range
 from parallel_audio.augment.levels import noise_scale
 from parallel_audio.errors import SettingsError
+from parallel_audio.random_streams import Stream, random_generator
 
 #: Power spectrum exponent of each color: power falls as 1 / f ** exponent.
 NOISE_EXPONENTS = {"white": 0.0, "pink": 1.0, "brown": 2.0, "blue": -1.0, "violet": -2.0}
@@ -18,7 +19,6 @@ NOISE_COLORS = tuple(NOISE_EXPONENTS)
 #: whole augmented sample, so each process generates every color once, from a fixed seed
 #: (the same buffer in every process), and each sample crops it at its own drawn position.
 NOISE_BUFFER_SECONDS = 30
-NOISE_BUFFER_SEED = 0x0C010
 
 
 @lru_cache(maxsize=16)
@@ -31,7 +31,7 @@ def noise_buffer(color: str, length: int) -> np.ndarray:
     """
     import colorednoise
 
-    rng = np.random.default_rng([NOISE_BUFFER_SEED, NOISE_COLORS.index(color)])
+    rng = random_generator(Stream.NOISE_BUFFER, 0, NOISE_COLORS.index(color))
     noise = colorednoise.powerlaw_psd_gaussian(NOISE_EXPONENTS[color], length, random_state=rng)
     noise = (noise / np.max(np.abs(noise))).astype(np.float32)
     noise.setflags(write=False)

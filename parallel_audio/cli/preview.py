@@ -26,6 +26,7 @@ from parallel_audio.cli.options import (
     resolve_settings,
 )
 from parallel_audio.frontend_settings import AudioFeatureGeneratorSettings
+from parallel_audio.random_streams import Stream, random_generator
 
 #: Size of one spectrogram panel in the PNG, in pixels.
 PANEL_WIDTH_PX = 160
@@ -163,7 +164,7 @@ def render_preview(
     # this seed would see it in epoch k.
     flow = {"classes": classes, "class_mode": None, "batch_size": 1, "shuffle": False, "seed": seed}
     with augmenting.flow_from_directory(directory, **flow) as iterator:
-        rng = np.random.default_rng(np.random.SeedSequence([seed, 0x9E37]))
+        rng = random_generator(Stream.PREVIEW_CHOICE, seed)
         chosen: dict[str, int] = {}
         for name, class_id in iterator.class_indices.items():
             candidates = np.flatnonzero(iterator.classes == class_id)

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from parallel_audio.random_streams import Stream, random_generator
+
 SAMPLE_RATE = 16000
 CLIP_SECONDS = 1.0
 NOISE_FOLDER = "_background_noise_"
@@ -563,7 +565,7 @@ def write_keyword_dataset(
             "folder"
         )
 
-    speaker_rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
+    speaker_rng = random_generator(Stream.DEMO_SPEAKERS, seed)
     # Every speaker says every keyword about once, as most do in Speech Commands: many
     # speakers make the speaker-grouped validation split hold every class even in small sets.
     num_speakers = max(MIN_SPEAKERS, math.ceil(samples_per_class / 2))
@@ -582,12 +584,12 @@ def write_keyword_dataset(
         jobs, desc="synthesizing words", unit="clip", disable=not progress
     ):
         word_index = list(WORDS).index(word)
-        rng = np.random.default_rng(np.random.SeedSequence([seed, 2, word_index, i]))
+        rng = random_generator(Stream.DEMO_CLIP, seed, word_index, i)
         speaker = speakers[speaker_index % num_speakers]
         path = root / word / f"{speaker.name}_nohash_{speaker_index // num_speakers}.wav"
         path.parent.mkdir(parents=True, exist_ok=True)
         soundfile.write(path, make_clip(word, speaker, rng), SAMPLE_RATE, subtype="PCM_16")
-    noise_rng = np.random.default_rng(np.random.SeedSequence([seed, 3]))
+    noise_rng = random_generator(Stream.DEMO_NOISE, seed)
     (root / NOISE_FOLDER).mkdir(parents=True, exist_ok=True)
     for name, noise in background_noises(noise_rng, noise_seconds).items():
         clipped = np.clip(noise, -1.0, 32767 / 32768)
