@@ -29,6 +29,7 @@ from parallel_audio.augment import (
 )
 from parallel_audio.augment._ranges import check_range as _check_range
 from parallel_audio.augment._ranges import is_number as _is_number
+from parallel_audio.augment.pitch import octave_range_warning
 from parallel_audio.errors import DatasetError, SettingsError
 from parallel_audio.feature_generator import AudioFeatureGenerator
 from parallel_audio.frontend_settings import AudioFeatureGeneratorSettings
@@ -139,6 +140,8 @@ class ParallelAudioDataGenerator:
     pitch_range : (int, int) or (float, float), optional
         Pitch shift, duration kept: two ints are semitone steps (both ends drawn); with a
         float the range is in octaves, times 12 in semitones (``(-0.5, 0.5)`` is -6 to +6).
+        A float range reaching beyond 6 semitones, such as ``(0.9, 1.1)`` (+10.8 to +13.2),
+        warns: it was most likely meant as frequency factors.
     vtlp_range : (float, float), optional
         Vocal tract length perturbation factor, > 0: frequencies below 4800 Hz are scaled by
         it, the band above is warped linearly up to Nyquist.
@@ -328,6 +331,8 @@ class ParallelAudioDataGenerator:
         )
         self.speed_range = _float_range("speed_range", speed_range, minimum=0, open_minimum=True)
         self.pitch_range = _check_range("pitch_range", pitch_range)
+        if (pitch_warning := octave_range_warning(self.pitch_range)) is not None:
+            warnings.warn(pitch_warning, UserWarning, stacklevel=2)  # at the caller's line
         self.vtlp_range = _float_range("vtlp_range", vtlp_range, minimum=0, open_minimum=True)
         self.loudness_range = _float_range("loudness_range", loudness_range, minimum=0)
         self.bg_noise_range = _float_range("bg_noise_range", bg_noise_range, minimum=level_minimum)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import re
+import sys
+import warnings
 
 import numpy as np
 import phase_vocoder_reference
@@ -132,6 +135,36 @@ def test_pitch_range_semantics_follow_the_reference_documentation(rng):
     values = [octaves.draw(rng) for _ in range(400)]
     assert -6 <= min(values) < -5 and 5 < max(values) <= 6  # floats: times 12
     assert len(set(values)) == 400
+
+
+def test_a_float_pitch_range_beyond_six_semitones_warns_at_the_callers_line():
+    # (0.9, 1.1) reads as octaves in both libraries: about an octave up, surely not meant.
+    with pytest.warns(UserWarning, match=r"\+10\.8 to \+13\.2 semitones") as record:
+        line = sys._getframe().f_lineno + 1
+        ParallelAudioDataGenerator(cores=0, pitch_range=(0.9, 1.1))
+    [warning] = [w for w in record if "pitch_range" in str(w.message)]
+    assert (warning.filename, warning.lineno) == (__file__, line)
+    # The octave range it suggests multiplies frequencies by 0.9 to 1.1 (to 0.001 octave).
+    suggested = re.search(r"log2, pitch_range=\((-?[\d.]+), (-?[\d.]+)\)", str(warning.message))
+    octaves = [float(v) for v in suggested.groups()]
+    assert 2 ** octaves[0] == pytest.approx(0.9, abs=1e-3)
+    assert 2 ** octaves[1] == pytest.approx(1.1, abs=1e-3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ParallelAudioDataGenerator(cores=0, pitch_range=octaves)
+
+
+@pytest.mark.parametrize("pitch_range", [(-0.6, 0.6), (0.0, 0.75), (-2.0, 2.0)])
+def test_other_float_pitch_ranges_beyond_six_semitones_warn(pitch_range):
+    with pytest.warns(UserWarning, match="in octaves"):
+        ParallelAudioDataGenerator(cores=0, pitch_range=pitch_range)
+
+
+@pytest.mark.parametrize("pitch_range", [(-0.5, 0.5), (-0.25, 0.1), (-7, 7), (-12, 12)])
+def test_pitch_ranges_within_six_semitones_or_in_steps_do_not_warn(pitch_range):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ParallelAudioDataGenerator(cores=0, pitch_range=pitch_range)
 
 
 def formant(center: float, rng, seconds: float = 3.0) -> np.ndarray:
