@@ -766,6 +766,7 @@ class ParallelAudioDataGenerator:
         list_valid_filenames_in_directory_function: Callable | None = None,
         class_counts: dict[str, int] | None = None,
         on_error: str = "raise",
+        last_batch: str = "short",
         **kwargs: Any,
     ) -> ParallelAudioIterator:
         """List a directory of class folders and return the batch iterator for ``model.fit``.
@@ -808,6 +809,13 @@ class ParallelAudioDataGenerator:
             bar from 2000 files); failing files and unlistable folders are left out with one
             ``SkippedFilesWarning``, listed with their reason in the iterator's
             ``skipped_files``, and replaced by the class's next readable file.
+        last_batch : {"short", "repeat"}
+            When ``batch_size`` does not divide the number of samples: "short" (default)
+            ends each epoch with a smaller batch of the samples left; "repeat" fills that
+            batch up to ``batch_size`` with the first samples of the epoch's order, as MLTK
+            does (MLTK takes the first files of its unshuffled index), each drawing a fresh
+            augmentation from its own seed, the same whatever ``cores``. Every batch then has
+            the same size; the repeated samples count twice in ``evaluate``.
         **kwargs
             The reference's image-saving options are accepted and ignored, with a warning.
 
@@ -816,8 +824,13 @@ class ParallelAudioDataGenerator:
         ParallelAudioIterator
         """
         from parallel_audio.dataset_index import build_index
-        from parallel_audio.iterator import ParallelAudioIterator
+        from parallel_audio.iterator import LAST_BATCH_MODES, ParallelAudioIterator
 
+        if last_batch not in LAST_BATCH_MODES:
+            raise SettingsError(
+                f"last_batch must be one of {', '.join(map(repr, LAST_BATCH_MODES))}, "
+                f"got {last_batch!r}"
+            )
         if class_mode not in CLASS_MODES:
             raise SettingsError(f"class_mode must be one of {CLASS_MODES}, got {class_mode!r}")
         if (
@@ -855,4 +868,5 @@ class ParallelAudioDataGenerator:
             shuffle=shuffle,
             seed=seed,
             subset=subset,
+            last_batch=last_batch,
         )

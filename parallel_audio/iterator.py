@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import weakref
 from collections.abc import Callable
@@ -24,6 +25,11 @@ from parallel_audio.worker_pool import (
 if TYPE_CHECKING:
     from parallel_audio.dataset_index import DatasetIndex
     from parallel_audio.generator import ParallelAudioDataGenerator
+
+#: What the last batch of an epoch holds when the batch size does not divide the samples:
+#: "short", the samples left (fewer than batch_size); "repeat", as many as the other batches,
+#: the missing ones taken again from the start of the epoch's order (as MLTK fills it).
+LAST_BATCH_MODES = ("short", "repeat")
 
 
 def _weak_describe(iterator: ParallelAudioIterator) -> Callable[[int, int], BatchTask]:
@@ -78,6 +84,10 @@ class ParallelAudioIterator(keras.utils.PyDataset):
     samples, num_classes, batch_size : int
     seed : int
         The seed in use (drawn when ``flow_from_directory`` got None).
+    last_batch : {"short", "repeat"}
+        What the last batch holds when ``batch_size`` does not divide ``samples``: the
+        samples left, or a full batch whose missing samples repeat the start of the epoch's
+        order (see ``flow_from_directory``).
     epoch : int
         The current epoch, from 0.
     """
@@ -92,9 +102,11 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         shuffle: bool,
         seed: int,
         subset: str | None,
+        last_batch: str = "short",
     ) -> None:
         # The generator's own pool does the work; Keras' workers stay off.
         super().__init__(workers=1, use_multiprocessing=False)
+        self.last_batch = last_batch
         self.directory = index.directory
         self.class_indices = {name: i for i, name in enumerate(index.class_names)}
         self.classes = np.asarray(index.class_ids, dtype=np.int32)
@@ -166,18 +178,40 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         return rng.permutation(self.samples)
 
     def batch_sample_ids(self, batch_index: int, epoch: int | None = None) -> np.ndarray:
-        """Sample ids in batch ``batch_index`` of ``epoch`` (default: the current one)."""
+        """Sample ids in batch ``batch_index`` of ``epoch`` (default: the current one).
+
+        With ``last_batch="repeat"`` the last batch is filled up from the start of the
+        epoch's order, cycling through it again if the batch is larger than the dataset.
+        """
+        return self._plan(epoch)[self._batch_positions(batch_index) % self.samples]
+
+    def _plan(self, epoch: int | None) -> np.ndarray:
         epoch = self.epoch if epoch is None else epoch
         plan = self._plans.get(epoch)
         if plan is None:
             plan = self._plans[epoch] = self.epoch_plan(epoch)
             for old in sorted(self._plans)[:-2]:
                 del self._plans[old]
-        return plan[batch_index * self.batch_size : (batch_index + 1) * self.batch_size]
+        return plan
+
+    def _batch_positions(self, batch_index: int) -> np.ndarray:
+        """Positions in the epoch's order that batch ``batch_index`` holds."""
+        start = batch_index * self.batch_size
+        stop = start + self.batch_size
+        if self.last_batch == "short":
+            stop = min(stop, self.samples)
+        return np.arange(start, stop)
 
     def _describe(self, epoch: int, batch_index: int) -> BatchTask:
-        ids = self.batch_sample_ids(batch_index, epoch)
-        return describe_task(epoch, batch_index, ids, self.filenames, self.classes)
+        positions = self._batch_positions(batch_index)
+        ids = self._plan(epoch)[positions % self.samples]
+        task = describe_task(epoch, batch_index, ids, self.filenames, self.classes)
+        if positions[-1] < self.samples:
+            return task
+        # A sample taken again to fill the last batch is augmented afresh, as if it were
+        # sample ``id + k * samples`` on its k-th repeat: a stream no other sample uses.
+        seed_ids = ids + (positions // self.samples) * self.samples
+        return dataclasses.replace(task, sample_ids=[int(i) for i in seed_ids])
 
     def batch(self, batch_index: int, epoch: int | None = None) -> Any:
         """Return batch ``batch_index`` of ``epoch`` (default: the current epoch)."""

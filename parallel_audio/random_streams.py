@@ -22,7 +22,9 @@ __all__ = ["Stream", "random_generator", "seed_sequence"]
 class Stream(enum.IntEnum):
     """The package's random streams, each with the key that follows its number."""
 
-    #: One sample's augmentation in one epoch; key ``(epoch, sample_id)``.
+    #: One sample's augmentation in one epoch; key ``(epoch, sample_id)``. A sample repeated to
+    #: fill a last batch (``last_batch="repeat"``) takes ``sample_id + k * samples`` on its
+    #: k-th repeat, a key no sample of the iterator has.
     SAMPLE = 1
     #: The order of one epoch's samples; key ``(epoch,)``.
     EPOCH_PLAN = 2

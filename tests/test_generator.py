@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -339,6 +340,92 @@ def test_flow_rejects_a_bad_class_mode_and_batch_size(dataset):
         generator().flow_from_directory(dataset, classes=["low"], class_mode="onehot")
     with pytest.raises(SettingsError, match="batch_size"):
         generator().flow_from_directory(dataset, classes=["low"], batch_size=0)
+
+
+def audio_flow(dataset, *, last_batch, batch_size, shuffle=True, cores=0, **kwargs):
+    """An iterator over the raw audio of 'low' and 'high', labels as class ids."""
+    gen = generator(cores=cores, frontend_enabled=False, sample_shape=(RATE,), **kwargs)
+    return gen.flow_from_directory(
+        dataset,
+        classes=["low", "high"],
+        class_mode="sparse",
+        batch_size=batch_size,
+        shuffle=shuffle,
+        seed=4,
+        last_batch=last_batch,
+    )
+
+
+def whole_epoch(iterator, epoch=0):
+    return [iterator.batch(i, epoch=epoch) for i in range(len(iterator))]
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_last_batch_short_or_filled_from_the_start_of_the_epoch(dataset, shuffle):
+    short = audio_flow(dataset, last_batch="short", batch_size=5, shuffle=shuffle)
+    full = audio_flow(dataset, last_batch="repeat", batch_size=5, shuffle=shuffle)
+    samples = short.samples
+    assert samples % 5 and len(short) == len(full) == math.ceil(samples / 5)
+    short_sizes = [len(y) for _, y in whole_epoch(short)]
+    assert short_sizes == [5] * (len(short) - 1) + [samples % 5]
+    batches = whole_epoch(full)
+    assert [len(y) for _, y in batches] == [5] * len(full)
+    # Every sample once, then the first ones of the epoch's order again.
+    order = np.concatenate([full.batch_sample_ids(i) for i in range(len(full))])
+    plan = full.epoch_plan(0)
+    np.testing.assert_array_equal(order, np.concatenate([plan, plan[: 5 - samples % 5]]))
+    if not shuffle:  # MLTK's unshuffled fill: the index's first samples, in order
+        np.testing.assert_array_equal(order[samples:], np.arange(5 - samples % 5))
+    labels = np.concatenate([y for _, y in batches])
+    np.testing.assert_array_equal(labels, full.classes[order])
+    # The samples before the fill are the short iterator's, bit for bit.
+    for (x0, y0), (x1, y1) in zip(whole_epoch(short), batches, strict=True):
+        np.testing.assert_array_equal(x0, x1[: len(x0)])
+        np.testing.assert_array_equal(y0, y1[: len(y0)])
+
+
+def test_repeated_samples_draw_a_fresh_augmentation_the_same_on_every_pool(dataset):
+    results = []
+    for cores in (0, 2):
+        with audio_flow(
+            dataset,
+            last_batch="repeat",
+            batch_size=7,
+            cores=cores,
+            loudness_range=(0.2, 2.0),
+            offset_range=(0.0, 0.0),
+        ) as it:
+            results.append([whole_epoch(it, epoch) for epoch in (0, 1)])
+    for (x0, y0), (x1, y1) in zip(sum(results[0], []), sum(results[1], []), strict=True):
+        np.testing.assert_array_equal(x0, x1)
+        np.testing.assert_array_equal(y0, y1)
+    first_batch, last_batch = results[0][0][0][0], results[0][0][-1][0]
+    repeats = 7 - it.samples % 7
+    # The same clips at other loudness factors: proportional, but not equal.
+    for again, first in zip(last_batch[-repeats:], first_batch[:repeats], strict=True):
+        assert not np.array_equal(again, first)
+        ratio = np.dot(again, first) / np.dot(first, first)
+        np.testing.assert_allclose(again, ratio * first, atol=1e-5)
+    # Without random transforms a repeated sample is its first occurrence, bit for bit.
+    plain = audio_flow(dataset, last_batch="repeat", batch_size=7, disable_random_transforms=True)
+    plain = whole_epoch(plain)
+    np.testing.assert_array_equal(plain[-1][0][-repeats:], plain[0][0][:repeats])
+
+
+def test_a_batch_larger_than_the_dataset_cycles_through_it(dataset):
+    it = audio_flow(
+        dataset, last_batch="repeat", batch_size=100, shuffle=False, disable_random_transforms=True
+    )
+    assert it.samples < 50 and len(it) == 1
+    x, y = it.batch(0)
+    assert len(y) == 100
+    np.testing.assert_array_equal(it.batch_sample_ids(0), np.arange(100) % it.samples)
+    np.testing.assert_array_equal(x[it.samples : 2 * it.samples], x[: it.samples])
+
+
+def test_flow_rejects_an_unknown_last_batch_mode(dataset):
+    with pytest.raises(SettingsError, match="last_batch must be one of 'short', 'repeat'"):
+        generator().flow_from_directory(dataset, classes=["low"], last_batch="drop")
 
 
 def test_seed_none_draws_a_seed_that_repeats_the_run(dataset):
