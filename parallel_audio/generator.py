@@ -120,7 +120,8 @@ class ParallelAudioDataGenerator:
     validation_split : float
         Fraction of speakers (or files) held out for ``subset="validation"``, in [0, 1).
     validation_augmentation_enabled : bool
-        Augment validation samples too.
+        Augment validation samples too. When False, validation ``_silence_`` samples still
+        get their noise, one fixed draw per sample, the same every epoch (MLTK's are zeros).
     dtype : str
         dtype of the samples in a batch (and of categorical labels). Default float32.
     frontend_dtype : {"uint16", "float32", "int8"}, optional

@@ -38,6 +38,15 @@ def sample_rng(seed: int, epoch: int, sample_id: int) -> np.random.Generator:
     return random_generator(Stream.SAMPLE, seed, epoch, sample_id)
 
 
+def unaugmented_silence_rng(seed: int, sample_id: int) -> np.random.Generator:
+    """Return the generator of an unaugmented ``_silence_`` sample's noise.
+
+    Derived from ``(seed, sample_id)`` without the epoch: the sample gets the same background
+    crop and level in every epoch, whatever the number of workers.
+    """
+    return random_generator(Stream.UNAUGMENTED_SILENCE, seed, sample_id)
+
+
 @lru_cache(maxsize=64)
 def _named_parameters(function: Callable) -> frozenset[str]:
     try:
@@ -78,8 +87,16 @@ def transform_sample(
     class_id: int,
     rng: np.random.Generator,
     callback_arguments: dict[str, Any],
+    *,
+    sample_id: int = 0,
 ) -> np.ndarray:
-    """Read, augment and featurize one sample, in the order the design fixes."""
+    """Read, augment and featurize one sample, in the order the design fixes.
+
+    Unaugmented (validation with ``validation_augmentation_enabled=False``), a ``_silence_``
+    sample still gets its noise, as training's do, but a fixed draw per ``sample_id``
+    (:func:`unaugmented_silence_rng`): a class defined by its background noise would
+    otherwise be digital zero in validation only. MLTK's is all zeros.
+    """
     generator = params.audio_data_generator
     if filename is None:  # a _silence_ sample
         x = np.zeros(generator.sample_length, np.float32)
@@ -91,6 +108,9 @@ def transform_sample(
         x = call_sample_callback(params.noaug_preprocessing_function, params, x, **arguments)
     if params.augmentation_enabled:
         transform = generator.get_random_transform(rng=rng, silence=filename is None)
+    elif filename is None and not generator.disable_random_transforms:
+        silence_rng = unaugmented_silence_rng(params.seed, sample_id)
+        transform = generator.get_random_transform(rng=silence_rng, silence=True)
     else:
         transform = generator.default_transform
     x = generator.apply_transform(x, params.sample_rate, transform)
@@ -137,7 +157,9 @@ def get_batches_of_transformed_samples(
             "batch_filenames": batch_filenames,
         }
         try:
-            batch_x[i] = transform_sample(params, filename, int(class_id), rng, callback_arguments)
+            batch_x[i] = transform_sample(
+                params, filename, int(class_id), rng, callback_arguments, sample_id=int(sample_id)
+            )
         except Exception as error:
             if hasattr(error, "add_note"):  # Python >= 3.11
                 where = filename if filename is not None else "a _silence_ sample"

@@ -40,6 +40,9 @@ class Stream(enum.IntEnum):
     DEMO_CLIP = 7
     #: The demo's synthesized background noise; key ``()``.
     DEMO_NOISE = 8
+    #: The noise of an unaugmented ``_silence_`` sample, the same every epoch; key
+    #: ``(sample_id,)``.
+    UNAUGMENTED_SILENCE = 9
 
 
 def seed_sequence(stream: Stream, seed: int, *key: int) -> np.random.SeedSequence:

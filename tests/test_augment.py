@@ -398,16 +398,18 @@ def test_disabled_transforms_and_unaugmented_validation_leave_samples_untouched(
         got = batches(disabled.flow_from_directory(dataset, subset=subset, **flow), 2)
         for (x0, y0), (x1, y1) in zip(untouched, got, strict=True):
             assert np.array_equal(x0, x1) and np.array_equal(y0, y1)
-    validation = batches(no_val_aug.flow_from_directory(dataset, subset="validation", **flow), 2)
-    for (x0, _), (x1, _) in zip(untouched, validation, strict=True):
-        assert np.array_equal(x0, x1)
-    changed = batches(augmented.flow_from_directory(dataset, subset="validation", **flow), 1)
-    assert not np.array_equal(changed[0][0], untouched[0][0])
     silence_id = classes.index("_silence_")
     x = np.concatenate([batch[0] for batch in untouched])
     y = np.concatenate([batch[1] for batch in untouched])
-    silent = x[np.argmax(y, axis=1) == silence_id]
-    assert len(silent) > 0 and np.all(silent == 0)  # untouched silence stays silent
+    is_silence = np.argmax(y, axis=1) == silence_id
+    assert is_silence.any() and np.all(x[is_silence] == 0)  # untouched silence stays silent
+    # Unaugmented validation: the files untouched; _silence_ keeps its (fixed) noise.
+    validation = batches(no_val_aug.flow_from_directory(dataset, subset="validation", **flow), 2)
+    x_val = np.concatenate([batch[0] for batch in validation])
+    assert np.array_equal(x_val[~is_silence], x[~is_silence])
+    assert not np.any(np.all(x_val[is_silence] == x[is_silence], axis=(1, 2, 3)))
+    changed = batches(augmented.flow_from_directory(dataset, subset="validation", **flow), 1)
+    assert not np.array_equal(changed[0][0], untouched[0][0])
 
 
 def test_silence_gets_background_noise_only(dataset):
@@ -423,6 +425,44 @@ def test_silence_gets_background_noise_only(dataset):
         assert np.sqrt(np.mean(sample**2)) > 0.005  # not the reference's all-zero silence
         # Background noise times a level, nothing else: a scaled crop of the file.
         assert _is_scaled_crop(sample, noise)
+
+
+def unaugmented_validation_silence(dataset, cores: int, epochs=(0, 1)) -> list[np.ndarray]:
+    gen = ParallelAudioDataGenerator(
+        cores=cores,
+        validation_split=0.3,
+        validation_augmentation_enabled=False,
+        frontend_enabled=False,
+        sample_shape=(RATE,),
+        **ALL_AUGMENTATIONS,
+    )
+    flow = dict(classes=["low", "high", "_silence_"], subset="validation", seed=8, batch_size=8)
+    with gen.flow_from_directory(dataset, **flow) as it:
+        epochs_x = []
+        for epoch in epochs:
+            x = np.concatenate([it.batch(i, epoch=epoch)[0] for i in range(len(it))])
+            ids = np.concatenate([it.batch_sample_ids(i, epoch) for i in range(len(it))])
+            order = np.argsort(ids)  # by sample, whatever the epoch's order
+            silent = np.array([f is None for f in it.filenames])[ids[order]]
+            epochs_x.append(x[order][silent])
+    return epochs_x
+
+
+def test_unaugmented_validation_silence_gets_a_fixed_background_crop(dataset):
+    first, second = unaugmented_validation_silence(dataset, cores=0)
+    on_two_workers = unaugmented_validation_silence(dataset, cores=2, epochs=(3,))[0]
+    assert len(first) >= 2
+    # The same crop at the same level in every epoch and on every pool.
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_array_equal(first, on_two_workers)
+    noise = soundfile.read(dataset / "_background_noise_" / "noise.wav", dtype="float32")[0]
+    levels = []
+    for sample in first:
+        assert _is_scaled_crop(sample, noise)  # background noise, not digital zero
+        levels.append(np.sqrt(np.mean(sample**2)) / np.sqrt(np.mean(noise**2)))
+    low, high = ALL_AUGMENTATIONS["bg_noise_range"]
+    assert all(low * 0.9 <= level <= high * 1.1 for level in levels)
+    assert len(set(np.round(levels, 6))) == len(levels)  # each sample its own level
 
 
 def _is_scaled_crop(sample: np.ndarray, noise: np.ndarray) -> bool:

@@ -24,6 +24,7 @@ KEY_LENGTHS = {
     Stream.DEMO_SPEAKERS: 0,
     Stream.DEMO_CLIP: 2,
     Stream.DEMO_NOISE: 0,
+    Stream.UNAUGMENTED_SILENCE: 1,
 }
 KEY_VALUES = (0, 1, 2, 3, 0x5A5A, 2**31)
 
