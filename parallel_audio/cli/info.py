@@ -3,7 +3,8 @@
 Reads every audio file's header (not its samples): class counts, histograms of duration,
 sample rate and channel count, the files that cannot be read and why, and the samples of each
 class that ``flow_from_directory`` would serve, with ``_unknown_``, ``_silence_`` and the
-validation split, from the same index the generator builds.
+validation split, from the same index the generator builds. With noise options, it also
+decodes ``--snr-samples`` files to report the signal-to-noise ratios the noise produces.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ import numpy as np
 from parallel_audio.cli.common import audio_files, class_folders
 from parallel_audio.cli.options import (
     CommandLineError,
+    DataSettings,
     add_command_parser,
     add_generator_options,
     build_generator,
     resolve_settings,
 )
+from parallel_audio.cli.snr import add_snr_option, report_settings_snr
 from parallel_audio.errors import DatasetError
 
 #: Longest histogram bar, in characters.
@@ -70,7 +73,8 @@ def add_parser(subparsers: Any) -> None:
     parser = add_command_parser(
         subparsers,
         "info",
-        usage_tail="DATA_DIR [--classes NAME ...] [--seed N] [--config FILE] [generator options]",
+        usage_tail="DATA_DIR [--classes NAME ...] [--seed N] [--snr-samples N] [--config FILE]"
+        " [generator options]",
         help="class counts, duration / rate / channel histograms, unreadable files, and "
         "what training would see",
         description="What a dataset holds, and what training on it would see: class counts; "
@@ -89,6 +93,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--seed", type=int, default=None, help="seed of the _unknown_ draw (default: 0)"
     )
+    add_snr_option(parser)
     add_generator_options(parser)
     parser.set_defaults(run=run)
 
@@ -141,7 +146,18 @@ def run(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"  ! {problem}")
     _print_length_notes(in_classes, generator.sample_length_ms)
+    _print_noise_snr(settings, directory, classes, seed, args.snr_samples)
     return 0
+
+
+def _print_noise_snr(
+    settings: DataSettings, directory: str, classes: list[str], seed: int, num_samples: int
+) -> None:
+    """With noise configured, the signal-to-noise ratios it gives (decodes some files)."""
+    try:
+        report_settings_snr(settings, directory, classes, seed=seed, num_samples=num_samples)
+    except DatasetError as error:  # the counts above already name the problem
+        print(f"\nSignal-to-noise ratio not measured: {error}")
 
 
 def survey_dataset(directory: str | os.PathLike) -> DatasetSurvey:

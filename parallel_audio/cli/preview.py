@@ -2,7 +2,9 @@
 
 For each class one file is drawn (seeded); the PNG shows its spectrogram without random
 transforms beside ``--n`` augmented versions, all on one color scale so that loudness and
-noise show, and the audio of each version is written as a WAV file.
+noise show, and the audio of each version is written as a WAV file. When noise is
+configured, the signal-to-noise ratios it produces over ``--snr-samples`` samples are
+reported, with a warning when more than 10 % are below 0 dB (:mod:`parallel_audio.cli.snr`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from parallel_audio.cli.options import (
     check_classes,
     resolve_settings,
 )
+from parallel_audio.cli.snr import add_snr_option, report_settings_snr
 from parallel_audio.frontend_settings import AudioFeatureGeneratorSettings
 from parallel_audio.random_streams import Stream, random_generator
 
@@ -62,12 +65,14 @@ def add_parser(subparsers: Any) -> None:
         subparsers,
         "preview",
         usage_tail="DATA_DIR --classes NAME ... [--n N] [--out DIR] [--seed N]"
-        " [--config FILE] [generator options]",
+        " [--snr-samples N] [--config FILE] [generator options]",
         help="PNG grid of original and augmented spectrograms, and the augmented audio as WAV",
         description="See and hear the augmentation before training with it. For each class, "
         "one file (seeded) without random transforms beside --n augmented versions: their "
         "spectrograms in one PNG on one color scale, and their audio as WAV files at the "
-        "frontend's sample rate.",
+        "frontend's sample rate. With noise configured, the distribution of the "
+        "signal-to-noise ratios it produces, with a warning when more than 10 %% of the "
+        "samples are below 0 dB.",
     )
     parser.add_argument("data_dir", metavar="DATA_DIR", help="dataset: one folder per class")
     parser.add_argument(
@@ -87,6 +92,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--seed", type=int, default=None, help="picks the files and their augmentation (default: 0)"
     )
+    add_snr_option(parser)
     add_generator_options(parser)
     parser.set_defaults(run=run)
 
@@ -113,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         shown = file if file is not None else "(silence)"
         wavs = result.wav_paths[name]
         print(f"  {name}: {shown} -> {len(wavs)} WAV files in {wavs[0].parent}")
+    report_settings_snr(settings, args.data_dir, classes, seed=seed, num_samples=args.snr_samples)
     return 0
 
 
