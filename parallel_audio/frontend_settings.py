@@ -1,4 +1,4 @@
-"""Settings of the spectrogram frontend, validated on every assignment."""
+"""Settings of the spectrogram frontend: a dict with ``fe.`` keys, validated on every change."""
 
 from __future__ import annotations
 
@@ -10,10 +10,18 @@ from typing import Any
 
 from parallel_audio.errors import SettingsError
 
-#: Prefix of every key in the flat dictionary form (``to_dict``/``from_dict``).
+#: Prefix of every key of the settings mapping (``fe.window_size_ms``), as in the reference.
 KEY_PREFIX = "fe."
 
 MAX_WINDOW_SAMPLES = 32768
+
+#: Sample rates the settings accept, in Hz. Not only audio: the reference trains on a
+#: 360 Hz EKG signal with the frontend off. Every augmentation works from 10 Hz (below it
+#: the loudness meter's and VTLP's filters have no band left to work in) up to the highest
+#: rate audio interfaces record at. A spectrogram needs more (a window of at least 4
+#: samples, a band below the Nyquist frequency), which :meth:`validate` checks.
+MIN_SAMPLE_RATE_HZ = 10
+MAX_SAMPLE_RATE_HZ = 384000
 
 
 @dataclass(frozen=True)
@@ -68,7 +76,7 @@ class _Setting:
 # The reference's settings, names and defaults; ranges are what the integer
 # pipeline can compute.
 _SETTINGS: dict[str, _Setting] = {
-    "sample_rate_hz": _Setting(int, 16000, 1000, 384000),
+    "sample_rate_hz": _Setting(int, 16000, MIN_SAMPLE_RATE_HZ, MAX_SAMPLE_RATE_HZ),
     "sample_length_ms": _Setting(int, 1000, 1, None),
     "window_size_ms": _Setting(int, 25, 1, None),
     "window_step_ms": _Setting(int, 10, 1, None),
@@ -97,26 +105,47 @@ _SETTINGS: dict[str, _Setting] = {
     "quantize_dynamic_scale_range_db": _Setting(float, 40.0, 0.0, 200.0, minimum_open=True),
 }
 
-#: Derived settings: written by ``to_dict`` for reference compatibility, ignored on input.
+#: Derived settings: kept in the mapping for reference compatibility, ignored on input.
 _DERIVED = ("fft_length",)
 
+_SETTING_KEYS = {KEY_PREFIX + name for name in _SETTINGS}
+_DERIVED_KEYS = {KEY_PREFIX + name for name in _DERIVED}
 
-class AudioFeatureGeneratorSettings:
+
+def _restore(cls: type, flat: dict[str, Any]) -> AudioFeatureGeneratorSettings:
+    """Unpickle settings (``__reduce__`` names this): rebuilt, so validated, from the mapping."""
+    return cls.from_dict(flat)
+
+
+class AudioFeatureGeneratorSettings(dict):
     """Settings of the microfrontend that turns audio into a spectrogram.
 
-    The names, defaults and meanings are those of the reference generator's settings.
-    Every setting can be passed as a keyword argument or assigned one at a time
-    (``settings.window_size_ms = 30``); each value is checked on assignment and a
+    As in the reference, the settings object is a ``dict`` whose keys are the settings'
+    names prefixed with ``fe.`` (``"fe.window_size_ms"``), the derived ``fe.fft_length``
+    included, so it goes wherever a dict goes: ``dict(settings)``, ``json.dumps(settings)``,
+    ``model_parameters.update(settings)``. Every setting can also be passed as a keyword
+    argument or assigned as an attribute (``settings.window_size_ms = 30``). Every change
+    (attribute, item, :meth:`update`) is checked before it is made: a
     :class:`~parallel_audio.SettingsError` (a ``ValueError``) names the setting and the
-    allowed range. Checks that involve several settings (for instance the upper band
-    limit against the Nyquist frequency) run in :meth:`validate`, which
-    :class:`~parallel_audio.AudioFeatureGenerator` calls, so that settings can be
-    changed in any order.
+    allowed range, and settings cannot be removed. Checks that involve several settings
+    (for instance the upper band limit against the Nyquist frequency) run in
+    :meth:`validate`, which :class:`~parallel_audio.AudioFeatureGenerator` calls, so that
+    settings can be changed in any order.
+
+    The constructor and :meth:`update` take bare names (``window_size_ms=30``) and
+    ``fe.`` keys alike, so ``AudioFeatureGeneratorSettings(**model_parameters)`` rebuilds
+    the settings stored next to a model: when the arguments hold ``fe.`` keys, names that
+    are neither settings nor ``fe.`` keys are the model's other parameters (``classes``)
+    and are ignored; otherwise an unknown name is an error. ``fe.fft_length`` is derived
+    and ignored on input. Being mutable, settings are not hashable; :meth:`frozen` returns
+    an immutable, hashable snapshot.
 
     Parameters
     ----------
     sample_rate_hz : int
-        Sample rate of the audio, 1000 to 384000 Hz. Default 16000.
+        Sample rate of the audio, 10 to 384000 Hz (``MIN_SAMPLE_RATE_HZ``,
+        ``MAX_SAMPLE_RATE_HZ``): sensor signals too, with the frontend off; a spectrogram
+        needs at least 4 samples per window. Default 16000.
     sample_length_ms : int
         Length of one sample in milliseconds. Default 1000.
     window_size_ms : int
@@ -169,61 +198,146 @@ class AudioFeatureGeneratorSettings:
     >>> settings = AudioFeatureGeneratorSettings(window_size_ms=30, filterbank_n_channels=40)
     >>> settings.spectrogram_shape
     (98, 40)
-    >>> AudioFeatureGeneratorSettings.from_dict(settings.to_dict()) == settings
+    >>> settings["fe.filterbank_n_channels"], settings["fe.fft_length"]
+    (40, 512)
+    >>> AudioFeatureGeneratorSettings(**{**settings, "classes": ["yes", "no"]}) == settings
     True
     """
 
-    __slots__ = ("_values",)
+    # No instance __dict__: the dict's items are the only state, so every copy of them
+    # (dict(), json, update into another dict) is complete.
+    __slots__ = ()
+    __hash__ = None  # type: ignore[assignment]  # mutable: use frozen() as a key
 
     def __init__(self, **settings: Any) -> None:
-        object.__setattr__(self, "_values", {k: s.default for k, s in _SETTINGS.items()})
-        for name, value in settings.items():
-            setattr(self, name, value)
+        super().__init__()
+        defaults = {name: setting.default for name, setting in _SETTINGS.items()}
+        self._commit({**defaults, **self._checked(settings)})
+
+    # --- the only two places values enter --------------------------------------------------
+
+    @classmethod
+    def _checked(cls, items: Mapping[str, Any]) -> dict[str, Any]:
+        """Return ``items`` as {setting name: checked value}, or raise before changing anything."""
+        has_prefixed_keys = any(isinstance(k, str) and k.startswith(KEY_PREFIX) for k in items)
+        checked: dict[str, Any] = {}
+        for key, value in items.items():
+            if not isinstance(key, str):
+                raise TypeError(f"setting names are str, got {key!r}")
+            if key in _DERIVED_KEYS or key in _DERIVED:
+                continue  # derived from the others; a stored model carries it
+            prefixed = key.startswith(KEY_PREFIX)
+            name = key[len(KEY_PREFIX) :] if prefixed else key
+            setting = _SETTINGS.get(name)
+            if setting is None:
+                if has_prefixed_keys and not prefixed:
+                    continue  # another model parameter next to the settings
+                raise AttributeError(
+                    f"{cls.__name__} has no setting {name!r}"
+                    + (f" (key {key!r})" if prefixed else "")
+                    + f"; known settings: {', '.join(_SETTINGS)}"
+                )
+            value = setting.coerce(name, value)
+            if name in checked and checked[name] != value:
+                raise SettingsError(
+                    f"{name} is given twice with different values, {checked[name]!r} and "
+                    f"{value!r} (as {name!r} and {KEY_PREFIX + name!r})"
+                )
+            checked[name] = value
+        return checked
+
+    def _commit(self, checked: Mapping[str, Any]) -> None:
+        """Store checked values and the derived FFT length."""
+        for name, value in checked.items():
+            dict.__setitem__(self, KEY_PREFIX + name, value)
+        length = 4
+        while length < self.window_samples:
+            length *= 2
+        dict.__setitem__(self, KEY_PREFIX + "fft_length", length)
+
+    def _check_mutable(self) -> None:
+        """Allow changes (the frozen snapshot overrides this to refuse them)."""
+
+    # --- attribute access -------------------------------------------------------------------
 
     def __getattr__(self, name: str) -> Any:
-        values = object.__getattribute__(self, "_values")
-        if name in values:
-            return values[name]
+        if name in _SETTINGS:
+            return self[KEY_PREFIX + name]
         raise AttributeError(f"{type(self).__name__} has no setting {name!r}")
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _DERIVED:
             raise AttributeError(f"{name} is derived from the window size and cannot be set")
-        setting = _SETTINGS.get(name)
-        if setting is None:
+        if name not in _SETTINGS:
             raise AttributeError(
                 f"{type(self).__name__} has no setting {name!r}; "
                 f"known settings: {', '.join(_SETTINGS)}"
             )
-        self._values[name] = setting.coerce(name, value)
+        self._check_mutable()
+        self._commit(self._checked({name: value}))
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, AudioFeatureGeneratorSettings):
-            return NotImplemented
-        return self._values == other._values
-
-    def __hash__(self) -> int:
-        return hash(tuple(self._values.items()))
-
-    def __repr__(self) -> str:
-        changed = {k: v for k, v in self._values.items() if v != _SETTINGS[k].default}
-        args = ", ".join(f"{k}={v!r}" for k, v in changed.items())
-        return f"{type(self).__name__}({args})"
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"settings cannot be removed ({name!r})")
 
     def __dir__(self) -> list[str]:
         return sorted(set(super().__dir__()) | set(_SETTINGS) | set(_DERIVED))
 
-    def __getstate__(self) -> dict[str, Any]:
-        return dict(self._values)
+    # --- the mapping, as the reference's dict ------------------------------------------------
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        object.__setattr__(self, "_values", {k: s.default for k, s in _SETTINGS.items()})
-        for name, value in state.items():
-            setattr(self, name, value)
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key in _DERIVED_KEYS:
+            raise KeyError(f"{key!r} is derived from the window size and cannot be set")
+        if key not in _SETTING_KEYS:
+            raise KeyError(
+                f"{key!r} is not a frontend setting; keys are {KEY_PREFIX}<setting>, "
+                f"settings: {', '.join(_SETTINGS)}"
+            )
+        self._check_mutable()
+        self._commit(self._checked({key: value}))
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        """Change several settings at once: all are checked before any is changed.
+
+        Takes what ``dict.update`` takes; keys are ``fe.`` keys or bare setting names, as
+        for the constructor.
+        """
+        self._check_mutable()
+        self._commit(self._checked(dict(*args, **kwargs)))
+
+    def __ior__(self, other: Any) -> AudioFeatureGeneratorSettings:  # type: ignore[override,misc]
+        self.update(other)
+        return self
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        """Return the setting ``key``; every setting always exists, so nothing is set."""
+        if key not in self:
+            raise KeyError(f"{key!r} is not a frontend setting")
+        return self[key]
+
+    def _refuse_removal(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("frontend settings cannot be removed; assign a value instead")
+
+    __delitem__ = pop = popitem = clear = _refuse_removal  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore, (type(self), dict(self)))
+
+    def __repr__(self) -> str:
+        changed = {
+            name: self[KEY_PREFIX + name]
+            for name, setting in _SETTINGS.items()
+            if self[KEY_PREFIX + name] != setting.default
+        }
+        args = ", ".join(f"{k}={v!r}" for k, v in changed.items())
+        return f"{type(self).__name__}({args})"
 
     def copy(self) -> AudioFeatureGeneratorSettings:
-        """Return an independent copy."""
-        return type(self)(**self._values)
+        """Return an independent, mutable copy."""
+        return AudioFeatureGeneratorSettings.from_dict(self)
+
+    def frozen(self) -> FrozenAudioFeatureGeneratorSettings:
+        """Return an immutable, hashable snapshot of the settings as they are now."""
+        return FrozenAudioFeatureGeneratorSettings.from_dict(self)
 
     @property
     def sample_length(self) -> int:
@@ -243,10 +357,7 @@ class AudioFeatureGeneratorSettings:
     @property
     def fft_length(self) -> int:
         """FFT length: the smallest power of two that holds one window (at least 4)."""
-        length = 4
-        while length < self.window_samples:
-            length *= 2
-        return length
+        return self[KEY_PREFIX + "fft_length"]
 
     @property
     def spectrogram_shape(self) -> tuple[int, int]:
@@ -308,24 +419,40 @@ class AudioFeatureGeneratorSettings:
                 )
 
     def to_dict(self) -> dict[str, Any]:
-        """Return a flat dict with ``fe.``-prefixed keys, plus the derived ``fe.fft_length``."""
-        flat = {KEY_PREFIX + k: v for k, v in self._values.items()}
-        flat[KEY_PREFIX + "fft_length"] = self.fft_length
-        return flat
+        """Return the settings as a plain dict: ``fe.`` keys, ``fe.fft_length`` included."""
+        return dict(self)
 
     @classmethod
     def from_dict(cls, flat: Mapping[str, Any]) -> AudioFeatureGeneratorSettings:
-        """Build settings from a flat dict as written by :meth:`to_dict`.
+        """Build settings from a mapping with ``fe.`` keys, as :meth:`to_dict` writes.
 
         Keys without the ``fe.`` prefix are ignored, so a model's whole parameter dict can
         be passed; derived keys (``fe.fft_length``) are ignored; unknown ``fe.`` keys raise.
         """
-        settings = cls()
-        for key, value in flat.items():
-            if not key.startswith(KEY_PREFIX):
-                continue
-            name = key[len(KEY_PREFIX) :]
-            if name in _DERIVED:
-                continue
-            setattr(settings, name, value)
-        return settings
+        return cls(
+            **{k: v for k, v in flat.items() if isinstance(k, str) and k.startswith(KEY_PREFIX)}
+        )
+
+
+class FrozenAudioFeatureGeneratorSettings(AudioFeatureGeneratorSettings):
+    """An immutable snapshot of :class:`AudioFeatureGeneratorSettings`; hashable.
+
+    What an iterator's workers and the caches of native frontends hold: every change is
+    refused with a ``TypeError``. :meth:`copy` returns mutable settings.
+    """
+
+    __slots__ = ()
+
+    def _check_mutable(self) -> None:
+        raise TypeError(
+            "these frontend settings are a frozen snapshot (an iterator's, taken when it was "
+            "created); change the generator's frontend_settings and create a new iterator, or "
+            "use .copy() for mutable settings"
+        )
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(frozenset(self.items()))
+
+    def frozen(self) -> FrozenAudioFeatureGeneratorSettings:
+        """Return itself: it is already immutable."""
+        return self

@@ -53,7 +53,8 @@ def test_defaults_are_the_reference_defaults():
 @pytest.mark.parametrize(
     ("name", "value", "allowed"),
     [
-        ("sample_rate_hz", 500, r"\[1000, 384000\]"),
+        ("sample_rate_hz", 9, r"\[10, 384000\]"),
+        ("sample_rate_hz", 400000, r"\[10, 384000\]"),
         ("sample_rate_hz", 16000.5, "an integer"),
         ("window_size_ms", 0, r"\[1, inf\]"),
         ("filterbank_n_channels", 2000, r"\[1, 1024\]"),
