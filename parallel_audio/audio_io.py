@@ -11,11 +11,15 @@ import soxr
 
 from parallel_audio.errors import AudioFileError
 
-#: Sample rates a file may declare, in Hz. Below 1 kHz nothing is speech, and a rate far
-#: outside real recordings is a damaged header: resampled to 16 kHz, a file claiming 1 Hz
-#: would need 16000 times its own size in memory.
-MIN_FILE_SAMPLE_RATE_HZ = 1000
+#: Sample rates a file may declare, in Hz. Not only audio: sensor signals (a 360 Hz EKG,
+#: which the reference trains on) are read too. A rate above 1 MHz is a damaged header.
+MIN_FILE_SAMPLE_RATE_HZ = 1
 MAX_FILE_SAMPLE_RATE_HZ = 1_000_000
+
+#: Most samples resampling up may produce from one file (512 MiB of float32, 2.3 hours at
+#: 16 kHz). A damaged header claiming a tiny rate would otherwise ask for thousands of times
+#: the file's size in memory: a 10 MB file said to be at 1 Hz, read at 16 kHz, for 80 GB.
+MAX_UPSAMPLED_SAMPLES = 2**27
 
 #: Largest sample magnitude a file may hold. Full scale is 1.0; floats written at an
 #: integer scale (up to 2**31) still pass. Larger values come from damaged float data, and
@@ -59,8 +63,10 @@ def read_audio(path: str | os.PathLike, sample_rate_hz: int) -> np.ndarray:
         link to nothing), cannot be opened (permissions), is a directory, is empty
         (0 bytes), holds text (for instance a Git LFS pointer) or another format
         libsndfile does not read, has a damaged header or data, holds no samples, declares
-        a sample rate outside [1 kHz, 1 MHz], or holds NaN, infinite values or values of a
-        magnitude above ``MAX_SAMPLE_MAGNITUDE`` (2**32: damaged float data).
+        a sample rate outside [1 Hz, 1 MHz] or one so low that resampling it up to
+        ``sample_rate_hz`` would give more than ``MAX_UPSAMPLED_SAMPLES``, or holds NaN,
+        infinite values or values of a magnitude above ``MAX_SAMPLE_MAGNITUDE`` (2**32:
+        damaged float data).
 
     Examples
     --------
@@ -70,15 +76,35 @@ def read_audio(path: str | os.PathLike, sample_rate_hz: int) -> np.ndarray:
     """
     mono, file_rate = decode_audio(path)
     if file_rate != sample_rate_hz:
+        check_resampled_length(path, mono.size, file_rate, sample_rate_hz)
         mono = soxr.resample(mono, file_rate, sample_rate_hz, quality="HQ")
     return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def check_resampled_length(
+    path: str | os.PathLike, size: int, file_rate: int, sample_rate_hz: int
+) -> None:
+    """Raise AudioFileError if resampling up to ``sample_rate_hz`` gives too many samples.
+
+    More than ``MAX_UPSAMPLED_SAMPLES`` from ``size`` samples at ``file_rate`` is refused;
+    resampling down never grows a clip.
+    """
+    length = round(size * sample_rate_hz / file_rate)
+    if length > max(size, MAX_UPSAMPLED_SAMPLES):
+        raise AudioFileError(
+            path,
+            f"declares {file_rate} Hz: its {size} samples resampled to {sample_rate_hz} Hz "
+            f"would be {length}, more than the {MAX_UPSAMPLED_SAMPLES} allowed when resampling "
+            "up (a damaged header, or a sample_rate_hz far above the recording's)",
+        )
 
 
 def decode_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     """Decode a whole audio file to mono float32 at its own rate, checking every value.
 
-    :func:`read_audio` without the resampling; a file this accepts, :func:`read_audio`
-    accepts. ``flow_from_directory(on_error="skip")`` calls it on every file it keeps.
+    :func:`read_audio` without the resampling; a file this accepts and
+    :func:`check_resampled_length` accepts at the target rate, :func:`read_audio` accepts.
+    ``flow_from_directory(on_error="skip")`` calls both on every file it keeps.
 
     Parameters
     ----------

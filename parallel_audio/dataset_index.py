@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from parallel_audio.audio_io import decode_audio
+from parallel_audio.audio_io import check_resampled_length, decode_audio
 from parallel_audio.errors import (
     AudioFileError,
     DatasetError,
@@ -251,6 +251,7 @@ def build_index(
     class_counts: MutableMapping[str, int] | None = None,
     white_list_formats: Iterable[str] = WHITE_LIST_FORMATS,
     on_error: str = "raise",
+    sample_rate_hz: int | None = None,
 ) -> DatasetIndex:
     """List a dataset folder into the samples of one subset.
 
@@ -339,6 +340,9 @@ def build_index(
         cap and ``_unknown_`` candidates not drawn are not read. When nothing is skipped the
         index equals the one "raise" gives. A file that becomes unreadable after the check
         still raises when its batch is built.
+    sample_rate_hz : int, optional
+        The rate the pipeline reads files at; with "skip", a file whose rate is so low that
+        resampling it up would exceed the reader's bound is skipped too.
 
     Returns
     -------
@@ -453,7 +457,7 @@ def build_index(
             len(files) if max_samples_per_class < 0 else min(len(files), max_samples_per_class)
             for files in listed_files.values()
         )
-        checker = _FileChecker(directory, expected=to_check)
+        checker = _FileChecker(directory, expected=to_check, sample_rate_hz=sample_rate_hz)
     samples: dict[str, list[str] | list[None]] = {}
     try:
         for name, files in listed_files.items():
@@ -884,8 +888,9 @@ def _call_list_function(
 class _FileChecker:
     """Decodes files for ``on_error="skip"`` and records those that fail, with the reason."""
 
-    def __init__(self, directory: str, *, expected: int) -> None:
+    def __init__(self, directory: str, *, expected: int, sample_rate_hz: int | None) -> None:
         self.directory = directory
+        self.sample_rate_hz = sample_rate_hz
         self.skipped: list[tuple[str, str]] = []
         self.num_checked = 0
         self._readable: dict[str, bool] = {}  # a custom listing may name a file twice
@@ -912,7 +917,10 @@ class _FileChecker:
                 total=self._expected, desc="checking audio files", unit="file", disable=None
             )
         try:
-            decode_audio(os.path.join(self.directory, relative))
+            path = os.path.join(self.directory, relative)
+            audio, file_rate = decode_audio(path)
+            if self.sample_rate_hz is not None:
+                check_resampled_length(path, audio.size, file_rate, self.sample_rate_hz)
             readable = True
         except AudioFileError as error:
             self.skipped.append((relative, error.problem))

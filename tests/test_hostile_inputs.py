@@ -28,7 +28,7 @@ from parallel_audio import (
     SettingsError,
     WorkerError,
 )
-from parallel_audio.audio_io import decode_audio, read_audio
+from parallel_audio.audio_io import check_resampled_length, decode_audio, read_audio
 from parallel_audio.errors import SkippedFilesWarning
 
 RATE = 16000
@@ -194,7 +194,7 @@ def test_a_one_sample_clip_and_a_silent_clip_load(tmp_path):
     full = flow(tmp_path, ["x"], default)
     for i in range(len(full)):
         x, _ = full[i]
-        assert x.shape == (1, *default.sample_shape) and np.isfinite(x).all()
+        assert x.shape == (1, *full.process_params.sample_shape) and np.isfinite(x).all()
 
 
 def test_a_ten_minute_clip_is_cropped_at_the_offset(tmp_path):
@@ -299,7 +299,12 @@ BAD_FILES = {
         wav_bytes(np.array([0.1, 0.2, -2.7e38]), 15872, bits=32, format_tag=FLOAT),
         r"holds the value -2.7e\+38 at frame 2, channel 0, far beyond full scale",
     ),
-    "rate_500.wav": (wav_bytes(np.arange(100), 500), "declares a sample rate of 500 Hz"),
+    "rate_2000000.wav": (
+        wav_bytes(np.arange(100), 2_000_000),
+        "declares a sample rate of 2000000 Hz",
+    ),
+    # 20 KB claiming 1 Hz: read at RATE it would be 160 million samples (640 MB).
+    "rate_1.wav": (wav_bytes(np.zeros(10000), 1), "declares 1 Hz: its 10000 samples resampled"),
     "dangling.wav": (
         lambda path: path.symlink_to(path.parent / "gone.wav"),
         r"is a symbolic link to '.*gone\.wav', which does not exist",
@@ -527,11 +532,16 @@ def test_on_error_must_be_raise_or_skip(tmp_path):
 
 
 def test_decode_audio_accepts_exactly_what_read_audio_accepts(tmp_path):
+    # What on_error="skip" checks: decoding, then the length resampling to RATE would give.
+    def check(path):
+        audio, rate = decode_audio(path)
+        check_resampled_length(path, audio.size, rate, RATE)
+
     make_bad_files(tmp_path)
     write(tmp_path / "good.wav", wav_bytes(np.arange(1, 11), 8000))
     for path in sorted(tmp_path.iterdir()):
         outcomes = []
-        for function in (decode_audio, lambda p: read_audio(p, RATE)):
+        for function in (check, lambda p: read_audio(p, RATE)):
             try:
                 function(path)
                 outcomes.append(None)
