@@ -197,7 +197,7 @@ def fit_wait_share(data: Path, cores) -> tuple[float, float]:
         it.__class__ = type("TimedIterator", (type(it),), {"__getitem__": timed})
         model = keras.Sequential(
             [
-                keras.Input(gen.sample_shape),
+                keras.Input(it.process_params.sample_shape),
                 keras.layers.Conv2D(16, 3, activation="relu"),
                 keras.layers.MaxPooling2D(2),
                 keras.layers.Conv2D(32, 3, activation="relu"),

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import math
+import copy
 import numbers
 import os
 import secrets
 import warnings
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from parallel_audio.audio_ops import fit_to_length, trim_silence
 from parallel_audio.augment import (
     NOISE_COLORS,
-    NOISE_LEVEL_MODES,
     BackgroundNoise,
     ColoredNoise,
     LoudnessChange,
@@ -24,56 +23,54 @@ from parallel_audio.augment import (
     VocalTractLengthPerturbation,
     apply_augmentations,
     change_speed_pitch_vtlp,
-    check_augmentations,
     load_background_noise,
 )
-from parallel_audio.augment._ranges import check_range as _check_range
-from parallel_audio.augment._ranges import is_number as _is_number
 from parallel_audio.augment.pitch import octave_range_warning
 from parallel_audio.errors import DatasetError, SettingsError
 from parallel_audio.feature_generator import AudioFeatureGenerator
 from parallel_audio.frontend_settings import AudioFeatureGeneratorSettings
+from parallel_audio.generator_checks import (
+    FRONTEND_DTYPES,
+    PARAMETER_CHECKS,
+    check_sample_shape,
+    float_range,
+)
 
 if TYPE_CHECKING:
     from parallel_audio.iterator import ParallelAudioIterator
 
-FRONTEND_DTYPES = ("uint16", "float32", "int8")
 CLASS_MODES = ("categorical", "binary", "sparse", "input", None)
+#: ``flow_from_directory`` keywords of the reference that have no meaning for audio and are
+#: ignored without a word: the reference's dataset mixin passes ``target_size`` every time.
+SILENTLY_IGNORED_KEYWORDS = frozenset({"target_size"})
+#: Parameters whose allowed values depend on each other, checked together on every change.
+_NOISE_LEVEL_PARAMETERS = frozenset({"noise_level_mode", "noise_color_range", "bg_noise_range"})
 
 
-def _float_range(name: str, value: Any, **bounds: Any) -> tuple[float, float] | None:
-    checked = _check_range(name, value, **bounds)
-    return None if checked is None else (float(checked[0]), float(checked[1]))
+def _noise_color(value: Any) -> str | None:
+    """Return the color a transform's ``noise_color`` names; None for None or "none"."""
+    if value is None:
+        return None
+    color = str(value).lower()
+    if color == "none":
+        return None
+    if color not in NOISE_COLORS:
+        raise SettingsError(
+            f"noise_color must be one of {', '.join(NOISE_COLORS)}, 'none' or None; got {value!r}"
+        )
+    return color
 
 
-def _check_number(
-    name: str,
-    value: Any,
-    allowed: str,
-    *,
-    integer: bool = False,
-    minimum: float = -math.inf,
-    maximum: float = math.inf,
-    below_maximum: bool = False,
-) -> Any:
-    """Return a finite number within [minimum, maximum] (or [minimum, maximum)), else raise."""
-    if not _is_number(value, integer=integer) or not (
-        minimum <= value < maximum if below_maximum else minimum <= value <= maximum
-    ):
-        raise SettingsError(f"{name} must be {allowed}, got {value!r}")
-    return value
+class _Augmenters(NamedTuple):
+    """The augmentations a configuration draws from (None where not configured)."""
 
-
-def _check_callable(name: str, value: Any) -> Callable | None:
-    if value is not None and not callable(value):
-        raise SettingsError(f"{name} must be callable or None, got {type(value).__name__}")
-    return value
-
-
-def _check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, bool | np.bool_):
-        raise SettingsError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
+    speed: SpeedChange | None
+    pitch: PitchShift | None
+    vtlp: VocalTractLengthPerturbation | None
+    loudness: LoudnessChange | None
+    colored_noise: ColoredNoise | None  # draws among the configured colors
+    background_noise: BackgroundNoise | None
+    any_colored_noise: ColoredNoise  # applies whatever color a transform names
 
 
 class ParallelAudioDataGenerator:
@@ -91,8 +88,9 @@ class ParallelAudioDataGenerator:
     Parameters
     ----------
     cores : int or float
-        Worker processes: an int (0 runs in the caller's thread), or a fraction in (0, 1]
-        of the machine's cores. Default 0.25.
+        Worker processes: an int (0 runs in the caller's thread; -1 is every core; more
+        than the machine's cores is clamped to them), or a fraction in (0, 1] of the
+        machine's cores. Default 0.25.
     debug : bool
         Run workers as threads, so breakpoints in the pipeline and callbacks stop.
     max_batches_pending : int
@@ -109,7 +107,8 @@ class ParallelAudioDataGenerator:
         ``f(params, x, [batch_index, class_id, filename, batch_class_ids, batch_filenames,
         rng]) -> x``, called before augmentation (float32 audio), before the frontend
         (float32 audio of the sample length) and after it (the spectrogram). The optional
-        arguments are passed when the signature names them; ``rng`` is the sample's own
+        arguments are passed when the signature names them (as the reference does, a
+        ``**kwargs`` parameter receives none of them); ``rng`` is the sample's own
         ``numpy.random.Generator``.
     samplewise_center, samplewise_std_normalization : bool
         Subtract each sample's mean; divide by its standard deviation (+1e-6).
@@ -122,10 +121,12 @@ class ParallelAudioDataGenerator:
     validation_augmentation_enabled : bool
         Augment validation samples too. When False, validation ``_silence_`` samples still
         get their noise, one fixed draw per sample, the same every epoch (MLTK's are zeros).
-    dtype : str
-        dtype of the samples in a batch (and of categorical labels). Default float32.
+    dtype : str or numpy dtype
+        dtype of the samples in a batch (and of labels), stored as ``numpy.dtype`` (so
+        ``generator.dtype == np.int8`` holds). Default float32.
     frontend_dtype : {"uint16", "float32", "int8"}, optional
-        dtype the frontend produces before standardization; default ``dtype``.
+        dtype the frontend produces before standardization, stored as ``numpy.dtype``;
+        default ``dtype``.
     trim_threshold_db : float, optional
         Leading and trailing audio more than this many dB below the clip's loudest frame
         is cut (``librosa.effects.trim`` semantics). None or 0 keeps the clip whole.
@@ -165,11 +166,15 @@ class ParallelAudioDataGenerator:
     disable_random_transforms : bool
         No augmentation at all (clips are still trimmed and padded at offset 0).
     frontend_settings : AudioFeatureGeneratorSettings, optional
-        The microfrontend's settings; their sample rate and length define the samples.
+        The microfrontend's settings; their sample rate and length define the samples. The
+        generator holds this object itself, as the reference does: later changes to it
+        (or to :attr:`sample_rate_hz` and :attr:`sample_length_ms`) are followed by the
+        generator's methods and by iterators created afterwards.
     frontend_enabled : bool
-        Return spectrograms (True) or the augmented audio (False).
+        Return spectrograms (True) or the augmented audio (False). With False the frontend
+        settings are not checked against each other (a 360 Hz signal needs no filterbank).
     sample_shape : tuple of int, optional
-        Shape of a sample; required with ``frontend_enabled=False``.
+        Shape of a sample; required with ``frontend_enabled=False``, ignored otherwise.
     disable_gpu_in_subprocesses : bool
         Hide GPUs from worker processes.
     add_channel_dimension : bool
@@ -187,11 +192,23 @@ class ParallelAudioDataGenerator:
         reproducibly: the global random states they draw from are seeded from the sample's
         generator. Output of another length is fitted back to the sample length.
 
+    Notes
+    -----
+    Every parameter is an attribute of the same name, checked again whenever it is
+    assigned (``generator.speed_range = (0.8, 1.2)``). The generator is configuration only:
+    each iterator takes an immutable snapshot of it (frontend settings included) when
+    :meth:`flow_from_directory` creates it and keeps that configuration for its life, while
+    the generator's own methods and later iterators follow any change. Callbacks and
+    ``augmentations`` objects are shared with the snapshot, not copied.
+
     Examples
     --------
     >>> generator = ParallelAudioDataGenerator(cores=0, loudness_range=(0.8, 1.2))
     >>> generator.sample_shape
-    (98, 32, 1)
+    (98, 32)
+    >>> generator.frontend_settings.filterbank_n_channels = 40
+    >>> generator.sample_shape
+    (98, 40)
     """
 
     def __init__(
@@ -233,181 +250,93 @@ class ParallelAudioDataGenerator:
         noise_level_mode: str = "factor",
         augmentations: Any = None,
     ) -> None:
-        if _is_number(cores, integer=True):
-            _check_number("cores", cores, ">= 0 as an int", minimum=0)
-        elif not (_is_number(cores) and 0 < cores <= 1):
-            raise SettingsError(
-                "cores must be an int >= 0 or, as a fraction of the machine's cores, "
-                f"a float in (0, 1]; got {cores!r}"
-            )
         self.cores = cores
-        self.debug = _check_bool("debug", debug)
-        self.max_batches_pending = int(
-            _check_number(
-                "max_batches_pending", max_batches_pending, "an int >= 1", integer=True, minimum=1
-            )
-        )
-        if batch_timeout is not None and not (
-            _is_number(batch_timeout) and 0 < batch_timeout < math.inf
-        ):
-            raise SettingsError(
-                f"batch_timeout must be a number of seconds > 0, or None; got {batch_timeout!r}"
-            )
-        self.batch_timeout = None if batch_timeout is None else float(batch_timeout)
-
-        self.get_batch_function = _check_callable("get_batch_function", get_batch_function)
-        self.noaug_preprocessing_function = _check_callable(
-            "noaug_preprocessing_function", noaug_preprocessing_function
-        )
-        self.preprocessing_function = _check_callable(
-            "preprocessing_function", preprocessing_function
-        )
-        self.postprocessing_function = _check_callable(
-            "postprocessing_function", postprocessing_function
-        )
-
-        self.samplewise_center = _check_bool("samplewise_center", samplewise_center)
-        self.samplewise_std_normalization = _check_bool(
-            "samplewise_std_normalization", samplewise_std_normalization
-        )
-        self.samplewise_normalize_range = _float_range(
-            "samplewise_normalize_range", samplewise_normalize_range
-        )
-        if self.samplewise_normalize_range is not None and not math.isfinite(
-            self.samplewise_normalize_range[1] - self.samplewise_normalize_range[0]
-        ):
-            raise SettingsError(
-                "samplewise_normalize_range must span a finite width, got "
-                f"{samplewise_normalize_range!r}"
-            )
-        if rescale is not None:
-            _check_number("rescale", rescale, "a finite number or None")
+        self.debug = debug
+        self.max_batches_pending = max_batches_pending
+        self.batch_timeout = batch_timeout
+        self.get_batch_function = get_batch_function
+        self.noaug_preprocessing_function = noaug_preprocessing_function
+        self.preprocessing_function = preprocessing_function
+        self.postprocessing_function = postprocessing_function
+        self.samplewise_center = samplewise_center
+        self.samplewise_std_normalization = samplewise_std_normalization
+        self.samplewise_normalize_range = samplewise_normalize_range
         self.rescale = rescale
-        self.validation_split = float(
-            _check_number(
-                "validation_split",
-                validation_split,
-                "in [0, 1)",
-                minimum=0,
-                maximum=1,
-                below_maximum=True,
-            )
-        )
-        self.validation_augmentation_enabled = _check_bool(
-            "validation_augmentation_enabled", validation_augmentation_enabled
-        )
-
-        try:
-            self.dtype = np.dtype(dtype).name
-        except TypeError:
-            raise SettingsError(f"dtype must be a numpy dtype, got {dtype!r}") from None
-        if frontend_dtype is not None:
-            try:
-                frontend_dtype = np.dtype(frontend_dtype).name
-            except TypeError:
-                frontend_dtype = repr(frontend_dtype)
-            if frontend_dtype not in FRONTEND_DTYPES:
-                raise SettingsError(
-                    f"frontend_dtype must be one of {', '.join(FRONTEND_DTYPES)} or None, "
-                    f"got {frontend_dtype}"
-                )
+        self.validation_split = validation_split
+        self.validation_augmentation_enabled = validation_augmentation_enabled
+        self.dtype = dtype
         self.frontend_dtype = frontend_dtype
-
-        if trim_threshold_db is not None:
-            _check_number(
-                "trim_threshold_db", trim_threshold_db, "a number >= 0 or None", minimum=0
-            )
         self.trim_threshold_db = trim_threshold_db
-
-        if noise_level_mode not in NOISE_LEVEL_MODES:
-            raise SettingsError(
-                f"noise_level_mode must be one of {', '.join(NOISE_LEVEL_MODES)}, "
-                f"got {noise_level_mode!r}"
-            )
         self.noise_level_mode = noise_level_mode
-        level_minimum = 0 if noise_level_mode == "factor" else None
-        self.noise_colors = self._check_noise_colors(noise_colors)
-        self.noise_color_range = _float_range(
-            "noise_color_range", noise_color_range, minimum=level_minimum
-        )
-        self.speed_range = _float_range("speed_range", speed_range, minimum=0, open_minimum=True)
-        self.pitch_range = _check_range("pitch_range", pitch_range)
+        self.noise_colors = noise_colors
+        self.noise_color_range = noise_color_range
+        self.speed_range = speed_range
+        self.pitch_range = pitch_range
         if (pitch_warning := octave_range_warning(self.pitch_range)) is not None:
             warnings.warn(pitch_warning, UserWarning, stacklevel=2)  # at the caller's line
-        self.vtlp_range = _float_range("vtlp_range", vtlp_range, minimum=0, open_minimum=True)
-        self.loudness_range = _float_range("loudness_range", loudness_range, minimum=0)
-        self.bg_noise_range = _float_range("bg_noise_range", bg_noise_range, minimum=level_minimum)
-        if bg_noise_dir is not None and not isinstance(bg_noise_dir, str | os.PathLike):
-            raise SettingsError(f"bg_noise_dir must be a path or None, got {bg_noise_dir!r}")
-        self.bg_noise_dir = None if bg_noise_dir is None else os.fspath(bg_noise_dir)
+        self.vtlp_range = vtlp_range
+        self.loudness_range = loudness_range
+        self.bg_noise_range = bg_noise_range
+        self.bg_noise_dir = bg_noise_dir
+        self.augmentations = augmentations
+        self.offset_range = offset_range
+        self.unknown_class_percentage = unknown_class_percentage
+        self.silence_class_percentage = silence_class_percentage
+        self.disable_random_transforms = disable_random_transforms
+        self.frontend_settings = frontend_settings
+        self.frontend_enabled = frontend_enabled
+        self.add_channel_dimension = add_channel_dimension
+        self.disable_gpu_in_subprocesses = disable_gpu_in_subprocesses
+        # Used only with the frontend off (the reference ignores it otherwise too).
+        self._sample_shape = check_sample_shape("sample_shape", sample_shape)
         #: Background noise by file name, loaded by flow_from_directory (the reference's name).
         self.bg_noises: dict[str, np.ndarray] | None = None
+        # (real path, sample rate) bg_noises was loaded for, and the dataset directory a
+        # relative bg_noise_dir was resolved against.
+        self._background_noise_key: tuple[str, int] | None = None
+        self._background_noise_base: str | None = None
+        self._check_configuration()
         self._warn_about_unused_noise_settings()
-        self.augmentations = check_augmentations(augmentations)
-        self.offset_range = _float_range("offset_range", offset_range, minimum=0, maximum=1)
-        if self.offset_range is None:
-            raise SettingsError("offset_range must be a (low, high) pair within [0, 1]")
 
-        self.unknown_class_percentage = float(
-            _check_number(
-                "unknown_class_percentage", unknown_class_percentage, "a number >= 0", minimum=0
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Every parameter is checked on assignment, later ones as in the constructor; a
+        # snapshot refuses changes to its configuration (its private caches stay writable).
+        if not name.startswith("_") and self.is_snapshot:
+            raise TypeError(
+                f"cannot set {name!r}: this generator is an iterator's frozen snapshot of the "
+                "configuration it was created with; change the ParallelAudioDataGenerator "
+                "itself and create a new iterator with flow_from_directory"
             )
-        )
-        self.silence_class_percentage = float(
-            _check_number(
-                "silence_class_percentage", silence_class_percentage, "a number >= 0", minimum=0
-            )
-        )
-        self.disable_random_transforms = _check_bool(
-            "disable_random_transforms", disable_random_transforms
-        )
+        check = PARAMETER_CHECKS.get(name)
+        if check is not None:
+            value = check(name, value)
+        if name not in _NOISE_LEVEL_PARAMETERS:
+            object.__setattr__(self, name, value)
+            return
+        previous = self.__dict__.get(name)
+        object.__setattr__(self, name, value)
+        try:
+            self._check_noise_levels()
+        except SettingsError:
+            object.__setattr__(self, name, previous)
+            raise
 
-        if frontend_settings is None:
-            frontend_settings = AudioFeatureGeneratorSettings()
-        if not isinstance(frontend_settings, AudioFeatureGeneratorSettings):
+    def _check_noise_levels(self) -> None:
+        """As factors (not dB), noise levels must be >= 0."""
+        if self.__dict__.get("noise_level_mode") == "factor":
+            for name in ("noise_color_range", "bg_noise_range"):
+                float_range(name, self.__dict__.get(name), minimum=0)
+
+    def _check_configuration(self) -> None:
+        """Check what involves several parameters; run at construction and per snapshot."""
+        self._check_noise_levels()
+        if self.frontend_enabled:
+            self.frontend_settings.validate()
+        elif self._sample_shape is None:
             raise SettingsError(
-                "frontend_settings must be AudioFeatureGeneratorSettings or None, got "
-                f"{type(frontend_settings).__name__}"
+                "sample_shape is required with frontend_enabled=False, for instance "
+                f"({self.frontend_settings.sample_length},)"
             )
-        self.frontend_settings = frontend_settings.copy()
-        self.frontend_settings.validate()
-        self.frontend_enabled = _check_bool("frontend_enabled", frontend_enabled)
-        self.add_channel_dimension = _check_bool("add_channel_dimension", add_channel_dimension)
-        self.disable_gpu_in_subprocesses = _check_bool(
-            "disable_gpu_in_subprocesses", disable_gpu_in_subprocesses
-        )
-        if not self.frontend_enabled:
-            if sample_shape is None:
-                raise SettingsError(
-                    "sample_shape is required with frontend_enabled=False, for instance "
-                    f"({self.frontend_settings.sample_length},)"
-                )
-            try:
-                sample_shape = tuple(int(d) for d in sample_shape)
-            except (TypeError, ValueError):
-                raise SettingsError(
-                    f"sample_shape must be a tuple of ints, got {sample_shape!r}"
-                ) from None
-        self._sample_shape_override = sample_shape if not self.frontend_enabled else None
-        self._frontend: AudioFeatureGenerator | None = None
-
-        rate = self.frontend_settings.sample_rate_hz
-        self._speed = SpeedChange(self.speed_range) if self.speed_range else None
-        self._pitch = PitchShift(self.pitch_range) if self.pitch_range else None
-        self._vtlp = VocalTractLengthPerturbation(self.vtlp_range) if self.vtlp_range else None
-        self._loudness = LoudnessChange(self.loudness_range) if self.loudness_range else None
-        self._colored_noise = (
-            ColoredNoise(
-                self.noise_colors,
-                self.noise_color_range,
-                mode=self.noise_level_mode,
-                sample_rate=rate,
-            )
-            if self.noise_colors and self.noise_color_range
-            else None
-        )
-        self._background_noise: BackgroundNoise | None = None
-        self._background_noise_source: str | None = None
 
     def _warn_about_unused_noise_settings(self) -> None:
         # Legal for the reference, but they add nothing: say so instead of staying silent.
@@ -424,50 +353,90 @@ class ParallelAudioDataGenerator:
                     stacklevel=3,
                 )
 
-    @staticmethod
-    def _check_noise_colors(noise_colors: Any) -> tuple[str, ...]:
-        if noise_colors is None or noise_colors == "none":
-            return ()
-        if noise_colors == "all":
-            return NOISE_COLORS
-        colors = (noise_colors,) if isinstance(noise_colors, str) else tuple(noise_colors)
-        unknown = [c for c in colors if c not in NOISE_COLORS]
-        if unknown or not colors:
-            raise SettingsError(
-                f"noise_colors must be 'all', 'none', None or a list of "
-                f"{', '.join(NOISE_COLORS)}; got {noise_colors!r}"
-            )
-        return colors
-
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["_frontend"] = None  # rebuilt lazily in each process
+        # Rebuilt lazily in each process: native state does not pickle.
+        state.pop("_frontend", None)
+        state.pop("_augmenter_cache", None)
         return state
+
+    def snapshot(self) -> ParallelAudioDataGenerator:
+        """Return an immutable copy of the configuration as it is now: what an iterator holds.
+
+        The copy is a generator whose methods work as this one's do, but whose parameters
+        and frontend settings (a :class:`FrozenAudioFeatureGeneratorSettings`) refuse every
+        change. Background noise already loaded, callbacks and ``augmentations`` are
+        shared, not copied.
+        """
+        self._check_configuration()
+        snapshot = copy.copy(self)
+        object.__setattr__(snapshot, "frontend_settings", self.frontend_settings.frozen())
+        object.__setattr__(snapshot, "_frozen", True)
+        if snapshot.frontend_enabled:
+            snapshot._feature_generator()  # settings the device rejects fail here, not in a worker
+        return snapshot
+
+    @property
+    def is_snapshot(self) -> bool:
+        """Whether this is an iterator's immutable snapshot (see :meth:`snapshot`)."""
+        return self.__dict__.get("_frozen", False)
 
     # Properties of the reference.
 
     @property
     def sample_rate_hz(self) -> int:
-        """The frontend's sample rate: every clip is resampled to it."""
+        """The frontend's sample rate: every clip is resampled to it.
+
+        Settable, as the reference's dataset mixin does: it sets
+        ``frontend_settings.sample_rate_hz``.
+        """
         return self.frontend_settings.sample_rate_hz
+
+    @sample_rate_hz.setter
+    def sample_rate_hz(self, value: int) -> None:
+        self.frontend_settings.sample_rate_hz = value
 
     @property
     def sample_length_ms(self) -> int:
-        """Length of a sample in milliseconds."""
+        """Length of a sample in milliseconds (settable: it sets the frontend setting)."""
         return self.frontend_settings.sample_length_ms
+
+    @sample_length_ms.setter
+    def sample_length_ms(self, value: int) -> None:
+        self.frontend_settings.sample_length_ms = value
 
     @property
     def sample_length(self) -> int:
         """Length of a sample in audio samples."""
         return self.frontend_settings.sample_length
 
+    @sample_length.setter
+    def sample_length(self, value: int) -> None:
+        raise AttributeError(
+            "sample_length is computed from the frontend settings; set sample_length_ms"
+        )
+
     @property
     def sample_shape(self) -> tuple[int, ...]:
-        """Shape of one sample in a batch."""
-        if not self.frontend_enabled:
-            return self._sample_shape_override
-        shape = self.frontend_settings.spectrogram_shape
-        return (*shape, 1) if self.add_channel_dimension else shape
+        """Shape of one sample as the reference gives it.
+
+        ``(frames, channels)`` with the frontend on, without the channel axis that
+        ``add_channel_dimension`` adds to batches (the iterator's
+        ``process_params.sample_shape`` has it); ``sample_shape`` as given with the frontend
+        off.
+        """
+        if self.frontend_enabled:
+            return self.frontend_settings.spectrogram_shape
+        return self._sample_shape
+
+    @sample_shape.setter
+    def sample_shape(self, value: tuple[int, ...]) -> None:
+        if self.frontend_enabled:
+            raise AttributeError(
+                "sample_shape is computed from the frontend settings while frontend_enabled "
+                "is True; change the frontend settings instead"
+            )
+        self._sample_shape = check_sample_shape("sample_shape", value)
 
     @property
     def frontend_output_dtype(self) -> str:
@@ -476,8 +445,8 @@ class ParallelAudioDataGenerator:
         ``frontend_dtype``, else ``dtype`` when the frontend can produce it, else float32.
         """
         if self.frontend_dtype is not None:
-            return self.frontend_dtype
-        return self.dtype if self.dtype in FRONTEND_DTYPES else "float32"
+            return self.frontend_dtype.name
+        return self.dtype.name if self.dtype.name in FRONTEND_DTYPES else "float32"
 
     @property
     def default_transform(self) -> dict[str, Any]:
@@ -488,6 +457,7 @@ class ParallelAudioDataGenerator:
         ``pitch_factor``, ``vtlp_factor``) plus where the noise crops start
         (``noise_position``, ``bg_noise_position``, fractions) and the seed of the
         ``augmentations`` transforms. ``pitch_factor`` is in semitones (0 is no shift).
+        ``noise_color`` None (or the reference's ``"none"``) is no colored noise.
         """
         return {
             "offset_percentage": 0.0,
@@ -531,7 +501,8 @@ class ParallelAudioDataGenerator:
         if self.disable_random_transforms:
             return transform
         rng = rng if rng is not None else np.random.default_rng()
-        colored, background = self._colored_noise, self._background_noise
+        augmenters = self._augmenters()
+        colored, background = augmenters.colored_noise, augmenters.background_noise
         if silence:
             colored = None if background is not None else colored
         elif colored is not None and background is not None:
@@ -549,17 +520,54 @@ class ParallelAudioDataGenerator:
             return transform
 
         transform["offset_percentage"] = float(rng.uniform(*self.offset_range))
-        if self._loudness is not None:
-            transform["loudness_factor"] = self._loudness.draw(rng)
-        if self._speed is not None:
-            transform["speed_factor"] = self._speed.draw(rng)
-        if self._pitch is not None:
-            transform["pitch_factor"] = self._pitch.draw(rng)
-        if self._vtlp is not None:
-            transform["vtlp_factor"] = self._vtlp.draw(rng)
+        if augmenters.loudness is not None:
+            transform["loudness_factor"] = augmenters.loudness.draw(rng)
+        if augmenters.speed is not None:
+            transform["speed_factor"] = augmenters.speed.draw(rng)
+        if augmenters.pitch is not None:
+            transform["pitch_factor"] = augmenters.pitch.draw(rng)
+        if augmenters.vtlp is not None:
+            transform["vtlp_factor"] = augmenters.vtlp.draw(rng)
         if self.augmentations:
             transform["augmentation_seed"] = int(rng.integers(2**63))
         return transform
+
+    def _augmenters(self) -> _Augmenters:
+        """Return the augmentations of the configuration as it is now.
+
+        Built afresh on every call of a live generator, so nothing drawn or applied is ever
+        stale after a parameter (or the frontend's sample rate) changes; built once by a
+        snapshot, which cannot change.
+        """
+        cached = self.__dict__.get("_augmenter_cache")
+        if cached is not None:
+            return cached
+        rate = self.sample_rate_hz
+        mode = self.noise_level_mode
+        background = None
+        if self.bg_noise_range is not None:
+            noises = self._current_background_noise()
+            if noises is not None:
+                background = BackgroundNoise(
+                    noises, self.bg_noise_range, mode=mode, sample_rate=rate
+                )
+        augmenters = _Augmenters(
+            speed=SpeedChange(self.speed_range) if self.speed_range else None,
+            pitch=PitchShift(self.pitch_range) if self.pitch_range else None,
+            vtlp=VocalTractLengthPerturbation(self.vtlp_range) if self.vtlp_range else None,
+            loudness=LoudnessChange(self.loudness_range) if self.loudness_range else None,
+            colored_noise=(
+                ColoredNoise(self.noise_colors, self.noise_color_range, mode=mode, sample_rate=rate)
+                if self.noise_colors and self.noise_color_range
+                else None
+            ),
+            background_noise=background,
+            # The level comes with each transform: the range is only checked, never drawn.
+            any_colored_noise=ColoredNoise(NOISE_COLORS, (0.0, 0.0), mode=mode, sample_rate=rate),
+        )
+        if self.is_snapshot:
+            object.__setattr__(self, "_augmenter_cache", augmenters)
+        return augmenters
 
     def adjust_length(
         self,
@@ -611,18 +619,22 @@ class ParallelAudioDataGenerator:
             Its sample rate.
         params : dict
             From :meth:`get_random_transform` or :attr:`default_transform`; missing keys
-            take their default.
+            take their default and keys of other meaning are ignored. ``noise_color`` may
+            name any color (white, pink, brown, blue, violet, in any case), configured or
+            not; None or ``"none"`` adds no colored noise, as in the reference.
         whole_sample : bool
-            Keep the clip's length instead of fitting it to the sample length.
+            As the reference: resample only, keeping the clip's whole length (no trimming,
+            no padding or cropping to the sample length).
 
         Returns
         -------
         numpy.ndarray of float32
         """
         params = {**self.default_transform, **params}
+        augmenters = self._augmenters()
         rate = self.sample_rate_hz
         sample = self._resampled(np.asarray(sample, np.float32), orignal_sr)
-        if self.trim_threshold_db:
+        if self.trim_threshold_db and not whole_sample:
             sample = trim_silence(sample, self.trim_threshold_db)
         sample = change_speed_pitch_vtlp(
             sample,
@@ -635,23 +647,22 @@ class ParallelAudioDataGenerator:
             sample = fit_to_length(sample, self.sample_length, params["offset_percentage"])
         gain = params["loudness_factor"]
         sample = LoudnessChange.apply(sample, gain)
-        if params["noise_color"] is not None:
-            if self._colored_noise is None:
-                raise SettingsError("the transform asks for colored noise but none is configured")
-            sample = self._colored_noise.apply(
+        color = _noise_color(params["noise_color"])
+        if color is not None:
+            sample = augmenters.any_colored_noise.apply(
                 sample,
-                params["noise_color"],
+                color,
                 params["noise_color_factor"],
                 params["noise_position"],
                 gain,
             )
         if params["bg_noise"] is not None:
-            if self._background_noise is None:
+            if augmenters.background_noise is None:
                 raise SettingsError(
                     "the transform asks for background noise but none is loaded: "
-                    "flow_from_directory loads bg_noise_dir"
+                    "flow_from_directory loads bg_noise_dir (with bg_noise_range set)"
                 )
-            sample = self._background_noise.apply(
+            sample = augmenters.background_noise.apply(
                 sample,
                 params["bg_noise"],
                 params["bg_noise_factor"],
@@ -667,10 +678,22 @@ class ParallelAudioDataGenerator:
         return np.ascontiguousarray(sample, np.float32)
 
     def apply_frontend(self, sample: np.ndarray, dtype: Any = np.float32) -> np.ndarray:
-        """Return the spectrogram of one sample, (frames, channels), in ``dtype``."""
-        if self._frontend is None:
-            self._frontend = AudioFeatureGenerator(self.frontend_settings)
-        return self._frontend.process_sample(sample, dtype=dtype)
+        """Return the spectrogram of one sample, (frames, channels), in ``dtype``.
+
+        Computed with the frontend settings as they are now: a change to them since the
+        last call builds the frontend again (and is checked then).
+        """
+        return self._feature_generator().process_sample(sample, dtype=dtype)
+
+    def _feature_generator(self) -> AudioFeatureGenerator:
+        """Return the native frontend for the current settings, cached under a frozen copy."""
+        settings = self.frontend_settings
+        cached = self.__dict__.get("_frontend")
+        if cached is None or (cached[0] is not settings and cached[0] != settings):
+            frozen = settings.frozen()
+            cached = (frozen, AudioFeatureGenerator(frozen))
+            self._frontend = cached
+        return cached[1]
 
     def standardize(self, sample: np.ndarray) -> np.ndarray:
         """Apply rescale, samplewise centering, std normalization and range scaling.
@@ -718,7 +741,11 @@ class ParallelAudioDataGenerator:
         return np.clip(x, info.min, info.max).astype(target)
 
     def _load_background_noise(self, directory: str) -> None:
-        """Load ``bg_noise_dir``: as given if it exists, else relative to ``directory``."""
+        """Load ``bg_noise_dir`` at the current rate.
+
+        As given if it exists, else relative to ``directory`` (the reference's rule); nothing
+        is read again while the folder and the rate stay the same.
+        """
         source = self.bg_noise_dir
         if not os.path.isdir(source):
             source = os.path.join(directory, self.bg_noise_dir)
@@ -727,21 +754,24 @@ class ParallelAudioDataGenerator:
                 f"bg_noise_dir {self.bg_noise_dir!r} is neither a directory nor one inside "
                 f"{directory!r}"
             )
-        source = os.path.realpath(source)
-        if source == self._background_noise_source:
-            return  # train and validation iterators of one dataset share what was read
-        self.bg_noises = load_background_noise(source, self.sample_rate_hz)
-        self._background_noise_source = source
-        self._background_noise = (
-            BackgroundNoise(
-                self.bg_noises,
-                self.bg_noise_range,
-                mode=self.noise_level_mode,
-                sample_rate=self.sample_rate_hz,
-            )
-            if self.bg_noise_range is not None
-            else None
-        )
+        key = (os.path.realpath(source), self.sample_rate_hz)
+        if key != self._background_noise_key:
+            # train and validation iterators of one dataset share what was read
+            self.bg_noises = load_background_noise(key[0], key[1])
+            self._background_noise_key = key
+        self._background_noise_base = directory
+
+    def _current_background_noise(self) -> dict[str, np.ndarray] | None:
+        """Return the background noise for the current ``bg_noise_dir`` and rate.
+
+        None before any ``flow_from_directory``, which loads it, as in the reference.
+        """
+        if self.bg_noise_dir is None or self._background_noise_base is None:
+            return None
+        if not self.is_snapshot:
+            # bg_noise_dir or the sample rate may have changed since; a snapshot's cannot.
+            self._load_background_noise(self._background_noise_base)
+        return self.bg_noises
 
     def _resampled(self, sample: np.ndarray, sample_rate: int) -> np.ndarray:
         if sample_rate == self.sample_rate_hz:
@@ -818,7 +848,8 @@ class ParallelAudioDataGenerator:
             augmentation from its own seed, the same whatever ``cores``. Every batch then has
             the same size; the repeated samples count twice in ``evaluate``.
         **kwargs
-            The reference's image-saving options are accepted and ignored, with a warning.
+            The reference's image options are accepted and ignored: ``target_size`` (which
+            the reference's dataset mixin always passes) silently, others with a warning.
 
         Returns
         -------
@@ -840,29 +871,33 @@ class ParallelAudioDataGenerator:
             or not (batch_size >= 1 or batch_size == -1)
         ):
             raise SettingsError(f"batch_size must be an int >= 1 or -1, got {batch_size!r}")
-        if kwargs:
-            warnings.warn(f"flow_from_directory ignores {', '.join(sorted(kwargs))}", stacklevel=2)
+        ignored = sorted(set(kwargs) - SILENTLY_IGNORED_KEYWORDS)
+        if ignored:
+            warnings.warn(f"flow_from_directory ignores {', '.join(ignored)}", stacklevel=2)
         if seed is None:
             seed = secrets.randbits(32)
         if self.bg_noise_dir is not None:
             self._load_background_noise(os.fspath(directory))
+        # The iterator keeps the configuration of this moment, whatever changes later.
+        configuration = self.snapshot()
         index = build_index(
             os.fspath(directory),
             list(classes),
             subset=subset,
-            validation_split=self.validation_split,
+            validation_split=configuration.validation_split,
             seed=seed,
             follow_links=follow_links,
             max_samples_per_class=max_samples_per_class,
-            unknown_class_percentage=self.unknown_class_percentage,
-            silence_class_percentage=self.silence_class_percentage,
+            unknown_class_percentage=configuration.unknown_class_percentage,
+            silence_class_percentage=configuration.silence_class_percentage,
             shuffle_index_dir=None if shuffle_index_dir is None else os.fspath(shuffle_index_dir),
             list_valid_filenames_in_directory_function=list_valid_filenames_in_directory_function,
             class_counts=class_counts,
             on_error=on_error,
+            sample_rate_hz=configuration.sample_rate_hz,
         )
         return ParallelAudioIterator(
-            self,
+            configuration,
             index,
             class_mode=class_mode,
             batch_size=batch_size,

@@ -53,18 +53,28 @@ class ParallelAudioIterator(keras.utils.PyDataset):
     visits every sample exactly once, in an order drawn from ``(seed, epoch)`` when
     ``shuffle`` is on, and ``on_epoch_end`` (called by Keras) moves to the next epoch. A
     batch depends only on ``(seed, epoch, i)``, never on the order batches are asked for or
-    on the number of workers. Iterating with ``next()`` runs through the epochs endlessly, as
-    the reference's iterator does.
+    on the number of workers.
+
+    As the reference's iterator, it is also a Python iterator of one epoch: ``for batch in
+    iterator`` yields ``len(iterator)`` batches and stops (``StopIteration``); the next
+    ``for`` loop starts the next epoch (or the current one, if none of its batches was
+    taken yet). ``next(iterator)`` and ``iterator.next()`` take the next batch of the loop.
 
     Inside a Keras epoch (between ``on_epoch_begin`` and ``on_epoch_end``) the k-th request
     is served with batch k, whatever index it names: ``fit(shuffle=True)`` asks for the
     batches in a random order, but our own order is already shuffled, and serving it in
     sequence lets the workers compute ahead. Outside an epoch ``iterator[i]`` is batch i.
 
+    The iterator holds a frozen snapshot of the generator's configuration (``generator``,
+    also ``process_params.audio_data_generator``), taken when ``flow_from_directory``
+    created it: changing the generator or its frontend settings afterwards changes new
+    iterators, never this one.
+
     Workers (processes, or threads with ``debug=True``; none with ``cores=0``) start with the
-    iterator and persist across epochs; ``close()``, ``del``, garbage collection or the end
-    of the interpreter stops them. A worker process that dies (killed, out of memory) is
-    replaced at once and the batches it held are computed again, the same bit for bit; a
+    iterator and persist across epochs; ``close()`` (or the reference's ``shutdown()``),
+    ``del``, garbage collection or the end of the interpreter stops them. A worker process
+    that dies (killed, out of memory) is replaced at once and the batches it held are
+    computed again, the same bit for bit; a
     ``RuntimeWarning`` names it and how it died. Workers that keep dying, or a batch that
     kills every worker that computes it, raise :class:`WorkerError` instead, as does an
     exception in a worker (with its traceback, the batch and the file); the workers are
@@ -82,6 +92,8 @@ class ParallelAudioIterator(keras.utils.PyDataset):
     skipped_files : list of (str, str)
         Files left out with ``on_error="skip"``, with the reason, relative to ``directory``.
     samples, num_classes, batch_size : int
+    n : int
+        The number of samples, as the reference names it.
     seed : int
         The seed in use (drawn when ``flow_from_directory`` got None).
     last_batch : {"short", "repeat"}
@@ -90,6 +102,13 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         order (see ``flow_from_directory``).
     epoch : int
         The current epoch, from 0.
+    batch_index : int
+        The batch the next ``next()`` returns, in the current ``for`` loop's epoch.
+    generator : ParallelAudioDataGenerator
+        The frozen snapshot of the generator's configuration this iterator computes with.
+    process_params : ParallelProcessParams
+        What batch functions and callbacks receive; its ``sample_shape`` includes the
+        channel axis that ``add_channel_dimension`` adds.
     """
 
     def __init__(
@@ -122,13 +141,16 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         self.seed = seed
         self.subset = subset
         self.epoch = 0
-        self._next_batch = 0
-        self.generator = generator
+        self.batch_index = 0
+        self._closed = False
+        # Normally flow_from_directory's snapshot already; a live generator is frozen here.
+        self.generator = generator if generator.is_snapshot else generator.snapshot()
+        generator = self.generator
         self.process_params = ParallelProcessParams(
             audio_data_generator=generator,
             sample_rate=generator.sample_rate_hz,
             sample_length_ms=generator.sample_length_ms,
-            sample_shape=generator.sample_shape,
+            sample_shape=generator.sample_shape,  # the params add the channel axis
             subset=subset,
             class_indices=self.class_indices,
             dtype=generator.dtype,
@@ -219,6 +241,8 @@ class ParallelAudioIterator(keras.utils.PyDataset):
             raise IndexError(f"batch {batch_index} is out of range: {len(self)} batches per epoch")
         epoch = self.epoch if epoch is None else epoch
         if self._scheduler is None:
+            if self._closed:
+                raise WorkerError("the iterator was closed; create a new iterator to continue")
             return compute_batch(self.process_params, self._describe(epoch, batch_index))
         return self._scheduler.get(epoch, batch_index)
 
@@ -238,14 +262,36 @@ class ParallelAudioIterator(keras.utils.PyDataset):
     def on_epoch_end(self) -> None:
         """Move to the next epoch's order (Keras calls this after every epoch)."""
         self.epoch += 1
-        self._next_batch = 0
+        self.batch_index = 0
         self._in_keras_epoch = False
         self._served = 0
 
     def close(self) -> None:
         """Stop the workers. The iterator then computes nothing more."""
+        self._closed = True
         if self._scheduler is not None:
             self._scheduler.close()
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop the workers: the reference's name for :meth:`close`.
+
+        ``wait`` is accepted for the reference's signature; stopping is prompt either way
+        (the reference waited up to 30 s for a batch in progress).
+        """
+        self.close()
+
+    @property
+    def is_running(self) -> bool:
+        """Whether the iterator can still compute batches.
+
+        True until ``close``/``shutdown``, or an error that stopped its workers.
+        """
+        return not (self._closed or (self._scheduler is not None and self._scheduler.closed))
+
+    @property
+    def is_shutdown(self) -> bool:
+        """``not is_running``, the reference's other name for it."""
+        return not self.is_running
 
     def __enter__(self) -> ParallelAudioIterator:
         return self
@@ -258,20 +304,58 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         """Process ids of the worker processes (empty with threads or cores=0)."""
         return [] if self._scheduler is None else self._scheduler.worker_pids
 
+    # The reference's dataset members.
+
+    @property
+    def n(self) -> int:
+        """The number of samples (the reference's name for ``samples``)."""
+        return self.samples
+
+    @property
+    def sample_count(self) -> int:
+        """The number of samples one epoch yields: the sum of its batch sizes.
+
+        ``samples``, or with ``last_batch="repeat"`` ``len(self) * batch_size``, as the
+        reference counts them.
+        """
+        last = len(self) - 1
+        return last * self.batch_size + int(self._batch_positions(last).size)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """The class id of every sample, in index order.
+
+        As the reference: ``classes`` cut to ``sample_count``.
+        """
+        return self.classes[: self.sample_count]
+
+    @property
+    def sample_weight(self) -> None:
+        """No sample weights: None, as the reference returns (model code reads it)."""
+        return None
+
     def reset(self) -> None:
         """Return to the first batch of epoch 0."""
         self.epoch = 0
-        self._next_batch = 0
+        self.batch_index = 0
+
+    # Python iteration, one epoch per loop, as the reference.
 
     def __iter__(self) -> ParallelAudioIterator:
+        if self.batch_index > 0:  # the previous loop took batches of this epoch
+            self.on_epoch_end()
         return self
 
     def __next__(self) -> Any:
-        if self._next_batch >= len(self):
-            self.on_epoch_end()
-        batch = self.batch(self._next_batch)
-        self._next_batch += 1
+        if self.batch_index >= len(self):
+            raise StopIteration
+        batch = self.batch(self.batch_index)
+        self.batch_index += 1
         return batch
+
+    def next(self) -> Any:
+        """Return the next batch of the current loop; ``StopIteration`` after the last."""
+        return self.__next__()
 
     def as_tf_dataset(self):
         """Return the batches as a ``tf.data.Dataset`` with a fixed signature (for tf.distribute).
@@ -281,7 +365,7 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         import tensorflow as tf
 
         dtype = tf.as_dtype(self.generator.dtype)
-        x_spec = tf.TensorSpec((None, *self.generator.sample_shape), dtype)
+        x_spec = tf.TensorSpec((None, *self.process_params.sample_shape), dtype)
         if self.class_mode is None:
             signature = x_spec
         elif self.class_mode == "input":

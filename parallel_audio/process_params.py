@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 if TYPE_CHECKING:
     from parallel_audio.generator import ParallelAudioDataGenerator
 
@@ -21,21 +23,23 @@ class ParallelProcessParams:
     Attributes
     ----------
     audio_data_generator : ParallelAudioDataGenerator
-        The generator: its ``get_random_transform``, ``apply_transform``,
-        ``apply_frontend`` and ``standardize`` are the pipeline's steps.
+        The iterator's frozen snapshot of the generator: its ``get_random_transform``,
+        ``apply_transform``, ``apply_frontend`` and ``standardize`` are the pipeline's steps.
     sample_rate : int
         Rate every clip is resampled to, in Hz.
     sample_length_ms : int
         Length of a clip after padding, in milliseconds.
     sample_shape : tuple of int
-        Shape of one sample in a batch.
+        Shape of one sample in a batch. Given the generator's ``sample_shape``, the channel
+        axis is added here when the frontend is on and ``add_channel_dimension`` applies,
+        as the reference's params do.
     subset : str or None
         ``"training"``, ``"validation"`` or None.
     class_indices : dict of str to int
         Class name to class id.
-    dtype : str
-        dtype of the batch's samples.
-    frontend_dtype : str or None
+    dtype : numpy.dtype
+        dtype of the batch's samples (``params.dtype == np.int8`` holds for int8).
+    frontend_dtype : numpy.dtype or None
         dtype the frontend produces, before ``standardize``; None means ``dtype``.
     directory : str
         The dataset directory; file names are relative to it.
@@ -58,8 +62,8 @@ class ParallelProcessParams:
     sample_shape: tuple[int, ...]
     subset: str | None
     class_indices: dict[str, int]
-    dtype: str
-    frontend_dtype: str | None
+    dtype: np.dtype
+    frontend_dtype: np.dtype | None
     directory: str
     class_mode: str | None
     get_batch_function: Any
@@ -70,6 +74,17 @@ class ParallelProcessParams:
     add_channel_dimension: bool
     seed: int
 
+    def __post_init__(self) -> None:
+        # As the reference's params: the channel axis of spectrograms is added here, from the
+        # generator's (frames, channels), and dtypes are numpy dtypes.
+        shape = tuple(self.sample_shape)
+        if self.frontend_enabled and self.add_channel_dimension and len(shape) == 2:
+            shape = (*shape, 1)
+        object.__setattr__(self, "sample_shape", shape)
+        object.__setattr__(self, "dtype", np.dtype(self.dtype))
+        if self.frontend_dtype is not None:
+            object.__setattr__(self, "frontend_dtype", np.dtype(self.frontend_dtype))
+
     @property
     def augmentation_enabled(self) -> bool:
         """Whether samples of this subset receive random transforms."""
@@ -77,3 +92,21 @@ class ParallelProcessParams:
         if generator.disable_random_transforms:
             return False
         return self.subset != "validation" or generator.validation_augmentation_enabled
+
+    @property
+    def validation_split(self) -> float:
+        """The generator's ``validation_split`` (the reference's attribute)."""
+        return self.audio_data_generator.validation_split
+
+    @property
+    def split(self) -> tuple[float, float] | None:
+        """The fraction of each class the subset covers, as the reference gives it.
+
+        ``(0, validation_split)``, ``(validation_split, 1)`` or None, as a listing function
+        receives it.
+        """
+        if self.subset is None:
+            return None
+        if self.subset == "validation":
+            return (0.0, self.validation_split)
+        return (self.validation_split, 1.0)

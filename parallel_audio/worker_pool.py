@@ -984,10 +984,18 @@ def _closed_error() -> WorkerError:
 
 
 def resolve_num_workers(cores: int | float) -> int:
-    """Workers for a ``cores`` setting: an int as is, a fraction of this machine's cores."""
+    """Workers for a ``cores`` setting, as the reference counts them.
+
+    A fraction of this machine's cores (at least 1); -1 for all of them; an int as is, but
+    no more than the machine has; 0 (no workers: the caller's thread computes).
+    """
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    available = available or os.cpu_count() or 1
     if isinstance(cores, float):
-        return max(1, round(cores * (os.cpu_count() or 1)))
-    return int(cores)
+        return max(1, round(cores * available))
+    if cores == -1:
+        return available
+    return min(int(cores), available)
 
 
 def describe_task(

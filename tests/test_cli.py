@@ -257,7 +257,7 @@ def test_dataset_keys_of_a_config_file_are_checked(tmp_path, capsys, dataset, co
         (["--loudness-range", "2", "1"], {"loudness_range": (2, 1)}),
         (["--speed-range", "1.1"], {"speed_range": (1.1,)}),
         (["--noise-colors", "purple"], {"noise_colors": "purple"}),
-        (["--cores", "-1"], {"cores": -1}),
+        (["--cores", "-2"], {"cores": -2}),
         (
             ["--fe.window-size-ms", "10", "--fe.window-step-ms", "20"],
             {

@@ -270,7 +270,7 @@ def fuzz_batches(num_rounds: int, seed: int, work: Path, record) -> dict:
                     ) from error
                 failed.add(iterator.filenames[i])
                 continue
-            if x.shape != (1, *generator.sample_shape) or not np.isfinite(x).all():
+            if x.shape != (1, *iterator.process_params.sample_shape) or not np.isfinite(x).all():
                 raise FuzzFailure(f"batch of {iterator.filenames[i]}: shape {x.shape} or values")
         counts["batches"] += len(iterator)
         counts["failed_batches"] += len(failed)

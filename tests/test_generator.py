@@ -313,8 +313,8 @@ def test_standardize_in_the_reference_order():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"cores": -1}, "cores must be >= 0"),
-        ({"cores": 1.5}, r"as a fraction of the machine's cores, a float in \(0, 1\]"),
+        ({"cores": -2}, "cores must be an int >= 0, -1 for every core"),
+        ({"cores": 1.5}, r"or a fraction of the machine's cores in \(0, 1\]"),
         ({"max_batches_pending": 0}, "max_batches_pending must be an int >= 1"),
         ({"offset_range": (0.5, 0.2)}, "low <= high"),
         ({"offset_range": (0.0, 2.0)}, r"within \[0, 1\]"),
@@ -472,7 +472,7 @@ def test_model_fit_learns_a_separable_dataset(dataset):
     frames = gen.sample_shape[0]
     model = keras.Sequential(
         [
-            keras.Input(gen.sample_shape),
+            keras.Input(train.process_params.sample_shape),  # with the channel axis
             keras.layers.AveragePooling2D(pool_size=(frames, 1)),
             keras.layers.Flatten(),
             keras.layers.Dense(2, activation="softmax"),
@@ -527,7 +527,7 @@ kwargs = dict(classes=["low", "high"], batch_size=4, seed=0)
 train = gen.flow_from_directory({str(dataset)!r}, subset="training", **kwargs)
 val = gen.flow_from_directory({str(dataset)!r}, subset="validation", **kwargs)
 keras.utils.set_random_seed(0)
-model = keras.Sequential([keras.Input(gen.sample_shape),
+model = keras.Sequential([keras.Input(train.process_params.sample_shape),
                           keras.layers.AveragePooling2D(pool_size=(gen.sample_shape[0], 1)),
                           keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax")])
 model.compile(optimizer=keras.optimizers.Adam(0.05), loss="categorical_crossentropy",

@@ -163,7 +163,11 @@ def flow_parameters(draw, validation_split: float) -> dict:
 
 def check_batch(generator, iterator, batch, size: int, class_mode) -> None:
     x, y = (batch, None) if class_mode is None else batch
-    assert x.shape == (size, *generator.sample_shape)
+    # The reference's rule: the generator's sample_shape has no channel axis; batches of
+    # spectrograms get one with add_channel_dimension.
+    channel = (1,) if generator.frontend_enabled and generator.add_channel_dimension else ()
+    assert x.shape == (size, *generator.sample_shape, *channel)
+    assert iterator.process_params.sample_shape == x.shape[1:]
     assert x.dtype == np.dtype(generator.dtype)
     if x.dtype.kind == "f":
         assert np.isfinite(x).all()
@@ -207,7 +211,7 @@ def test_accepted_parameters_give_batches_of_the_declared_shape_and_dtype(datase
 NAN = float("nan")
 # parameter -> invalid values; the error must name the parameter (or the key in the tuple).
 INVALID_CONSTRUCTOR_VALUES = {
-    "cores": [-1, 1.5, "two", None, True],
+    "cores": [-2, 1.5, "two", None, True],
     "max_batches_pending": [0, -3, 2.5, "4"],
     "samplewise_center": ["yes", None],
     "samplewise_std_normalization": [2, "no"],
@@ -253,6 +257,27 @@ def test_rejected_constructor_parameters_fail_at_construction_naming_them(base, 
     with pytest.raises((SettingsError, ValueError)) as caught:
         ParallelAudioDataGenerator(**{"cores": 0, **kwargs})
     assert re.search(rf"\b{name}\b", str(caught.value)), (name, value, str(caught.value))
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@PROPERTY_SETTINGS
+@given(
+    base=generator_parameters(),
+    invalid=st.sampled_from(
+        [(name, value) for name, values in INVALID_CONSTRUCTOR_VALUES.items() for value in values]
+    ),
+)
+def test_rejected_values_are_rejected_when_assigned_later_and_change_nothing(base, invalid):
+    # Reference code assigns parameters after construction (datagen.debug = True): a value
+    # the constructor refuses is refused there too, and the attribute keeps its value.
+    name, value = invalid
+    generator = ParallelAudioDataGenerator(**{"cores": 0, **base})
+    before = getattr(generator, name)
+    with pytest.raises((SettingsError, ValueError)) as caught:
+        setattr(generator, name, value)
+    assert re.search(rf"\b{name}\b", str(caught.value)), (name, value, str(caught.value))
+    after = getattr(generator, name)
+    assert after is before or after == before
 
 
 def test_frontend_disabled_without_sample_shape_names_sample_shape():

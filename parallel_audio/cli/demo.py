@@ -271,7 +271,7 @@ def train(
         print(f"   training: {_counts(train_data)}")
         print(f"   validation: {_counts(val)}")
         keras.utils.set_random_seed(seed)
-        model = build_model(generator.sample_shape, len(classes))
+        model = build_model(train_data.process_params.sample_shape, len(classes))
         steps = epochs * len(train_data)
         schedule = keras.optimizers.schedules.CosineDecay(3e-3, decay_steps=steps, alpha=0.05)
         model.compile(
