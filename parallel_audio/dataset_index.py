@@ -311,12 +311,13 @@ def build_index(
         added or removed it is rebuilt. Delete it to reshuffle with a new seed. If it cannot be
         written, a warning is issued and the order is used without being stored.
     list_valid_filenames_in_directory_function : callable, optional
-        Replaces the listing of each class folder (listed and unlisted), called as
-        ``fn(base_directory, search_class, white_list_formats, split, follow_links,
-        shuffle_index_directory)`` and returning ``(search_class, filenames)`` with
-        ``filenames`` relative to ``base_directory`` (``"yes/abc.wav"``). ``split`` is
-        ``(0, validation_split)`` for validation, ``(validation_split, 1)`` for training and
-        ``(0, 1)`` for ``subset=None``; ``white_list_formats`` is a tuple of lower-case
+        Replaces the listing of each class folder (listed and unlisted), called by keyword
+        as the reference does, ``fn(base_directory=, search_class=, white_list_formats=,
+        split=, follow_links=, shuffle_index_directory=)``, and returning
+        ``(search_class, filenames)`` with ``filenames`` relative to ``base_directory``
+        (``"yes/abc.wav"``). ``split`` is ``(0, validation_split)`` for validation,
+        ``(validation_split, 1)`` for training and None for ``subset=None`` (the reference's
+        values); ``white_list_formats`` is a tuple of lower-case
         extensions without the dot. The returned files are taken, in their order, as that
         subset's files: they are not split, filtered or sorted again, only capped.
     class_counts : dict, optional
@@ -418,8 +419,16 @@ def build_index(
 
     def list_class(name: str, *, listed: bool) -> list[str]:
         if list_function is not None:
+            # As the reference: no subset, no split (Speech Commands' own function needs None).
+            subset_split = None if subset is None else split
             return _call_list_function(
-                list_function, directory, name, formats, split, follow_links, shuffle_index_dir
+                list_function,
+                directory,
+                name,
+                formats,
+                subset_split,
+                follow_links,
+                shuffle_index_dir,
             )
         files = _list_audio_files(directory, name, formats, follow_links, unlistable)
         if listed and not files:
@@ -842,12 +851,20 @@ def _call_list_function(
     directory: str,
     class_name: str,
     formats: tuple[str, ...],
-    split: tuple[float, float],
+    split: tuple[float, float] | None,
     follow_links: bool,
     shuffle_index_dir: str | None,
 ) -> list[str]:
     try:
-        result = function(directory, class_name, formats, split, follow_links, shuffle_index_dir)
+        # By keyword, with the reference's names: functions written for it rely on them.
+        result = function(
+            base_directory=directory,
+            search_class=class_name,
+            white_list_formats=formats,
+            split=split,
+            follow_links=follow_links,
+            shuffle_index_directory=shuffle_index_dir,
+        )
     except Exception as error:
         if hasattr(error, "add_note"):
             error.add_note(

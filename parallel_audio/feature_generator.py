@@ -190,7 +190,9 @@ class AudioFeatureGenerator:
                 ) from None
         return self._frontend
 
-    def process_sample(self, sample: npt.ArrayLike, dtype: npt.DTypeLike = np.uint16) -> np.ndarray:
+    def process_sample(
+        self, sample: npt.ArrayLike, dtype: npt.DTypeLike = np.float32
+    ) -> np.ndarray:
         """Compute the spectrogram of one clip.
 
         The whole frontend state is reset first, so each clip is processed as the device
@@ -201,8 +203,9 @@ class AudioFeatureGenerator:
         sample : array_like, shape (n,)
             int16 audio, or floating-point audio in [-1, 1] (scaled by 32768, rounded and
             clipped). Any length: ``n`` samples give ``(n - window) // step + 1`` frames.
-        dtype : {numpy.uint16, numpy.float32, numpy.int8}
-            ``uint16``: the raw values; ``float32``: the same values as float;
+        dtype : {numpy.float32, numpy.uint16, numpy.int8}
+            ``float32`` (the default, as in the reference): the raw values as float;
+            ``uint16``: the raw values;
             ``int8``: the TFLM micro-features scaling
             ``clip((v * 256 + 333) // 666 - 128, -128, 127)``, or with
             ``quantize_dynamic_scale_enable`` the top ``quantize_dynamic_scale_range_db``

@@ -49,13 +49,20 @@ def unaugmented_silence_rng(seed: int, sample_id: int) -> np.random.Generator:
 
 @lru_cache(maxsize=64)
 def _named_parameters(function: Callable) -> frozenset[str]:
+    """Return the parameters a callback's signature lists by name.
+
+    As the reference, a ``**kwargs`` parameter does not ask for anything: such a callback
+    receives only the names it lists.
+    """
     try:
         parameters = inspect.signature(function).parameters.values()
     except (TypeError, ValueError):
         return frozenset()
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
-        return frozenset(OPTIONAL_CALLBACK_ARGUMENTS)
-    return frozenset(p.name for p in parameters)
+    return frozenset(
+        p.name
+        for p in parameters
+        if p.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+    )
 
 
 def call_sample_callback(

@@ -466,14 +466,23 @@ def test_symlink_loop_terminates(tmp_path):
 # ----------------------------------------------------------------------------- custom listing
 
 
-def test_custom_listing_function_receives_split_and_is_not_split_again(tmp_path):
+def test_custom_listing_function_is_called_as_the_reference_calls_it(tmp_path):
     root = make_dataset(
         tmp_path / "data", {"yes": ["real.wav"], "no": ["real.wav"], "other": ["real.wav"]}
     )
     calls = []
 
-    def list_files(base_directory, search_class, white_list_formats, split, follow_links, shuffle):
-        calls.append((base_directory, search_class, split, follow_links, shuffle))
+    # Keyword-only: the reference passes every argument by name, with these names.
+    def list_files(
+        *,
+        base_directory,
+        search_class,
+        white_list_formats,
+        split,
+        follow_links,
+        shuffle_index_directory,
+    ):
+        calls.append((base_directory, search_class, split, follow_links, shuffle_index_directory))
         assert set(white_list_formats) == set(WHITE_LIST_FORMATS)
         assert "abc.wav".endswith(white_list_formats)  # usable as the reference used it
         # Files named so the speaker split would put some on each side: none may be dropped.
@@ -481,7 +490,8 @@ def test_custom_listing_function_receives_split_and_is_not_split_again(tmp_path)
         return search_class, names
 
     classes = ["yes", "no", UNKNOWN_CLASS]
-    expectations = {"training": (0.25, 1.0), "validation": (0.0, 0.25), None: (0.0, 1.0)}
+    # Without a subset the reference passes split=None (Speech Commands' function needs it).
+    expectations = {"training": (0.25, 1.0), "validation": (0.0, 0.25), None: None}
     for subset, split in expectations.items():
         calls.clear()
         index = build_index(
@@ -494,10 +504,8 @@ def test_custom_listing_function_receives_split_and_is_not_split_again(tmp_path)
             max_samples_per_class=5,
             list_valid_filenames_in_directory_function=list_files,
         )
-        expected_split = split if subset else (0.0, 1.0)
         assert calls == [
-            (os.fspath(root), name, expected_split, True, "somewhere")
-            for name in ("yes", "no", "other")
+            (os.fspath(root), name, split, True, "somewhere") for name in ("yes", "no", "other")
         ]
         # The function's order is kept (reversed here), backslashes become '/', then the cap.
         assert files_of(index, "yes") == [f"yes/z{i}_nohash_0.wav" for i in range(5, 0, -1)]
@@ -505,13 +513,13 @@ def test_custom_listing_function_receives_split_and_is_not_split_again(tmp_path)
         assert len(unknown) == 5 and all(p.startswith("other/z") for p in unknown)
         assert not (tmp_path / "data" / ".index").exists()
 
-    def wrong_class(base, search_class, *args):
+    def wrong_class(base_directory, search_class, **kwargs):
         return "elsewhere", []
 
     with pytest.raises(DatasetError, match="asked for class 'yes' but returned class 'elsewhere'"):
         build_index(root, ["yes"], list_valid_filenames_in_directory_function=wrong_class)
 
-    def empty(base, search_class, *args):
+    def empty(base_directory, search_class, **kwargs):
         return search_class, []
 
     with pytest.raises(DatasetError, match="class 'yes' has no file .*function returned no file"):

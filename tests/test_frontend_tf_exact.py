@@ -56,7 +56,7 @@ def assert_matches_tf(settings: AudioFeatureGeneratorSettings, samples: np.ndarr
         with pytest.raises(SettingsError):
             AudioFeatureGenerator(settings)
         return
-    actual = AudioFeatureGenerator(settings).process_sample(samples)
+    actual = AudioFeatureGenerator(settings).process_sample(samples, dtype=np.uint16)
     assert actual.dtype == np.uint16
     assert actual.shape == expected.shape
     np.testing.assert_array_equal(actual, expected)
