@@ -39,6 +39,12 @@ from parallel_audio.errors import (
     SkippedFilesWarning,
     printable_path,
 )
+from parallel_audio.listing import (
+    AUDIO_EXTENSIONS,
+    class_folders,
+    is_class_folder_name,
+    list_audio_files,
+)
 from parallel_audio.random_streams import Stream, random_generator
 
 __all__ = [
@@ -54,35 +60,14 @@ __all__ = [
 
 _logger = logging.getLogger(__name__)
 
-# Extensions libsndfile (behind soundfile) reads, lower-case and without the dot. mp3 needs
-# libsndfile >= 1.1, which current soundfile wheels bundle.
-WHITE_LIST_FORMATS: tuple[str, ...] = (
-    "wav",
-    "wave",
-    "flac",
-    "ogg",
-    "oga",
-    "opus",
-    "mp3",
-    "aiff",
-    "aif",
-    "aifc",
-    "au",
-    "snd",
-    "caf",
-    "w64",
-    "rf64",
-)
+# The reference's name for the accepted extensions; the listing module defines them.
+WHITE_LIST_FORMATS: tuple[str, ...] = AUDIO_EXTENSIONS
 UNKNOWN_CLASS = "_unknown_"
 SILENCE_CLASS = "_silence_"
 PSEUDO_CLASSES = (UNKNOWN_CLASS, SILENCE_CLASS)
 SUBSETS = ("training", "validation")
 ON_ERROR_MODES = ("raise", "skip")
 
-# Top-level folders starting with these are never classes and never feed _unknown_:
-# "_" by our convention (_background_noise_), "." for hidden folders (such as the reference's
-# .index), "~" for editor and Office lock folders, as the reference skips them.
-_NON_CLASS_PREFIXES = ("_", ".", "~")
 # Shuffle index files live at <shuffle_index_dir>/.index/<class>.txt, where the reference
 # writes them, so an order the reference wrote is reused when the files are the same.
 _INDEX_SUBFOLDER = ".index"
@@ -402,7 +387,7 @@ def build_index(
             f"got {type(list_function).__name__}"
         )
 
-    folders = _class_folders(directory)
+    folders = class_folders(directory)
     real_classes = [name for name in class_names if name not in PSEUDO_CLASSES]
     _check_folders_exist(directory, real_classes, folders)
     unlisted = sorted(name for name in folders if name not in class_names)
@@ -430,7 +415,9 @@ def build_index(
                 follow_links,
                 shuffle_index_dir,
             )
-        files = _list_audio_files(directory, name, formats, follow_links, unlistable)
+        files = list_audio_files(
+            directory, name, extensions=formats, follow_links=follow_links, unlistable=unlistable
+        )
         if listed and not files:
             raise DatasetError(
                 _empty_folder_message(directory, name, formats, follow_links, unlistable)
@@ -563,7 +550,7 @@ def _check_classes(classes: Sequence[str]) -> tuple[str, ...]:
                 f"class name {name!r} is not a folder name; each class is one sub-folder of the "
                 "dataset directory"
             )
-        if name.startswith(_NON_CLASS_PREFIXES):
+        if not is_class_folder_name(name):
             raise DatasetError(
                 f"class name {name!r} starts with {name[0]!r}: such folders (for instance "
                 f"_background_noise_) are never classes; the only allowed '_' names are "
@@ -677,55 +664,6 @@ def _names(names: Iterable[str], limit: int = 20) -> str:
 # ----------------------------------------------------------------------------- listing
 
 
-def _class_folders(directory: str) -> list[str]:
-    """Names of the sub-folders of ``directory`` that can be classes, sorted."""
-    if not os.path.exists(directory):
-        raise DatasetError(f"dataset directory {directory!r} does not exist")
-    if not os.path.isdir(directory):
-        raise DatasetError(f"dataset directory {directory!r} is not a directory")
-    try:
-        with os.scandir(directory) as entries:
-            return sorted(
-                entry.name
-                for entry in entries
-                if not entry.name.startswith(_NON_CLASS_PREFIXES) and _is_directory(entry, True)
-            )
-    except OSError as error:
-        raise DatasetError(
-            f"dataset directory {directory!r} cannot be listed: {error.strerror or error}"
-        ) from error
-
-
-def _is_directory(entry: os.DirEntry, follow_links: bool) -> bool:
-    """Whether an entry is a folder to enter; a symlink that loops is none."""
-    try:
-        return entry.is_dir(follow_symlinks=follow_links)
-    except OSError:  # ELOOP and the like; a missing target already gives False
-        return False
-
-
-def _is_listed_file(entry: os.DirEntry) -> bool:
-    """Whether an entry with an audio extension is listed as a file.
-
-    Regular files, symlinks to them, and symlinks that lead nowhere (missing target, loop):
-    those are listed so that reading them reports the broken link, instead of a dataset
-    fetched without its link targets silently losing files. Never FIFOs, sockets or devices,
-    nor links to them: opening a FIFO blocks.
-    """
-    try:
-        if entry.is_file():
-            return True
-    except OSError:
-        return True  # a symlink that loops
-    if not entry.is_symlink():
-        return False
-    try:
-        os.stat(entry.path)
-    except OSError:
-        return True  # the target does not exist
-    return False
-
-
 def _check_folders_exist(directory: str, real_classes: list[str], folders: list[str]) -> None:
     present = set(folders)
     missing = [name for name in real_classes if name not in present]
@@ -734,72 +672,6 @@ def _check_folders_exist(directory: str, real_classes: list[str], folders: list[
             f"no folder for class {_names(missing)} in {directory!r}; its class folders are "
             f"{_names(folders)}"
         )
-
-
-def _list_audio_files(
-    directory: str,
-    class_name: str,
-    formats: tuple[str, ...],
-    follow_links: bool,
-    unlistable: list[tuple[str, str]] | None = None,
-) -> list[str]:
-    """Relative paths ('/'-separated) of the audio files under one class folder, sorted.
-
-    One ``os.scandir`` per folder; ``DirEntry.is_dir``/``is_file`` use the type the directory
-    listing already returned, so only symlinks and, with ``follow_links``, directories cost a
-    ``stat``. A folder that cannot be listed raises DatasetError, or, when ``unlistable`` is
-    a list, is appended to it as ``("<relative folder>/", reason)`` and left out.
-    """
-    accepted = frozenset(formats)
-    root = os.path.join(directory, class_name)
-    visited = set()
-    if follow_links:
-        key = _directory_key(root)
-        if key is not None:
-            visited.add(key)
-    found: list[str] = []
-    stack = [(root, class_name)]
-    while stack:
-        folder, relative = stack.pop()
-        try:
-            with os.scandir(folder) as entries:
-                # The whole listing first: an error while iterating must not leave half of
-                # a folder listed.
-                entries = list(entries)
-        except OSError as error:
-            reason = f"cannot be listed: {error.strerror or error}"
-            if unlistable is None:
-                raise DatasetError(
-                    f"folder {printable_path(relative)!r} of {directory!r} {reason}. Fix its "
-                    "permissions, or pass on_error='skip' to leave it out"
-                ) from error
-            unlistable.append((relative + "/", reason))
-            continue
-        for entry in entries:
-            name = entry.name
-            if name.startswith("."):
-                continue
-            if _is_directory(entry, follow_links):
-                if follow_links:
-                    key = _directory_key(entry.path)
-                    if key is None or key in visited:
-                        continue  # a symlink loop, a folder reached twice, or gone meanwhile
-                    visited.add(key)
-                stack.append((entry.path, f"{relative}/{name}"))
-                continue
-            dot = name.rfind(".")
-            if dot > 0 and name[dot + 1 :].lower() in accepted and _is_listed_file(entry):
-                found.append(f"{relative}/{name}")
-    found.sort()
-    return found
-
-
-def _directory_key(path: str) -> tuple[int, int] | None:
-    try:
-        status = os.stat(path)
-    except OSError:
-        return None
-    return (status.st_dev, status.st_ino)
 
 
 def _empty_folder_message(
