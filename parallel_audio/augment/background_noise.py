@@ -3,53 +3,104 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 
 import numpy as np
 
 from parallel_audio.augment._ranges import check_range
 from parallel_audio.augment.levels import noise_scale
-from parallel_audio.errors import DatasetError
-
-#: File extensions read as background noise.
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".au", ".opus")
+from parallel_audio.errors import AudioFileError, DatasetError
+from parallel_audio.listing import AUDIO_EXTENSIONS, list_audio_files
 
 
 def load_background_noise(directory: str, sample_rate: int) -> dict[str, np.ndarray]:
     """Read every audio file of ``directory`` (not recursive) once, at ``sample_rate``.
 
-    Other files (a README, for instance) are ignored.
+    The files are those the dataset index would list in a class folder (see
+    :mod:`parallel_audio.listing`): every accepted audio extension, hidden files (such as
+    macOS's ``._hum.wav``) skipped, FIFOs and devices never opened. Other files (a README,
+    for instance) and sub-folders are ignored.
+
+    Parameters
+    ----------
+    directory : str
+        The background noise folder.
+    sample_rate : int
+        Rate to read the files at, in Hz.
 
     Returns
     -------
     dict of str to numpy.ndarray
-        File name without extension to mono float32 audio, in sorted order.
+        Read-only mono float32 audio by name, in the sorted order of the file names. A file
+        is named by its name without the extension, as the reference names it
+        (``white_noise.wav`` is ``"white_noise"``), unless that would be ambiguous: when
+        another file has the same stem (``hum.wav`` and ``hum.flac``) or is named like it,
+        the whole file name is its name. So no two files ever share a name.
 
     Raises
     ------
     DatasetError
-        The directory does not exist or holds no audio file.
+        The directory does not exist, cannot be listed or holds no audio file.
     AudioFileError
-        A file cannot be read.
+        A file cannot be read; the message names it and the folder.
     """
     from parallel_audio.audio_io import read_audio
 
     if not os.path.isdir(directory):
         raise DatasetError(f"bg_noise_dir {directory!r} is not a directory")
-    names = sorted(
-        name
-        for name in os.listdir(directory)
-        if name.lower().endswith(AUDIO_EXTENSIONS) and os.path.isfile(os.path.join(directory, name))
-    )
-    if not names:
+    unlistable: list[tuple[str, str]] = []
+    filenames = list_audio_files(directory, recursive=False, unlistable=unlistable)
+    if unlistable:
+        raise DatasetError(f"bg_noise_dir {directory!r} {unlistable[0][1]}")
+    if not filenames:
         raise DatasetError(
-            f"bg_noise_dir {directory!r} holds no audio file ({', '.join(AUDIO_EXTENSIONS)})"
+            f"bg_noise_dir {directory!r} holds no audio file (extensions "
+            f"{', '.join(AUDIO_EXTENSIONS)}; hidden files are skipped)"
         )
     noises = {}
-    for name in names:
-        audio = read_audio(os.path.join(directory, name), sample_rate)
+    for name, filename in zip(noise_names(filenames), filenames, strict=True):
+        try:
+            audio = read_audio(os.path.join(directory, filename), sample_rate)
+        except AudioFileError as error:
+            raise AudioFileError(
+                error.path,
+                f"{error.problem}; every audio file of bg_noise_dir {directory!r} is read as "
+                "background noise: fix or remove this one",
+            ) from error
         audio.setflags(write=False)
-        noises[os.path.splitext(name)[0]] = audio
+        noises[name] = audio
     return noises
+
+
+def noise_names(filenames: list[str]) -> list[str]:
+    """Return the name of each background noise file: its stem, or its file name if ambiguous.
+
+    Parameters
+    ----------
+    filenames : list of str
+        Distinct file names of one folder, each with an extension.
+
+    Returns
+    -------
+    list of str
+        One distinct name per file, in order. A file's stem (its name without the last
+        extension) is its name unless another file has the same stem, or another file's
+        whole name equals it (``a.wav`` beside ``a.wav.flac``); then it is its whole file name.
+
+    Examples
+    --------
+    >>> noise_names(["hum.flac", "hum.wav", "rain.wav"])
+    ['hum.flac', 'hum.wav', 'rain']
+    """
+    # Distinct because file names are: two stems never clash (a shared stem is not used), and
+    # a stem is never used where it equals a file name.
+    stems = [filename.rsplit(".", 1)[0] for filename in filenames]
+    stem_counts = Counter(stems)
+    taken = set(filenames)
+    return [
+        stem if stem_counts[stem] == 1 and stem not in taken else filename
+        for stem, filename in zip(stems, filenames, strict=True)
+    ]
 
 
 def crop_looped(noise: np.ndarray, length: int, position: float) -> np.ndarray:
