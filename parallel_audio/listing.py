@@ -28,6 +28,7 @@ __all__ = [
     "is_class_folder_name",
     "is_hidden",
     "list_audio_files",
+    "list_dataset_files",
 ]
 
 #: Extensions libsndfile (behind soundfile) reads, lower-case and without the dot. mp3 needs
@@ -257,6 +258,57 @@ def list_audio_files(
                     found.append(entry_relative)
             elif others is not None and _is_listed_file(entry):
                 others.append(entry_relative)
+    found.sort()
+    if others is not None:
+        others.sort()
+    return found
+
+
+def list_dataset_files(
+    directory: str | os.PathLike[str],
+    *,
+    unlistable: list[tuple[str, str]] | None = None,
+    others: list[str] | None = None,
+) -> list[str]:
+    """Return every audio file of a dataset, in class folders or not, relative, sorted.
+
+    The files at the top level, and those of every top-level folder that is not hidden
+    (``_background_noise_`` included), each folder listed as the dataset index lists a class
+    folder with ``follow_links=False``: a top-level symlink to a folder is entered, symlinks to
+    folders below it are not.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike
+        The dataset folder.
+    unlistable, others : list, optional
+        As for :func:`list_audio_files`.
+
+    Returns
+    -------
+    list of str
+        Relative paths with ``/`` separators, in code-point order.
+
+    Raises
+    ------
+    DatasetError
+        ``directory``, or a folder inside it when ``unlistable`` is None, cannot be listed.
+    """
+    directory = os.fspath(directory)
+    found = list_audio_files(directory, recursive=False, unlistable=unlistable, others=others)
+    try:
+        with os.scandir(directory) as entries:
+            folders = sorted(
+                entry.name
+                for entry in entries
+                if not is_hidden(entry.name) and _is_directory(entry, True)
+            )
+    except OSError as error:
+        raise DatasetError(
+            f"dataset directory {directory!r} cannot be listed: {error.strerror or error}"
+        ) from error
+    for folder in folders:
+        found += list_audio_files(directory, folder, unlistable=unlistable, others=others)
     found.sort()
     if others is not None:
         others.sort()

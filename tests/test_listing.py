@@ -1,11 +1,14 @@
-"""One set of listing rules: the dataset index and background noise agree.
+"""One set of listing rules: the dataset index, background noise and the command line agree.
 
-The three background-noise bugs as they were reported (a macOS resource fork raised, a
-``.w64`` file was ignored, ``hum.wav`` and ``hum.flac`` overwrote each other).
+First the three background-noise bugs as they were reported (a macOS resource fork raised, a
+``.w64`` file was ignored, ``hum.wav`` and ``hum.flac`` overwrote each other), then the rules
+themselves on one folder of mixed files seen by all three.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import threading
 from pathlib import Path
 
@@ -18,12 +21,15 @@ from hypothesis import strategies as st
 from parallel_audio import AudioFileError, DatasetError, ParallelAudioDataGenerator
 from parallel_audio.augment import BackgroundNoise, load_background_noise
 from parallel_audio.augment.background_noise import noise_names
+from parallel_audio.cli import main
+from parallel_audio.cli.info import survey_dataset
 from parallel_audio.dataset_index import build_index
 from parallel_audio.listing import (
     AUDIO_EXTENSIONS,
     has_audio_extension,
     is_class_folder_name,
     is_hidden,
+    list_dataset_files,
 )
 
 RATE = 16000
@@ -255,6 +261,79 @@ def test_background_noise_draws_every_name_it_was_given(rng):
     background = BackgroundNoise(noises, (1.0, 1.0))
     drawn = {background.draw(rng)[0] for _ in range(100)}
     assert drawn == set(noises)
+
+
+# ----------------------------------------------------------------------------- the shared rules
+
+# One folder of mixed entries and what every listing must make of it.
+AUDIO = ["B.WAV", "a.wav", "c.flac", "d.w64", "e.wave", "f.aifc", "g.caf", "h.rf64", "i.snd"]
+HIDDEN = {"._a.wav": APPLE_DOUBLE, ".hidden.flac": None}  # None: a real, readable audio file
+OTHER = ["README", "clip.wav.part", "mp3", "notes.txt"]
+
+
+def write_mixed_folder(folder: Path) -> None:
+    for i, name in enumerate(AUDIO):
+        write_constant(folder / name, (i + 1) / 64)
+    for name, content in HIDDEN.items():
+        if content is None:
+            write_constant(folder / name, 0.5)
+        else:
+            (folder / name).write_bytes(content)
+    for name in OTHER:
+        (folder / name).write_text("not audio")
+    write_constant(folder / ".git" / "inside.wav", 0.5)  # a hidden folder is never entered
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(folder / "pipe.wav")  # opening it to read would block forever
+
+
+@pytest.fixture
+def mixed_dataset(tmp_path) -> Path:
+    write_mixed_folder(tmp_path / "mixed")
+    write_mixed_folder(tmp_path / "_background_noise_")
+    write_constant(tmp_path / "other" / "x.wav", 0.0)
+    return tmp_path
+
+
+def test_the_index_background_noise_and_the_cli_list_the_same_files(mixed_dataset, capsys):
+    root = mixed_dataset
+    index = within_deadline(lambda: build_index(root, ["mixed", "other"]))
+    assert [f for f in index.filenames if f.startswith("mixed/")] == [
+        f"mixed/{name}" for name in AUDIO
+    ]
+
+    noises = within_deadline(lambda: load_background_noise(str(root / "_background_noise_"), RATE))
+    assert list(noises) == [name.rsplit(".", 1)[0] for name in AUDIO]
+    for i, audio in enumerate(noises.values()):
+        np.testing.assert_array_equal(audio, np.full(RATE // 4, (i + 1) / 64, np.float32))
+
+    survey = within_deadline(lambda: survey_dataset(root))
+    for folder in ("mixed", "_background_noise_"):
+        assert [f.path for f in survey.files if f.path.startswith(folder + "/")] == [
+            f"{folder}/{name}" for name in AUDIO
+        ]
+        assert [p for p in survey.ignored if p.startswith(folder + "/")] == [
+            f"{folder}/{name}" for name in OTHER
+        ]
+    assert survey.unreadable == []
+
+    code = within_deadline(lambda: main(["info", str(root), "--classes", "mixed", "other"]))
+    out = capsys.readouterr().out
+    assert code == 0
+    rows = {
+        m[1]: (int(m[2]), int(m[3]))
+        for m in re.finditer(r"^  (\S+)\s+(\d+)\s+\d+\s+[\d.]+\s+(\d+)", out, re.MULTILINE)
+    }
+    assert rows["mixed"] == (len(AUDIO), 0) and rows["_background_noise_"] == (len(AUDIO), 0)
+    assert f"{2 * len(OTHER)} files without an audio extension are ignored" in out
+
+
+def test_a_symlinked_class_folder_is_listed_alike_by_the_index_and_the_cli(tmp_path):
+    write_constant(tmp_path / "elsewhere" / "a.wav", 0.25)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    assert build_index(tmp_path / "data", ["linked"]).filenames == ("linked/a.wav",)
+    assert list_dataset_files(tmp_path / "data") == ["linked/a.wav"]
+    assert [f.path for f in survey_dataset(tmp_path / "data").files] == ["linked/a.wav"]
 
 
 @pytest.mark.parametrize("extension", AUDIO_EXTENSIONS)

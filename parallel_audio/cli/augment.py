@@ -15,18 +15,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from parallel_audio.cli.common import (
-    NON_CLASS_PREFIXES,
-    build_audio_generator,
-    class_folders,
-    write_wav,
-)
+from parallel_audio.cli.common import build_audio_generator, write_wav
 from parallel_audio.cli.options import (
     CommandLineError,
     add_command_parser,
     add_generator_options,
     resolve_settings,
 )
+from parallel_audio.listing import class_folders, is_class_folder_name, is_hidden
 
 
 def add_parser(subparsers: Any) -> None:
@@ -98,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     skipped = sorted(
         entry.name
         for entry in os.scandir(source)
-        if entry.is_dir() and entry.name.startswith(NON_CLASS_PREFIXES) and entry.name[0] != "."
+        if entry.is_dir() and not is_class_folder_name(entry.name) and not is_hidden(entry.name)
     )
     rate = generator.sample_rate_hz
     written = 0

@@ -1,4 +1,4 @@
-"""Helpers the commands share: listing a dataset, the audio generator, WAV output, memory."""
+"""Helpers the commands share: the audio generator, WAV output, memory."""
 
 from __future__ import annotations
 
@@ -14,43 +14,6 @@ from parallel_audio.frontend_settings import AudioFeatureGeneratorSettings
 
 if TYPE_CHECKING:
     from parallel_audio.generator import ParallelAudioDataGenerator
-
-#: Folder names that are never classes (the dataset index's rule): ``_background_noise_`` and
-#: the like, hidden folders, and editor lock folders.
-NON_CLASS_PREFIXES = ("_", ".", "~")
-
-
-def class_folders(directory: str | os.PathLike) -> list[str]:
-    """Return the sub-folders of a dataset directory that can be classes, sorted."""
-    with os.scandir(directory) as entries:
-        return sorted(
-            entry.name
-            for entry in entries
-            if entry.is_dir() and not entry.name.startswith(NON_CLASS_PREFIXES)
-        )
-
-
-def audio_files(directory: str | os.PathLike) -> list[str]:
-    """Return every audio file under ``directory``, relative with ``/`` separators, sorted.
-
-    Hidden files and folders are skipped; the extensions are those the dataset index lists.
-    """
-    from parallel_audio.dataset_index import WHITE_LIST_FORMATS
-
-    accepted = frozenset(WHITE_LIST_FORMATS)
-    root = os.fspath(directory)
-    found = []
-    for folder, subfolders, files in os.walk(root):
-        relative = os.path.relpath(folder, root)
-        at_top = relative == "."
-        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
-        for name in files:
-            extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-            if not name.startswith(".") and extension in accepted:
-                path = name if at_top else f"{relative}/{name}"
-                found.append(path.replace(os.sep, "/"))
-    return sorted(found)
-
 
 def build_audio_generator(
     settings: DataSettings,

@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from parallel_audio.cli.common import audio_files, class_folders
 from parallel_audio.cli.options import (
     CommandLineError,
     DataSettings,
@@ -29,7 +28,8 @@ from parallel_audio.cli.options import (
     resolve_settings,
 )
 from parallel_audio.cli.snr import add_snr_option, report_settings_snr
-from parallel_audio.errors import DatasetError
+from parallel_audio.errors import DatasetError, printable_path
+from parallel_audio.listing import class_folders, list_dataset_files
 
 #: Longest histogram bar, in characters.
 BAR_WIDTH = 40
@@ -56,6 +56,7 @@ class DatasetSurvey:
     directory: str
     files: list[FileInfo] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
+    unlistable: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def readable(self) -> list[FileInfo]:
@@ -166,8 +167,9 @@ def survey_dataset(directory: str | os.PathLike) -> DatasetSurvey:
     Parameters
     ----------
     directory : str or os.PathLike
-        The dataset. Hidden files are skipped; files without an audio extension are listed
-        in ``ignored``.
+        The dataset. Its files are those :func:`~parallel_audio.listing.list_dataset_files`
+        lists, the dataset index's rules: hidden files are skipped, files without an audio
+        extension are listed in ``ignored``, folders that cannot be listed in ``unlistable``.
 
     Returns
     -------
@@ -176,11 +178,9 @@ def survey_dataset(directory: str | os.PathLike) -> DatasetSurvey:
     import soundfile
     from tqdm import tqdm
 
-    from parallel_audio.dataset_index import WHITE_LIST_FORMATS
-
     root = os.fspath(directory)
     survey = DatasetSurvey(root)
-    paths = audio_files(root)
+    paths = list_dataset_files(root, unlistable=survey.unlistable, others=survey.ignored)
     for path in tqdm(paths, desc="reading headers", unit="file", disable=None, leave=False):
         info = FileInfo(path)
         try:
@@ -198,14 +198,6 @@ def survey_dataset(directory: str | os.PathLike) -> DatasetSurvey:
                 info.channels = int(header.channels)
                 info.format = f"{header.format} {header.subtype}"
         survey.files.append(info)
-    accepted = frozenset(WHITE_LIST_FORMATS)
-    for folder, subfolders, names in os.walk(root):
-        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
-        for name in names:
-            extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-            if not name.startswith(".") and extension not in accepted:
-                survey.ignored.append(os.path.relpath(os.path.join(folder, name), root))
-    survey.ignored.sort()
     return survey
 
 
@@ -246,6 +238,8 @@ def _print_folders(survey: DatasetSurvey, folders: list[str]) -> None:
     if survey.ignored:
         shown = ", ".join(survey.ignored[:5]) + (" ..." if len(survey.ignored) > 5 else "")
         print(f"  {len(survey.ignored)} files without an audio extension are ignored: {shown}")
+    for folder, reason in survey.unlistable:
+        print(f"  ! folder {printable_path(folder)} {reason}")
 
 
 def _bar_lines(labels: list[str], counts: list[int]) -> list[str]:

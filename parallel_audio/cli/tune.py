@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from parallel_audio.cli.common import class_folders, worker_rss_mb
+from parallel_audio.cli.common import worker_rss_mb
 from parallel_audio.cli.options import (
     CommandLineError,
     DataSettings,
@@ -24,6 +24,7 @@ from parallel_audio.cli.options import (
     build_generator,
     resolve_settings,
 )
+from parallel_audio.listing import class_folders
 
 #: A pair within this fraction of the fastest counts as fast: timings on a busy machine vary
 #: by a few percent, and the cheaper pair then costs nothing measurable.
