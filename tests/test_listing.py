@@ -336,6 +336,33 @@ def test_a_symlinked_class_folder_is_listed_alike_by_the_index_and_the_cli(tmp_p
     assert [f.path for f in survey_dataset(tmp_path / "data").files] == ["linked/a.wav"]
 
 
+def test_a_folder_that_cannot_be_listed_is_named_by_every_listing(tmp_path, monkeypatch, capsys):
+    write_constant(tmp_path / "word" / "a.wav", 0.25)
+    write_constant(tmp_path / "word" / "private" / "b.wav", 0.25)
+    write_constant(tmp_path / "_background_noise_" / "hum.wav", 0.25)
+    denied = {str(tmp_path / "word" / "private"), str(tmp_path / "_background_noise_")}
+    real_scandir = os.scandir
+
+    def scandir(path="."):  # as for a folder without read permission (root reads any)
+        if os.fspath(path) in denied:
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with pytest.raises(DatasetError, match=r"folder 'word/private' of .* cannot be listed"):
+        build_index(tmp_path, ["word"])
+    with pytest.raises(DatasetError, match=r"bg_noise_dir '.*' cannot be listed: Permission"):
+        load_background_noise(str(tmp_path / "_background_noise_"), RATE)
+    survey = survey_dataset(tmp_path)
+    assert [f.path for f in survey.files] == ["word/a.wav"]
+    assert survey.unlistable == [
+        ("_background_noise_/", "cannot be listed: Permission denied"),
+        ("word/private/", "cannot be listed: Permission denied"),
+    ]
+    assert main(["info", str(tmp_path)]) == 0
+    assert "! folder word/private/ cannot be listed: Permission denied" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("extension", AUDIO_EXTENSIONS)
 def test_every_accepted_extension_reads_as_background_noise_and_dataset_file(tmp_path, extension):
     file_format, subtype, lossless = WRITERS[extension]

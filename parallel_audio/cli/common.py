@@ -15,6 +15,7 @@ from parallel_audio.frontend_settings import AudioFeatureGeneratorSettings
 if TYPE_CHECKING:
     from parallel_audio.generator import ParallelAudioDataGenerator
 
+
 def build_audio_generator(
     settings: DataSettings,
     *,
