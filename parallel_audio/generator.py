@@ -857,7 +857,9 @@ class ParallelAudioDataGenerator:
         """
         from parallel_audio.dataset_index import build_index
         from parallel_audio.iterator import LAST_BATCH_MODES, ParallelAudioIterator
+        from parallel_audio.worker_start import prepare_worker_processes
 
+        prepare_worker_processes(self)
         if last_batch not in LAST_BATCH_MODES:
             raise SettingsError(
                 f"last_batch must be one of {', '.join(map(repr, LAST_BATCH_MODES))}, "

@@ -2,9 +2,11 @@
 
 One task is one batch. Workers get the pipeline's configuration once, when they start, and
 then only (epoch, batch index, files) per task; results come back in any order and the
-scheduler hands them out in the order they are asked for. Processes start with forkserver
-(spawn where there is none): never a fork of a parent that may have imported TensorFlow.
-Workers import neither TensorFlow nor Keras.
+scheduler hands them out in the order they are asked for. Processes are forked by a fork
+server (see ``worker_start``), never from the parent, which may hold TensorFlow's threads,
+and never re-run the user's main module; the configuration reaches them pickled by
+``callback_pickling``, with callbacks defined in ``__main__``, a notebook, a lambda or a
+closure by value. Workers import neither TensorFlow nor Keras.
 
 Every worker process has two pipes of its own, tasks from the parent and results to it, and
 holds at most TASKS_PER_WORKER tasks at a time; a thread of the parent, the collector, hands
@@ -30,7 +32,6 @@ from __future__ import annotations
 
 import collections
 import errno
-import multiprocessing
 import os
 import pickle
 import queue
@@ -49,7 +50,9 @@ from typing import Any
 
 import numpy as np
 
+from parallel_audio.callback_pickling import pickle_for_workers
 from parallel_audio.errors import WorkerError
+from parallel_audio.worker_start import worker_context
 
 #: How often a waiting consumer wakes to check on the workers and the collector, in seconds.
 #: Results and worker deaths wake it at once; this only bounds a check for the unexpected.
@@ -115,9 +118,16 @@ def _traceback_text(error: BaseException) -> str:
 
 
 def _failure(task: BatchTask, error: BaseException) -> tuple:
-    """Describe a failed task picklably: the exception if it pickles, and its text."""
+    """Describe a failed task picklably: the exception if it pickles, and its text.
+
+    cloudpickle sends an exception class defined in the user's main module back by value;
+    the parent then raises the very class it defined (cloudpickle keeps a class sent by
+    value and back the same class).
+    """
+    import cloudpickle
+
     try:
-        payload = pickle.dumps(error)
+        payload = cloudpickle.dumps(error)
     except Exception:  # an unpicklable exception still reaches the parent as text
         payload = None
     return ("error", task.epoch, task.batch_index, payload, repr(error), _traceback_text(error))
@@ -258,14 +268,6 @@ def _process_main(params_bytes: bytes, tasks: Any, results: Any, hide_gpus: bool
             del message, raws  # the batch's memory goes back before the next one
     except (BrokenPipeError, EOFError, OSError):
         pass  # the parent closed its end of the pipes (close()) or died: nobody to tell
-
-
-def _context() -> multiprocessing.context.BaseContext:
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
-    if method == "forkserver":
-        context.set_forkserver_preload(["parallel_audio.pipeline"])
-    return context
 
 
 def _exit_description(exitcode: int | None) -> str:
@@ -457,15 +459,8 @@ class _Pool:
         self.slots: _ResultSlots | None = None
         self.wake_reader = self.wake_writer = -1
         if not threads:
-            self.context = _context()
-            try:
-                self.params_bytes = pickle.dumps(params)
-            except Exception as error:
-                raise WorkerError(
-                    f"the generator's configuration cannot be sent to worker processes: {error}. "
-                    "Callbacks must be defined at module level (not lambdas or local "
-                    "functions) to be pickled; or use debug=True (threads) or cores=0."
-                ) from error
+            self.context = worker_context()
+            self.params_bytes = pickle_for_workers(params, "the generator's configuration")
             self.slots = _ResultSlots(num_workers * TASKS_PER_WORKER)
             self.wake_reader, self.wake_writer = os.pipe()
             os.set_blocking(self.wake_reader, False)
