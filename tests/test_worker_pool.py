@@ -17,6 +17,7 @@ import gc
 import json
 import multiprocessing
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -31,6 +32,7 @@ import pytest
 from test_generator import write_dataset
 
 from parallel_audio import AudioFileError, ParallelAudioDataGenerator, SettingsError, WorkerError
+from parallel_audio.callback_pickling import pickle_for_workers
 
 CLASSES = ["low", "high"]
 
@@ -536,18 +538,46 @@ def test_workers_that_keep_dying_raise_instead_of_being_replaced_forever(dataset
             iterator.close()
 
 
-def test_an_unpicklable_callback_fails_at_creation_naming_the_fix(dataset):
+def guarded_by(lock):
+    def call_under_lock(params, x):
+        with lock:
+            return x + 1
+
+    return call_under_lock
+
+
+def test_an_unpicklable_callback_fails_at_flow_from_directory_naming_it_and_the_fix(
+    dataset, tmp_path
+):
     children = set(multiprocessing.active_children())
+    callback = guarded_by(threading.Lock())
     with deadline(10):
-        with pytest.raises(WorkerError) as raised:
-            flow(dataset, cores=1, postprocessing_function=lambda params, x: x)
+        with pytest.raises(SettingsError) as raised:
+            # A folder that does not exist: the callback is checked before the listing.
+            flow(tmp_path / "missing", cores=1, postprocessing_function=callback)
     message = str(raised.value)
-    assert "module level" in message and "debug=True" in message and "cores=0" in message
+    assert message.startswith("postprocessing_function (guarded_by.<locals>.call_under_lock)")
+    assert "closure variable 'lock' is a _thread.lock, which cannot be pickled" in message
+    assert "debug=True" in message and "cores=0" in message
     assert set(multiprocessing.active_children()) == children  # no worker was started
     # The fixes the message names work.
     for fix in ({"cores": 0}, {"debug": True}):
-        with flow(dataset, **fix, postprocessing_function=lambda params, x: x + 1) as iterator:
+        with flow(dataset, **fix, postprocessing_function=callback) as iterator:
             assert iterator.batch(0)[0].min() >= 1
+
+
+def test_callbacks_of_importable_modules_go_by_name_others_by_value():
+    # By name: unpickled here, it is the very same function.
+    for callback in (plus_thousand, np.sqrt, ParallelAudioDataGenerator.standardize):
+        assert pickle.loads(pickle_for_workers(callback, "callback")) is callback
+    bound = functools.partial(sleep_then_pass, seconds=0)
+    assert pickle.loads(pickle_for_workers(bound, "callback")).func is sleep_then_pass
+    # By value: a copy that computes the same, whatever it closes over.
+    offset = 7.0
+    for callback in (lambda params, x: x + offset, guarded_by(contextlib.nullcontext())):
+        copy = pickle.loads(pickle_for_workers(callback, "callback"))
+        assert copy is not callback
+        assert copy(None, 1.0) == callback(None, 1.0)
 
 
 # --- Prefetch and order --------------------------------------------------------------------
