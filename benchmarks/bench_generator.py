@@ -13,7 +13,13 @@ silence around them) this measures, in one run:
   batch function that hands back a ready-made batch;
 - the resident memory of each worker process;
 - the time from creating the iterator to its first batch, and the share of ``model.fit``
-  spent waiting for data with a small keyword-spotting CNN.
+  spent waiting for data with a small keyword-spotting CNN;
+- start-up as a training script sees it: each variant a fresh interpreter running a script
+  that imports TensorFlow at its top (guarded by ``if __name__ == "__main__":`` or not),
+  and the guarded one with multiprocessing's own forkserver start-up, which re-runs the
+  script in every worker: time from ``flow_from_directory`` to the first batch with 2
+  workers, with the fork server still to start (the first iterator of the process) and
+  already running (the next), and each worker's resident memory.
 
 Every configuration runs ``--rounds`` times, the configurations interleaved, and the tables
 give medians, so that a burst of load from other processes on the machine hits all of them
@@ -24,14 +30,17 @@ awaited, are not timed). CPU time comes from /proc (Linux).
 Results go to benchmarks/RESULTS.md.
 
 Usage: python benchmarks/bench_generator.py [--clips-per-class N] [--batches N] [--rounds N]
+       [--startup-rounds N] [--startup-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -52,7 +61,7 @@ RATE = 16000
 CLASSES = ["yes", "no", "up", "down", "left", "right"]
 BATCH_SIZE = 32
 MAX_PENDING = 8
-DEFAULTS = {"clips_per_class": 80, "batches": 30, "rounds": 5}
+DEFAULTS = {"clips_per_class": 80, "batches": 30, "rounds": 5, "startup_rounds": 3}
 
 
 def write_keyword_dataset(root: Path, clips_per_class: int) -> Path:
@@ -216,12 +225,182 @@ def median(runs: list[dict], key: str) -> float:
     return statistics.median(run[key] for run in runs)
 
 
+# --- Start-up, from a training script ------------------------------------------------------
+
+#: A training script: TensorFlow imported first, then iterators with 2 workers. {plain}
+#: swaps in multiprocessing's forkserver start-up (which re-runs the script in each worker),
+#: and {call} runs main() under the guard or without.
+STARTUP_SCRIPT = """\
+import tensorflow as tf  # noqa: F401
+import json
+import sys
+import time
+from pathlib import Path
+
+from parallel_audio import ParallelAudioDataGenerator
+
+AUGMENTATION = {augmentation!r}
+
+
+def rss_mb(pid):
+    for line in Path(f"/proc/{{pid}}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+
+
+def main():
+    if {plain}:
+        import multiprocessing
+
+        import parallel_audio.worker_pool as pool
+
+        def plain_forkserver():
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["parallel_audio.pipeline"])
+            return context
+
+        pool.worker_context = plain_forkserver
+    found = {{}}
+    for attempt in ("cold", "warm"):
+        generator = ParallelAudioDataGenerator(cores={cores}, **AUGMENTATION)
+        start = time.perf_counter()
+        with generator.flow_from_directory(
+            sys.argv[1], classes={classes!r}, batch_size={batch_size}, seed=0
+        ) as iterator:
+            iterator.batch(0)
+            found[attempt] = time.perf_counter() - start
+            for i in range(1, {max_pending} + 1):
+                iterator.batch(i % len(iterator), epoch=i // len(iterator))
+            found[attempt + "_rss"] = [rss_mb(pid) for pid in iterator.worker_pids]
+    print("RESULT", json.dumps(found), flush=True)
+
+
+{call}
+"""
+
+#: (label, guarded, multiprocessing's own start-up, cores)
+STARTUP_VARIANTS = [
+    ("guarded", True, False, 2),
+    ("no guard", False, False, 2),
+    ("guarded; multiprocessing's forkserver start-up (before this version)", True, True, 2),
+    ("guarded; cores=0, no workers (the pipeline's own first batch)", True, False, 0),
+]
+
+
+def startup_run(data: Path, folder: Path, variant: tuple) -> dict:
+    """Run one start-up script in a fresh interpreter; its first-batch times and RSS."""
+    label, guarded, plain, cores = variant
+    script = folder / f"train_{STARTUP_VARIANTS.index(variant)}.py"
+    script.write_text(
+        STARTUP_SCRIPT.format(
+            augmentation=FULL_AUGMENTATION,
+            plain=plain,
+            cores=cores,
+            classes=CLASSES,
+            batch_size=BATCH_SIZE,
+            max_pending=MAX_PENDING,
+            call='if __name__ == "__main__":\n    main()' if guarded else "main()",
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, str(script), str(data)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=folder,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"{label}: exit code {done.returncode}\n{done.stderr[-3000:]}")
+    return json.loads(lines[-1].removeprefix("RESULT "))
+
+
+def startup_section(data: Path, rounds: int) -> str:
+    """Rounds of every start-up variant, interleaved; a table of medians."""
+    runs: dict = {variant: [] for variant in STARTUP_VARIANTS}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(rounds):
+            for variant in STARTUP_VARIANTS:
+                runs[variant].append(startup_run(data, Path(tmp), variant))
+    rows = []
+    for variant, done in runs.items():
+        rss = [size for run in done for size in run["cold_rss"] + run["warm_rss"]]
+        rss_text = f"{statistics.median(rss):.0f} ({min(rss):.0f}-{max(rss):.0f})" if rss else "-"
+        rows.append(
+            f"| {variant[0]} | {median(done, 'cold'):.2f} | {median(done, 'warm'):.2f} | "
+            f"{rss_text} |"
+        )
+    return "\n".join(
+        [
+            "| script importing TensorFlow | first iterator: first batch (s) | "
+            "second iterator: first batch (s) | worker RSS, median (range) (MB) |",
+            "| --- | ---: | ---: | ---: |",
+            *rows,
+        ]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips-per-class", type=int, default=DEFAULTS["clips_per_class"])
     parser.add_argument("--batches", type=int, default=DEFAULTS["batches"])
     parser.add_argument("--rounds", type=int, default=DEFAULTS["rounds"])
+    parser.add_argument("--startup-rounds", type=int, default=DEFAULTS["startup_rounds"])
+    parser.add_argument(
+        "--startup-only", action="store_true", help="measure the start-up from scripts only"
+    )
     args = parser.parse_args()
+    if not args.startup_only:
+        measure_throughput(args)
+    measure_startup(args)
+
+
+def command_line(args: argparse.Namespace, names: list[str]) -> str:
+    """The command that repeats a measurement: the options that differ from the defaults."""
+    return "python benchmarks/bench_generator.py" + "".join(
+        f" --{name.replace('_', '-')} {getattr(args, name)}"
+        for name in names
+        if getattr(args, name) != DEFAULTS[name]
+    )
+
+
+def measure_startup(args: argparse.Namespace) -> None:
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        data = write_keyword_dataset(Path(tmp), args.clips_per_class)
+        table = startup_section(data, args.startup_rounds)
+    load_after = os.getloadavg()
+    load = (
+        f"load average {load_before[0]:.1f} when it started and {load_after[0]:.1f} when it ended"
+    )
+    print(table)
+    print(load)
+    command = command_line(args, ["clips_per_class", "startup_rounds"]) + " --startup-only"
+    write_section(
+        "generator-startup",
+        f"""## Generator start-up from a training script
+
+`{command}` on {platform.machine()}, {os.cpu_count()} cores, Python
+{platform.python_version()}; {load}.
+Each row runs a script in a fresh interpreter, {args.startup_rounds} times, the rows
+interleaved; the figures are medians. The script imports TensorFlow at its top, then makes
+two iterators in turn with 2 workers, every augmentation and batches of {BATCH_SIZE}, and
+times `flow_from_directory` up to the first batch of each: for the first iterator of the
+process the fork server has to start and import the pipeline, for the second it runs
+already. RSS is each worker's resident memory after {MAX_PENDING + 1} batches. The third
+row starts workers the way multiprocessing's forkserver context does by itself, as
+parallel_audio did before: every worker re-runs the script, TensorFlow import included.
+The cores=0 row computes the batches in the script's own thread: for the first iterator
+its time includes the per-process set-up a worker also does before its first batch
+(colored-noise buffers, the frontend's state).
+
+{table}
+""",
+    )
+
+
+def measure_throughput(args: argparse.Namespace) -> None:
     max_cores = os.cpu_count() or 1
     # The iterator is a Keras PyDataset: imported once up front, so that the first run's
     # "first batch" does not include importing Keras and TensorFlow.
@@ -307,16 +486,7 @@ def main() -> None:
     print(table)
     print(summary)
     print(load)
-    options = {
-        "clips_per_class": args.clips_per_class,
-        "batches": args.batches,
-        "rounds": args.rounds,
-    }
-    command = "python benchmarks/bench_generator.py" + "".join(
-        f" --{name.replace('_', '-')} {value}"
-        for name, value in options.items()
-        if value != DEFAULTS[name]
-    )
+    command = command_line(args, ["clips_per_class", "batches", "rounds"])
     write_section(
         "generator",
         f"""## Generator

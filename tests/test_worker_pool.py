@@ -17,7 +17,6 @@ import gc
 import json
 import multiprocessing
 import os
-import pickle
 import signal
 import subprocess
 import sys
@@ -32,7 +31,6 @@ import pytest
 from test_generator import write_dataset
 
 from parallel_audio import AudioFileError, ParallelAudioDataGenerator, SettingsError, WorkerError
-from parallel_audio.callback_pickling import pickle_for_workers
 
 CLASSES = ["low", "high"]
 
@@ -564,20 +562,6 @@ def test_an_unpicklable_callback_fails_at_flow_from_directory_naming_it_and_the_
     for fix in ({"cores": 0}, {"debug": True}):
         with flow(dataset, **fix, postprocessing_function=callback) as iterator:
             assert iterator.batch(0)[0].min() >= 1
-
-
-def test_callbacks_of_importable_modules_go_by_name_others_by_value():
-    # By name: unpickled here, it is the very same function.
-    for callback in (plus_thousand, np.sqrt, ParallelAudioDataGenerator.standardize):
-        assert pickle.loads(pickle_for_workers(callback, "callback")) is callback
-    bound = functools.partial(sleep_then_pass, seconds=0)
-    assert pickle.loads(pickle_for_workers(bound, "callback")).func is sleep_then_pass
-    # By value: a copy that computes the same, whatever it closes over.
-    offset = 7.0
-    for callback in (lambda params, x: x + offset, guarded_by(contextlib.nullcontext())):
-        copy = pickle.loads(pickle_for_workers(callback, "callback"))
-        assert copy is not callback
-        assert copy(None, 1.0) == callback(None, 1.0)
 
 
 # --- Prefetch and order --------------------------------------------------------------------
