@@ -233,6 +233,7 @@ def median(runs: list[dict], key: str) -> float:
 STARTUP_SCRIPT = """\
 import tensorflow as tf  # noqa: F401
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -246,6 +247,15 @@ def rss_mb(pid):
     for line in Path(f"/proc/{{pid}}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
+
+
+def stat_fields(pid):
+    return Path(f"/proc/{{pid}}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def cpu_seconds(pid):
+    fields = stat_fields(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main():
@@ -269,6 +279,9 @@ def main():
         ) as iterator:
             iterator.batch(0)
             found[attempt] = time.perf_counter() - start
+            if attempt == "cold":  # the fork server: the workers' parent, idle since
+                servers = {{int(stat_fields(pid)[1]) for pid in iterator.worker_pids}}
+                found["server_cpu"] = [cpu_seconds(server) for server in servers]
             for i in range(1, {max_pending} + 1):
                 iterator.batch(i % len(iterator), epoch=i // len(iterator))
             found[attempt + "_rss"] = [rss_mb(pid) for pid in iterator.worker_pids]
@@ -327,15 +340,18 @@ def startup_section(data: Path, rounds: int) -> str:
     for variant, done in runs.items():
         rss = [size for run in done for size in run["cold_rss"] + run["warm_rss"]]
         rss_text = f"{statistics.median(rss):.0f} ({min(rss):.0f}-{max(rss):.0f})" if rss else "-"
+        servers = [cpu for run in done for cpu in run.get("server_cpu", [])]
+        server_text = f"{statistics.median(servers):.2f}" if servers else "-"
         rows.append(
             f"| {variant[0]} | {median(done, 'cold'):.2f} | {median(done, 'warm'):.2f} | "
-            f"{rss_text} |"
+            f"{server_text} | {rss_text} |"
         )
     return "\n".join(
         [
             "| script importing TensorFlow | first iterator: first batch (s) | "
-            "second iterator: first batch (s) | worker RSS, median (range) (MB) |",
-            "| --- | ---: | ---: | ---: |",
+            "second iterator: first batch (s) | fork server's CPU time (s) | "
+            "worker RSS, median (range) (MB) |",
+            "| --- | ---: | ---: | ---: | ---: |",
             *rows,
         ]
     )
@@ -381,19 +397,20 @@ def measure_startup(args: argparse.Namespace) -> None:
         "generator-startup",
         f"""## Generator start-up from a training script
 
-`{command}` on {platform.machine()}, {os.cpu_count()} cores, Python
-{platform.python_version()}; {load}.
-Each row runs a script in a fresh interpreter, {args.startup_rounds} times, the rows
-interleaved; the figures are medians. The script imports TensorFlow at its top, then makes
-two iterators in turn with 2 workers, every augmentation and batches of {BATCH_SIZE}, and
-times `flow_from_directory` up to the first batch of each: for the first iterator of the
-process the fork server has to start and import the pipeline, for the second it runs
-already. RSS is each worker's resident memory after {MAX_PENDING + 1} batches. The third
-row starts workers the way multiprocessing's forkserver context does by itself, as
-parallel_audio did before: every worker re-runs the script, TensorFlow import included.
-The cores=0 row computes the batches in the script's own thread: for the first iterator
-its time includes the per-process set-up a worker also does before its first batch
-(colored-noise buffers, the frontend's state).
+`{command}`
+on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; {load}.
+Each row runs a script in a fresh interpreter, the rows interleaved; the figures are medians
+of {args.startup_rounds} rounds. The script imports TensorFlow at its top, then makes two
+iterators in turn, with 2 workers, every augmentation and batches of {BATCH_SIZE}, and times
+`flow_from_directory` up to the first batch of each: for the first iterator of the process
+the fork server has to start and import the pipeline, for the second it runs already. The
+fork server's CPU time, most of it importing the pipeline, is the share of the first wait
+that does not depend on the machine's load. RSS is each worker's resident memory after
+{MAX_PENDING + 1} batches. The third row starts workers the way multiprocessing's forkserver
+context does by itself, as parallel_audio did before: every worker re-runs the script,
+TensorFlow import included. The cores=0 row computes the batches in the script's own thread:
+for the first iterator its time includes the per-process set-up a worker also does before
+its first batch (colored-noise buffers, the frontend's state).
 
 {table}
 """,
