@@ -62,7 +62,7 @@ else:
         """multiprocessing's forkserver launcher, sending no main module to re-run."""
 
         def _launch(self, process_obj: Any) -> None:
-            # popen_forkserver.Popen._launch (the same in Python 3.10 to 3.14) but for the
+            # popen_forkserver.Popen._launch (as in CPython 3.10 to 3.13) but for the
             # preparation data.
             buffer = io.BytesIO()
             set_spawning_popen(self)
