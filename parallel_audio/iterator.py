@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -166,6 +167,7 @@ class ParallelAudioIterator(keras.utils.PyDataset):
             seed=seed,
         )
         self._plans: dict[int, np.ndarray] = {}  # the last two epochs' orders
+        self._plans_lock = threading.Lock()  # any thread may read a batch
         self._in_keras_epoch = False
         self._served = 0
         self._scheduler: BatchScheduler | None = None
@@ -209,12 +211,13 @@ class ParallelAudioIterator(keras.utils.PyDataset):
 
     def _plan(self, epoch: int | None) -> np.ndarray:
         epoch = self.epoch if epoch is None else epoch
-        plan = self._plans.get(epoch)
-        if plan is None:
-            plan = self._plans[epoch] = self.epoch_plan(epoch)
-            for old in sorted(self._plans)[:-2]:
-                del self._plans[old]
-        return plan
+        with self._plans_lock:
+            plan = self._plans.get(epoch)
+            if plan is None:
+                plan = self._plans[epoch] = self.epoch_plan(epoch)
+                for old in sorted(self._plans)[:-2]:
+                    del self._plans[old]
+            return plan
 
     def _batch_positions(self, batch_index: int) -> np.ndarray:
         """Positions in the epoch's order that batch ``batch_index`` holds."""

@@ -446,6 +446,9 @@ class _Pool:
         self.tasks: dict[int, BatchTask] = {}
         self.backlog: collections.deque[int] = collections.deque()
         self.ready: dict[int, Any] = {}
+        # Positions consumers are waiting for, with how many wait for each: never dropped as
+        # stale, whatever another consumer thread moved the window to.
+        self.waiting: collections.Counter[int] = collections.Counter()
         self.next_to_submit = 0
         self.workers: list[_Worker] = []
         self.stopping = False
@@ -514,17 +517,33 @@ class _Pool:
         self.tasks[position] = self.describe(epoch, batch_index)
         self.backlog.append(position)
 
+    def request(self, position: int) -> None:
+        """Make sure ``position`` is submitted, first in line, and the workers know of it."""
+        if position not in self.ready and position not in self.tasks:
+            self.submit(position)
+        if position in self.backlog and self.backlog[0] != position:
+            self.backlog.remove(position)  # wanted now: first in line
+            self.backlog.appendleft(position)
+
+    def notify_workers(self) -> None:
+        """Let the workers take what was submitted (worker threads wait on ``changed``)."""
+        if self.threads:
+            self.changed.notify_all()
+        elif not self.stopping and self.fatal is None:
+            self.hand_out()
+
     def top_up(self, start: int) -> None:
         """Keep the positions after the one being served submitted, up to max_pending."""
         # Batches the consumer has moved past are dropped if received, and never handed out
-        # if not yet (they are computed again should they be asked for again).
-        for stale in [p for p in self.ready if p < start - 1]:
+        # if not yet (they are computed again should they be asked for again); unless
+        # another consumer thread waits for them.
+        for stale in [p for p in self.ready if p < start - 1 and p not in self.waiting]:
             del self.ready[stale]
-        stale = [p for p in self.backlog if p < start - 1]
+        stale = {p for p in self.backlog if p < start - 1 and p not in self.waiting}
         if stale:
             for position in stale:
                 del self.tasks[position]
-            self.backlog = collections.deque(p for p in self.backlog if p >= start - 1)
+            self.backlog = collections.deque(p for p in self.backlog if p not in stale)
         # After a jump (random access far ahead or back) the window follows the consumer;
         # small steps back keep it, so the batches just served are not computed again.
         if not start <= self.next_to_submit <= start + 2 * self.max_pending:
@@ -938,27 +957,42 @@ class BatchScheduler:
         """Whether close() has run."""
         return not self._finalizer.alive
 
-    def get(self, epoch: int, batch_index: int) -> Any:
-        """Return batch ``batch_index`` of ``epoch``, computing or waiting as needed."""
+    def get(self, epoch: int, batch_index: int, *, advance: bool = True) -> Any:
+        """Return batch ``batch_index`` of ``epoch``, computing or waiting as needed.
+
+        Safe from any number of threads at once; each gets the batch it asked for.
+
+        Parameters
+        ----------
+        epoch, batch_index : int
+            The batch.
+        advance : bool
+            Move the prefetch window to the batches after this one. False for a read aside
+            from the sequence being consumed (a peek), which then leaves the window alone.
+        """
         if self.closed:
             raise _closed_error()
         pool = self._pool
         position = epoch * pool.batches_per_epoch + batch_index
         with pool.changed:
-            if position not in pool.ready and position not in pool.tasks:
-                pool.submit(position)
-            if position in pool.backlog and pool.backlog[0] != position:
-                pool.backlog.remove(position)  # wanted now: first in line
-                pool.backlog.appendleft(position)
-            pool.top_up(position + 1)
-            if pool.threads:
-                pool.changed.notify_all()
-            elif not pool.stopping and pool.fatal is None:
-                pool.hand_out()
-            while position not in pool.ready and pool.fatal is None and not pool.stopping:
-                if not pool.changed.wait(LIVENESS_INTERVAL):
-                    pool.check_alive()
-            result = pool.ready.pop(position, _MISSING) if pool.fatal is None else _MISSING
+            pool.waiting[position] += 1
+            try:
+                pool.request(position)
+                if advance:
+                    pool.top_up(position + 1)
+                pool.notify_workers()
+                while position not in pool.ready and pool.fatal is None and not pool.stopping:
+                    if position not in pool.tasks:
+                        # Another thread asking for the same batch took it first.
+                        pool.request(position)
+                        pool.notify_workers()
+                    if not pool.changed.wait(LIVENESS_INTERVAL):
+                        pool.check_alive()
+                result = pool.ready.pop(position, _MISSING) if pool.fatal is None else _MISSING
+            finally:
+                pool.waiting[position] -= 1
+                if pool.waiting[position] <= 0:
+                    del pool.waiting[position]
             fatal, notices = pool.fatal, pool.notices
             pool.notices = []
         for notice in notices:

@@ -613,6 +613,64 @@ def test_random_access_outside_the_prefetch_window(dataset, tmp_path):
             assert computed(it, tmp_path).count((3, 5)) == 1
 
 
+def read_concurrently(iterator, requests_per_thread, timeout: float) -> list[list[tuple]]:
+    """Read ``iterator.batch(i, epoch=e)`` for each thread's requests, all threads at once.
+
+    Returns, per thread, ``(epoch, index, batch)`` in request order; fails if a thread is
+    still waiting after ``timeout`` seconds (a request lost by the scheduler never returns).
+    """
+    start = threading.Barrier(len(requests_per_thread))
+    results: list[list[tuple]] = [[] for _ in requests_per_thread]
+    errors: list[BaseException] = []
+
+    def read(requests, out):
+        try:
+            start.wait()
+            for epoch, index in requests:
+                out.append((epoch, index, iterator.batch(index, epoch=epoch)))
+        except BaseException as error:  # reported by the test's thread
+            errors.append(error)
+
+    threads = [
+        threading.Thread(target=read, args=(requests, out), daemon=True)
+        for requests, out in zip(requests_per_thread, results, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    end = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, end - time.monotonic()))
+    stuck = [i for i, thread in enumerate(threads) if thread.is_alive()]
+    assert not stuck, f"threads {stuck} still waiting after {timeout} s"
+    assert not errors, errors
+    return results
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"cores": 2}, {"cores": 2, "debug": True}, {"cores": 0}],
+    ids=["processes", "threads", "cores0"],
+)
+def test_any_number_of_threads_read_one_iterator_each_getting_its_batch(dataset, kwargs):
+    # Eight threads ask for random batches of the current and the next epoch at once, with a
+    # prefetch window of 2: each request moves the window its way, and no thread's batch may
+    # be dropped or handed to another. Each must equal the batch computed alone (cores=0).
+    augmentation = {"loudness_range": (0.3, 1.7), "offset_range": (0.0, 1.0)}
+    rng = np.random.default_rng(15)
+    with flow(dataset, batch_size=2, cores=0, **augmentation) as reference_iterator:
+        positions = [(e, i) for e in (0, 1) for i in range(len(reference_iterator))]
+        reference = {p: reference_iterator.batch(p[1], epoch=p[0]) for p in positions}
+    requests = [[positions[k] for k in rng.integers(0, len(positions), size=12)] for _ in range(8)]
+    with flow(dataset, batch_size=2, max_batches_pending=2, **kwargs, **augmentation) as it:
+        for _ in range(3):
+            results = read_concurrently(it, requests, timeout=30)
+            for thread_results, asked in zip(results, requests, strict=True):
+                assert [(e, i) for e, i, _ in thread_results] == asked
+                for epoch, index, (x, y) in thread_results:
+                    np.testing.assert_array_equal(x, reference[epoch, index][0])
+                    np.testing.assert_array_equal(y, reference[epoch, index][1])
+
+
 def test_the_pool_persists_across_epochs_and_validation(dataset, tmp_path):
     import keras
 
