@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import threading
 import weakref
 from collections.abc import Callable
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import keras
@@ -31,6 +33,22 @@ if TYPE_CHECKING:
 #: "short", the samples left (fewer than batch_size); "repeat", as many as the other batches,
 #: the missing ones taken again from the start of the epoch's order (as MLTK fills it).
 LAST_BATCH_MODES = ("short", "repeat")
+
+
+#: The module of Keras' PyDataset adapter, whose code asks for the batches fit, evaluate
+#: and predict consume (its generators, its tf.data signature probe, its enqueuer).
+_KERAS_ADAPTER_MODULE = keras.utils.PyDataset.__module__
+
+
+def _requested_by_keras(caller: FrameType) -> bool:
+    """Whether ``__getitem__`` was called by Keras' data adapter (``caller`` is its frame).
+
+    Keras calls ``dataset[i]`` directly from the adapter's own code, in whichever thread it
+    iterates (tf.data's threads on TensorFlow, the training thread on JAX); a callback or
+    another thread calls it from elsewhere. The calling frame tells them apart where the
+    thread cannot.
+    """
+    return caller.f_globals.get("__name__") == _KERAS_ADAPTER_MODULE
 
 
 def _weak_describe(iterator: ParallelAudioIterator) -> Callable[[int, int], BatchTask]:
@@ -62,9 +80,15 @@ class ParallelAudioIterator(keras.utils.PyDataset):
     taken yet). ``next(iterator)`` and ``iterator.next()`` take the next batch of the loop.
 
     Inside a Keras epoch (between ``on_epoch_begin`` and ``on_epoch_end``) the k-th request
-    is served with batch k, whatever index it names: ``fit(shuffle=True)`` asks for the
-    batches in a random order, but our own order is already shuffled, and serving it in
-    sequence lets the workers compute ahead. Outside an epoch ``iterator[i]`` is batch i.
+    of Keras' data adapter is served with batch k, whatever index it names:
+    ``fit(shuffle=True)`` asks for the batches in a random order, but our own order is
+    already shuffled, and serving it in sequence lets the workers compute ahead. Any other
+    read (``iterator[i]`` or ``batch(i)`` from a callback or another thread, during fit or
+    not) gets batch i of the current epoch and changes nothing of what fit sees: every
+    epoch is still each batch of the plan once. The adapter's requests are told apart by
+    their calling code (Keras' ``py_dataset_adapter`` module), not by thread: on JAX they
+    come from the training thread, as callbacks do. Any number of threads may read at
+    once; each gets the batch it asked for.
 
     The iterator holds a frozen snapshot of the generator's configuration (``generator``,
     also ``process_params.audio_data_generator``), taken when ``flow_from_directory``
@@ -169,7 +193,8 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         self._plans: dict[int, np.ndarray] = {}  # the last two epochs' orders
         self._plans_lock = threading.Lock()  # any thread may read a batch
         self._in_keras_epoch = False
-        self._served = 0
+        self._served = 0  # Keras' requests served in this Keras epoch
+        self._serving_lock = threading.Lock()
         self._scheduler: BatchScheduler | None = None
         num_workers = resolve_num_workers(generator.cores)
         if num_workers > 0:
@@ -239,7 +264,15 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         return dataclasses.replace(task, sample_ids=[int(i) for i in seed_ids])
 
     def batch(self, batch_index: int, epoch: int | None = None) -> Any:
-        """Return batch ``batch_index`` of ``epoch`` (default: the current epoch)."""
+        """Return batch ``batch_index`` of ``epoch`` (default: the current epoch).
+
+        Never changes what ``fit`` sees, whenever and from whichever thread it is called;
+        inside a Keras epoch it leaves the prefetch window where fit's requests have it.
+        """
+        return self._read(batch_index, epoch, advance=not self._in_keras_epoch)
+
+    def _read(self, batch_index: int, epoch: int | None, *, advance: bool) -> Any:
+        """Compute or fetch a batch; ``advance`` moves the prefetch window past it."""
         if not 0 <= batch_index < len(self):
             raise IndexError(f"batch {batch_index} is out of range: {len(self)} batches per epoch")
         epoch = self.epoch if epoch is None else epoch
@@ -247,27 +280,37 @@ class ParallelAudioIterator(keras.utils.PyDataset):
             if self._closed:
                 raise WorkerError("the iterator was closed; create a new iterator to continue")
             return compute_batch(self.process_params, self._describe(epoch, batch_index))
-        return self._scheduler.get(epoch, batch_index)
+        return self._scheduler.get(epoch, batch_index, advance=advance)
 
     def __getitem__(self, batch_index: int) -> Any:
         if not 0 <= batch_index < len(self):
             raise IndexError(f"batch {batch_index} is out of range: {len(self)} batches per epoch")
-        if self._in_keras_epoch and self._served < len(self):
-            batch_index = self._served
-            self._served += 1
-        return self.batch(batch_index)
+        if not self._in_keras_epoch:
+            return self._read(batch_index, None, advance=True)
+        if _requested_by_keras(sys._getframe(1)):
+            with self._serving_lock:
+                in_sequence = self._served < len(self)
+                if in_sequence:
+                    batch_index = self._served
+                    self._served += 1
+            return self._read(batch_index, None, advance=in_sequence)
+        # A read aside from fit's (a callback, another thread): the batch it names, leaving
+        # fit's sequence and the prefetch window alone.
+        return self._read(batch_index, None, advance=False)
 
     def on_epoch_begin(self) -> None:
-        """Serve requests in this iterator's own order until on_epoch_end (Keras calls it)."""
-        self._in_keras_epoch = True
-        self._served = 0
+        """Serve Keras' requests in this iterator's own order until on_epoch_end."""
+        with self._serving_lock:
+            self._in_keras_epoch = True
+            self._served = 0
 
     def on_epoch_end(self) -> None:
         """Move to the next epoch's order (Keras calls this after every epoch)."""
-        self.epoch += 1
-        self.batch_index = 0
-        self._in_keras_epoch = False
-        self._served = 0
+        with self._serving_lock:
+            self.epoch += 1
+            self.batch_index = 0
+            self._in_keras_epoch = False
+            self._served = 0
 
     def close(self) -> None:
         """Stop the workers. The iterator then computes nothing more."""
