@@ -117,11 +117,19 @@ void check_dynamic_scaling(float range_db, int32_t log_scale_shift) {
 NB_MODULE(_microfrontend, m) {
   m.doc() = "The integer microfrontend (C) behind parallel_audio's features.";
 
+  // The values of Config.arithmetic, named as the Python setting names them.
+  nb::dict arithmetics;
+  arithmetics["mltk"] = static_cast<int>(MF_ARITHMETIC_MLTK);
+  arithmetics["tf_op"] = static_cast<int>(MF_ARITHMETIC_TF_OP);
+  arithmetics["tflm"] = static_cast<int>(MF_ARITHMETIC_TFLM);
+  m.attr("ARITHMETICS") = arithmetics;
+
   nb::class_<mf_config>(m, "Config")
       .def("__init__", [](mf_config* config) {
         new (config) mf_config();
         mf_config_defaults(config);
       })
+      .def_rw("arithmetic", &mf_config::arithmetic)
       .def_rw("sample_rate_hz", &mf_config::sample_rate_hz)
       .def_rw("window_size_ms", &mf_config::window_size_ms)
       .def_rw("window_step_ms", &mf_config::window_step_ms)

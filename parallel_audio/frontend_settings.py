@@ -34,8 +34,11 @@ class _Setting:
     maximum: float | None = None
     minimum_open: bool = False
     maximum_open: bool = False
+    choices: tuple[str, ...] = ()
 
     def allowed(self) -> str:
+        if self.choices:
+            return "one of " + ", ".join(repr(choice) for choice in self.choices)
         if self.kind is bool:
             return "True or False"
         low = "(" if self.minimum_open else "["
@@ -48,6 +51,10 @@ class _Setting:
     def coerce(self, name: str, value: Any) -> Any:
         """Return value as this setting's type, or raise SettingsError saying what is allowed."""
         bad = SettingsError(f"{name} must be {self.allowed()}, got {value!r}")
+        if self.choices:
+            if isinstance(value, str) and value in self.choices:
+                return value
+            raise bad
         if self.kind is bool:
             if isinstance(value, bool | numbers.Integral) and value in (0, 1):
                 return bool(value)
@@ -103,6 +110,8 @@ _SETTINGS: dict[str, _Setting] = {
     "dc_notch_filter_coefficient": _Setting(float, 0.95, 0.0, 1.0, maximum_open=True),
     "quantize_dynamic_scale_enable": _Setting(bool, False),
     "quantize_dynamic_scale_range_db": _Setting(float, 40.0, 0.0, 200.0, minimum_open=True),
+    # Ours, not the reference's: which device's floating point builds the tables.
+    "arithmetic": _Setting(str, "mltk", choices=("mltk", "tf_op", "tflm")),
 }
 
 #: Derived settings: kept in the mapping for reference compatibility, ignored on input.
@@ -155,7 +164,9 @@ class AudioFeatureGeneratorSettings(dict):
     filterbank_n_channels : int
         Number of mel channels, 1 to 1024. Default 32.
     filterbank_upper_band_limit : float
-        Upper edge of the filterbank in Hz, at most half the sample rate. Default 7500.0.
+        Upper edge of the filterbank in Hz, at most half the sample rate. At or just below
+        half, where the top band reaches the last FFT bin, only ``arithmetic="mltk"``
+        accepts it, as MLTK's frontend does. Default 7500.0.
     filterbank_lower_band_limit : float
         Lower edge of the filterbank in Hz, below the upper edge. Default 125.0.
     noise_reduction_enable : bool
@@ -192,6 +203,14 @@ class AudioFeatureGeneratorSettings(dict):
         spectrogram onto -128..127 instead of the fixed TFLM scaling. Default False.
     quantize_dynamic_scale_range_db : float
         Range kept by the dynamic scaling, in dB, in (0, 200]. Default 40.0.
+    arithmetic : {"mltk", "tf_op", "tflm"}
+        Whose floating-point arithmetic builds the frontend's start-up tables (Hann window,
+        filterbank), a few entries of which differ between devices: ``"mltk"``, Silicon Labs
+        MLTK's C frontend and the devices built from it (the reference generator's own);
+        ``"tf_op"``, TensorFlow's ``audio_microfrontend`` op and TFLM before late 2023;
+        ``"tflm"``, TFLM's microfrontend library since then. Only ``"mltk"`` accepts an upper
+        band limit whose top band reaches the last FFT bin (the Nyquist frequency).
+        Default "mltk".
 
     Examples
     --------
@@ -417,6 +436,12 @@ class AudioFeatureGeneratorSettings(dict):
                     f"pcan_gain_bits must be at least {correction_bits + 12} with an FFT of "
                     f"{self.fft_length}"
                 )
+        # Whether the top band may reach the Nyquist bin depends on the arithmetic and its
+        # rounding, so the C frontend's own table builder decides (imported here: it
+        # imports this module).
+        from parallel_audio.feature_generator import check_filterbank_layout
+
+        check_filterbank_layout(self)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the settings as a plain dict: ``fe.`` keys, ``fe.fft_length`` included."""

@@ -44,10 +44,20 @@ def test_defaults_are_the_reference_defaults():
     settings = AudioFeatureGeneratorSettings()
     for name, value in REFERENCE_DEFAULTS.items():
         assert getattr(settings, name) == value, name
+    # Ours: the reference computes its tables in MLTK's arithmetic, so that is the default.
+    assert settings.arithmetic == "mltk"
     assert settings.to_dict() == {
         **{"fe." + k: v for k, v in REFERENCE_DEFAULTS.items()},
+        "fe.arithmetic": "mltk",
         "fe.fft_length": 512,
     }
+    # A reference settings dict has no arithmetic: it reads as the reference's own.
+    assert (
+        AudioFeatureGeneratorSettings.from_dict(
+            {"fe." + k: v for k, v in REFERENCE_DEFAULTS.items()}
+        )
+        == settings
+    )
 
 
 @pytest.mark.parametrize(
@@ -70,6 +80,9 @@ def test_defaults_are_the_reference_defaults():
         ("pcan_enable", "yes", "True or False"),
         ("log_scale_enable", 2, "True or False"),
         ("window_step_ms", None, "an integer"),
+        ("arithmetic", "tflite", "one of 'mltk', 'tf_op', 'tflm'"),
+        ("arithmetic", "MLTK", "one of 'mltk', 'tf_op', 'tflm'"),
+        ("arithmetic", 0, "one of 'mltk', 'tf_op', 'tflm'"),
     ],
 )
 def test_out_of_range_values_name_the_setting_and_the_range(name, value, allowed):
@@ -78,7 +91,8 @@ def test_out_of_range_values_name_the_setting_and_the_range(name, value, allowed
     settings = AudioFeatureGeneratorSettings()
     with pytest.raises(ValueError, match=name):
         setattr(settings, name, value)
-    assert getattr(settings, name) == REFERENCE_DEFAULTS[name]  # unchanged by the failed set
+    # Unchanged by the failed set.
+    assert getattr(settings, name) == REFERENCE_DEFAULTS.get(name, "mltk")
 
 
 def test_attributes_are_set_one_at_a_time_as_reference_code_does():
@@ -116,13 +130,23 @@ def test_unknown_and_derived_names_are_rejected():
             {"sample_rate_hz": 1000, "window_size_ms": 3, "filterbank_upper_band_limit": 400.0},
             "at least 4 samples",
         ),
-        ({"filterbank_upper_band_limit": 8000.0}, "reaches the last FFT bin"),
+        (
+            {"filterbank_upper_band_limit": 8000.0, "arithmetic": "tf_op"},
+            r"reaches the last FFT bin.*arithmetic='tf_op' \(TensorFlow's op\) refuses; "
+            r"arithmetic='mltk' accepts it.*lower the limit by at least one bin, 31.2 Hz",
+        ),
+        (
+            {"filterbank_upper_band_limit": 8000.0, "arithmetic": "tflm"},
+            r"arithmetic='tflm' \(TFLM's library\) refuses; arithmetic='mltk' accepts it",
+        ),
     ],
 )
 def test_inconsistent_settings_fail_when_the_generator_is_built(changes, message):
     settings = AudioFeatureGeneratorSettings(**changes)
     with pytest.raises(SettingsError, match=message):
         AudioFeatureGenerator(settings)
+    with pytest.raises(SettingsError, match=message):
+        settings.validate()
 
 
 @pytest.mark.parametrize(
@@ -158,8 +182,10 @@ def test_round_trip_through_the_flat_dict_and_pickle():
         pcan_enable=True,
         pcan_strength=0.5,
         quantize_dynamic_scale_enable=True,
+        arithmetic="tflm",
     )
     flat = settings.to_dict()
+    assert flat["fe.arithmetic"] == "tflm"
     assert all(key.startswith("fe.") for key in flat)
     rebuilt = AudioFeatureGeneratorSettings.from_dict({**flat, "unrelated.key": 1})
     assert rebuilt == settings

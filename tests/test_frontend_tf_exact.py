@@ -1,4 +1,5 @@
-"""The uint16 spectrogram equals TensorFlow's microfrontend op value for value."""
+"""With arithmetic="tf_op" the uint16 spectrogram equals TensorFlow's microfrontend op value for
+value."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ def settings_for_case(index: int, sample_rate: int, window: int, step: int):
     pcan = noise_reduction and index % 2 == 0
     strength, offset, gain_bits = PCAN[index % len(PCAN)]
     return AudioFeatureGeneratorSettings(
+        arithmetic="tf_op",
         sample_rate_hz=sample_rate,
         window_size_ms=window,
         window_step_ms=min(step, window),
@@ -50,10 +52,11 @@ GRID = list(enumerate(itertools.product(SAMPLE_RATES, WINDOWS_MS, STEPS_MS)))
 
 
 def assert_matches_tf(settings: AudioFeatureGeneratorSettings, samples: np.ndarray) -> None:
+    assert settings.arithmetic == "tf_op"
     try:
         expected = tf_spectrogram(samples, settings)
     except Exception:  # TF rejects the layout: so must we
-        with pytest.raises(SettingsError):
+        with pytest.raises(SettingsError, match="arithmetic='mltk' accepts it"):
             AudioFeatureGenerator(settings)
         return
     actual = AudioFeatureGenerator(settings).process_sample(samples, dtype=np.uint16)
@@ -87,7 +90,9 @@ def test_random_configurations_match_tf(rng):
 @pytest.mark.parametrize("offset", [-1, 0, 1])
 @pytest.mark.parametrize("steps", [0, 1, 2])
 def test_edge_lengths_match_tf(offset, steps, rng):
-    settings = AudioFeatureGeneratorSettings(noise_reduction_enable=True, pcan_enable=True)
+    settings = AudioFeatureGeneratorSettings(
+        arithmetic="tf_op", noise_reduction_enable=True, pcan_enable=True
+    )
     n = settings.window_samples + steps * settings.step_samples + offset
     samples = make_signal("white", rng, n, settings.sample_rate_hz)
     assert_matches_tf(settings, samples)
@@ -97,7 +102,11 @@ def test_edge_lengths_match_tf(offset, steps, rng):
 
 def test_int8_is_the_micro_features_formula_of_tf_output(rng):
     settings = AudioFeatureGeneratorSettings(
-        window_size_ms=30, filterbank_n_channels=40, noise_reduction_enable=True, pcan_enable=True
+        arithmetic="tf_op",
+        window_size_ms=30,
+        filterbank_n_channels=40,
+        noise_reduction_enable=True,
+        pcan_enable=True,
     )
     samples = make_signal("speech", rng, 16000, 16000)
     expected_uint16 = tf_spectrogram(samples, settings).astype(np.int64)
@@ -107,3 +116,24 @@ def test_int8_is_the_micro_features_formula_of_tf_output(rng):
     np.testing.assert_array_equal(actual, expected)
     # The scaling is not degenerate on this input.
     assert len(np.unique(actual)) > 50
+
+
+@pytest.mark.parametrize("sample_rate", SAMPLE_RATES)
+@pytest.mark.parametrize("window", (20, 25, 30, 32, 64))
+@pytest.mark.parametrize("channels", (20, 40, 68, 70))
+def test_band_limits_at_and_near_nyquist_are_refused_exactly_where_tf_refuses(
+    sample_rate, window, channels, rng
+):
+    # Whether the top band reaches the last bin depends on float rounding of the band edges,
+    # so TF accepts some limits at the Nyquist frequency and refuses some below it.
+    for upper in (sample_rate / 2, sample_rate / 2 - 1, sample_rate / 2 - 10):
+        settings = AudioFeatureGeneratorSettings(
+            arithmetic="tf_op",
+            sample_rate_hz=sample_rate,
+            window_size_ms=window,
+            filterbank_n_channels=channels,
+            filterbank_upper_band_limit=upper,
+            noise_reduction_enable=True,
+        )
+        samples = make_signal("speech", rng, sample_rate // 4, sample_rate)
+        assert_matches_tf(settings, samples)

@@ -5,24 +5,47 @@
 #include <string.h>
 
 #include "bits.h"
+#include "single_precision.h"
 
-/* The device computes the layout in float with these exact expressions; the
- * types are kept so that every band edge and weight matches. */
-static float hz_to_mel(float hz) { return (float)(1127.0 * log1p(hz / 700.0)); }
+/* The layout is computed with each device's own expressions, float where its
+ * source has float and double where it has double, so that every band edge
+ * and weight matches. The double arithmetics (MLTK's, TensorFlow's op) take
+ * log1p and round in double; TFLM's takes log1pf and rounds in float. */
+static float hz_to_mel(int single, float hz) {
+  if (single) return 1127.0f * mf_log1pf(hz / 700.0f);
+  return (float)(1127.0 * log1p(hz / 700.0));
+}
 
-int mf_filterbank_populate(mf_filterbank* filterbank, size_t num_channels,
-                           float lower_band_limit_hz,
+static int16_t quantize_weight(int single, float weight) {
+  const float scale = 1 << MF_FILTERBANK_BITS;
+  if (single) return (int16_t)floorf(weight * scale + 0.5f);
+  return (int16_t)floor(weight * scale + 0.5);
+}
+
+static int16_t quantize_unweight(int single, float weight) {
+  const float scale = 1 << MF_FILTERBANK_BITS;
+  if (single) return (int16_t)floorf((1.0f - weight) * scale + 0.5f);
+  return (int16_t)floor((1.0 - weight) * scale + 0.5);
+}
+
+int mf_filterbank_populate(mf_filterbank* filterbank, mf_arithmetic arithmetic,
+                           size_t num_channels, float lower_band_limit_hz,
                            float upper_band_limit_hz, int32_t sample_rate_hz,
                            size_t spectrum_size) {
   memset(filterbank, 0, sizeof(*filterbank));
+  const int single = arithmetic == MF_ARITHMETIC_TFLM;
   const size_t num_bands = num_channels + 1;
+  /* The bin walk may step one bin past the spectrum before it stops (MLTK's
+   * device accepts a layout that ends exactly there), so the tables hold one
+   * more entry than the spectrum. */
+  const size_t bin_limit = spectrum_size + 1;
   filterbank->num_channels = num_channels;
   filterbank->band_start = malloc((num_bands + 1) * sizeof(size_t));
   filterbank->work = malloc(num_bands * sizeof(uint64_t));
-  filterbank->weights = calloc(spectrum_size, sizeof(int16_t));
-  filterbank->unweights = calloc(spectrum_size, sizeof(int16_t));
-  filterbank->weighted = calloc(spectrum_size, sizeof(int64_t));
-  filterbank->unweighted = calloc(spectrum_size, sizeof(int64_t));
+  filterbank->weights = calloc(bin_limit, sizeof(int16_t));
+  filterbank->unweights = calloc(bin_limit, sizeof(int16_t));
+  filterbank->weighted = calloc(bin_limit, sizeof(int64_t));
+  filterbank->unweighted = calloc(bin_limit, sizeof(int64_t));
   float* center_mel = malloc(num_bands * sizeof(float));
   if (!filterbank->band_start || !filterbank->work || !filterbank->weights ||
       !filterbank->unweights || !filterbank->weighted ||
@@ -31,44 +54,50 @@ int mf_filterbank_populate(mf_filterbank* filterbank, size_t num_channels,
     return 0;
   }
 
-  const float mel_low = hz_to_mel(lower_band_limit_hz);
-  const float mel_high = hz_to_mel(upper_band_limit_hz);
+  const float mel_low = hz_to_mel(single, lower_band_limit_hz);
+  const float mel_high = hz_to_mel(single, upper_band_limit_hz);
   const float mel_spacing = (mel_high - mel_low) / (float)num_bands;
   for (size_t c = 0; c < num_bands; ++c) {
     center_mel[c] = mel_low + mel_spacing * (float)(c + 1);
   }
 
+  const float last_bin = (float)spectrum_size - 1;
   const float hz_per_bin =
-      (float)(0.5 * sample_rate_hz / ((float)spectrum_size - 1));
+      single ? 0.5f * (float)sample_rate_hz / last_bin
+             : (float)(0.5 * sample_rate_hz / last_bin);
+  /* DC is always excluded. The sum is float in TFLM's source, double in the
+   * others; it is truncated either way. */
+  const float first_bin = lower_band_limit_hz / hz_per_bin;
   const size_t start_bin =
-      (size_t)(1.5 + lower_band_limit_hz / hz_per_bin);
+      single ? (size_t)(1.5f + first_bin) : (size_t)(1.5 + first_bin);
   filterbank->start_bin = start_bin;
 
-  /* Each band takes every bin up to its center; the bin loop is bounded so
-   * that no setting can walk past the spectrum. */
-  size_t bin = start_bin;
-  int fits = start_bin < spectrum_size;
-  for (size_t c = 0; c < num_bands && fits; ++c) {
+  /* Each band takes every bin up to its center. The walk is bounded, so that
+   * no setting can take it past the tables. */
+  size_t bin = start_bin < bin_limit ? start_bin : bin_limit;
+  for (size_t c = 0; c < num_bands; ++c) {
     filterbank->band_start[c] = bin;
     const float previous_mel = (c == 0) ? mel_low : center_mel[c - 1];
-    while (bin < spectrum_size &&
-           hz_to_mel((float)bin * hz_per_bin) <= center_mel[c]) {
+    while (bin < bin_limit &&
+           hz_to_mel(single, (float)bin * hz_per_bin) <= center_mel[c]) {
       const float weight =
-          (center_mel[c] - hz_to_mel((float)bin * hz_per_bin)) /
+          (center_mel[c] - hz_to_mel(single, (float)bin * hz_per_bin)) /
           (center_mel[c] - previous_mel);
-      filterbank->weights[bin] =
-          (int16_t)floor(weight * (1 << MF_FILTERBANK_BITS) + 0.5);
-      filterbank->unweights[bin] =
-          (int16_t)floor((1.0 - weight) * (1 << MF_FILTERBANK_BITS) + 0.5);
+      filterbank->weights[bin] = quantize_weight(single, weight);
+      filterbank->unweights[bin] = quantize_unweight(single, weight);
       ++bin;
     }
-    /* The device requires the last used bin to stay below the spectrum size. */
-    if (bin >= spectrum_size) fits = 0;
   }
   filterbank->band_start[num_bands] = bin;
   filterbank->end_bin = bin;
   free(center_mel);
-  return fits ? 1 : -1;
+  /* One past the last bin used: TensorFlow's op and TFLM require it to stay
+   * below the spectrum size, MLTK only to stay within it, so there the top
+   * band may take the Nyquist bin. A walk stopped by the bound has not ended
+   * and fits nowhere. */
+  if (start_bin >= bin_limit || bin >= bin_limit) return -1;
+  if (arithmetic == MF_ARITHMETIC_MLTK) return bin <= spectrum_size ? 1 : -1;
+  return bin < spectrum_size ? 1 : -1;
 }
 
 void mf_filterbank_free(mf_filterbank* filterbank) {

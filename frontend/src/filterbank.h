@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "microfrontend/frontend.h"
+
 #define MF_FILTERBANK_BITS 12
 
 typedef struct {
@@ -15,16 +17,18 @@ typedef struct {
    * band_start[b + 1]). A bin of band b adds weights[bin] of its energy to
    * sum b and unweights[bin] to sum b + 1; channel c is sum c + 1. */
   size_t* band_start;    /* [num_channels + 2] */
-  int16_t* weights;      /* [spectrum size], Q12 */
-  int16_t* unweights;    /* [spectrum size], Q12 */
+  int16_t* weights;      /* [spectrum size + 1], Q12 */
+  int16_t* unweights;    /* [spectrum size + 1], Q12 */
   uint64_t* work;        /* [num_channels + 1]: the sums */
-  int64_t* weighted;     /* [spectrum size]: weights * |X|^2 */
-  int64_t* unweighted;   /* [spectrum size]: unweights * |X|^2 */
+  int64_t* weighted;     /* [spectrum size + 1]: weights * |X|^2 */
+  int64_t* unweighted;   /* [spectrum size + 1]: unweights * |X|^2 */
 } mf_filterbank;
 
-/* Returns 0 when out of memory, -1 when the bands do not fit the spectrum. */
-int mf_filterbank_populate(mf_filterbank* filterbank, size_t num_channels,
-                           float lower_band_limit_hz,
+/* Builds the layout and weights the way the given device arithmetic does.
+ * Returns 0 when out of memory, -1 when that device would refuse the layout
+ * (its bands do not fit the spectrum). */
+int mf_filterbank_populate(mf_filterbank* filterbank, mf_arithmetic arithmetic,
+                           size_t num_channels, float lower_band_limit_hz,
                            float upper_band_limit_hz, int32_t sample_rate_hz,
                            size_t spectrum_size);
 void mf_filterbank_free(mf_filterbank* filterbank);

@@ -38,6 +38,7 @@ struct mf_frontend {
 
 void mf_config_defaults(mf_config* config) {
   memset(config, 0, sizeof(*config));
+  config->arithmetic = MF_ARITHMETIC_MLTK;
   config->sample_rate_hz = 16000;
   config->window_size_ms = 25;
   config->window_step_ms = 10;
@@ -92,6 +93,10 @@ static int correction_bits_of(size_t fft_length) {
 
 mf_status mf_config_validate(const mf_config* c, const char** bad_setting) {
   if (bad_setting) *bad_setting = NULL;
+  if (c->arithmetic != MF_ARITHMETIC_MLTK &&
+      c->arithmetic != MF_ARITHMETIC_TF_OP &&
+      c->arithmetic != MF_ARITHMETIC_TFLM)
+    REJECT("arithmetic");
   if (c->sample_rate_hz < 1000 || c->sample_rate_hz > MAX_SAMPLE_RATE_HZ)
     REJECT("sample_rate_hz");
   const size_t window = samples_of(c->window_size_ms, c->sample_rate_hz);
@@ -159,14 +164,16 @@ mf_status mf_frontend_create(const mf_config* config, mf_frontend** out) {
   f->config = *config;
   const size_t channels = (size_t)config->filterbank_num_channels;
   status = MF_ERROR_OUT_OF_MEMORY;
-  if (!mf_window_populate(&f->window, config->sample_rate_hz,
+  const mf_arithmetic arithmetic = (mf_arithmetic)config->arithmetic;
+  if (!mf_window_populate(&f->window, arithmetic, config->sample_rate_hz,
                           config->window_size_ms, config->window_step_ms) ||
       !mf_fft_populate(&f->fft, f->window.size)) {
     goto fail;
   }
   f->correction_bits = correction_bits_of(f->fft.length);
   const int fits = mf_filterbank_populate(
-      &f->filterbank, channels, config->filterbank_lower_band_limit_hz,
+      &f->filterbank, arithmetic, channels,
+      config->filterbank_lower_band_limit_hz,
       config->filterbank_upper_band_limit_hz, config->sample_rate_hz,
       f->fft.half + 1);
   if (fits == 0) goto fail;

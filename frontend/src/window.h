@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "microfrontend/frontend.h"
+
 #define MF_WINDOW_BITS 12
 
 typedef struct {
@@ -13,8 +15,11 @@ typedef struct {
   int16_t* coefficients;  /* [size], Q12 */
 } mf_window;
 
-int mf_window_populate(mf_window* window, int32_t sample_rate_hz,
-                       int32_t size_ms, int32_t step_ms);
+/* Builds the coefficients the way the given device arithmetic does. Returns 0
+ * when out of memory. */
+int mf_window_populate(mf_window* window, mf_arithmetic arithmetic,
+                       int32_t sample_rate_hz, int32_t size_ms,
+                       int32_t step_ms);
 void mf_window_free(mf_window* window);
 
 /* Multiplies one frame by the window. Returns the largest magnitude written,

@@ -31,6 +31,7 @@ static float random_float(float low, float high) {
 
 static void random_config(mf_config* c) {
   mf_config_defaults(c);
+  c->arithmetic = random_between(-1, 3); /* -1 and 3 are invalid */
   static const int32_t rates[] = {1000, 8000, 11025, 16000, 22050, 44100,
                                   48000, 96000};
   c->sample_rate_hz = rates[next_random() % 8];
@@ -61,14 +62,19 @@ static void random_config(mf_config* c) {
   if (next_random() % 4 != 0) {
     /* Three in four: pull the settings into their valid ranges, so that most
      * iterations process audio rather than stop at validation. */
+    c->arithmetic = random_between(0, 2);
     c->window_size_ms = random_between(1, 70);
     c->window_step_ms = random_between(1, c->window_size_ms);
     c->filterbank_num_channels = random_between(1, 128);
     c->filterbank_lower_band_limit_hz =
         random_float(0.0f, 0.2f * (float)c->sample_rate_hz);
+    /* One in four at the Nyquist frequency, where the top band may reach the
+     * last bin. */
     c->filterbank_upper_band_limit_hz =
-        random_float(c->filterbank_lower_band_limit_hz + 1.0f,
-                     0.49f * (float)c->sample_rate_hz);
+        next_random() % 4 == 0
+            ? 0.5f * (float)c->sample_rate_hz
+            : random_float(c->filterbank_lower_band_limit_hz + 1.0f,
+                           0.49f * (float)c->sample_rate_hz);
     c->noise_reduction_smoothing_bits = random_between(6, 16);
     c->noise_reduction_even_smoothing = random_float(0.0f, 1.0f);
     c->pcan_enable = c->noise_reduction_enable && random_between(0, 1);

@@ -6,7 +6,9 @@
 
 #include "check.h"
 #include "dc_notch.h"
+#include "expected_tables.h"
 #include "fft.h"
+#include "filterbank.h"
 #include "log_scale.h"
 #include "microfrontend/frontend.h"
 #include "noise_reduction.h"
@@ -14,7 +16,7 @@
 
 static void test_window_is_a_symmetric_q12_hann(void) {
   mf_window window;
-  CHECK(mf_window_populate(&window, 16000, 25, 10));
+  CHECK(mf_window_populate(&window, MF_ARITHMETIC_TF_OP, 16000, 25, 10));
   CHECK(window.size == 400 && window.step == 160);
   for (size_t i = 0; i < window.size; ++i) {
     const double expected =
@@ -29,6 +31,80 @@ static void test_window_is_a_symmetric_q12_hann(void) {
   CHECK(memcmp(output, window.coefficients, sizeof(output)) == 0);
   CHECK(max_abs == window.coefficients[199]);
   mf_window_free(&window);
+}
+
+static void check_window(mf_arithmetic arithmetic, size_t size,
+                         const int16_t* expected) {
+  mf_window window;
+  /* 16 samples per millisecond at 16 kHz. */
+  CHECK(mf_window_populate(&window, arithmetic, 16000, (int32_t)(size / 16),
+                           10));
+  CHECK(window.size == size);
+  CHECK(memcmp(window.coefficients, expected, size * sizeof(int16_t)) == 0);
+  mf_window_free(&window);
+}
+
+/* The tables derive_tables.py computed from each device's expressions in
+ * numpy. At 480 samples (16 kHz, 30 ms) coefficient 17 is 53 in double and
+ * 54 through cosf; at 288 samples TFLM's all-float window also differs from
+ * MLTK's, at coefficient 277. */
+static void test_window_tables_of_each_arithmetic(void) {
+  check_window(MF_ARITHMETIC_MLTK, 480, kWindow480_mltk);
+  check_window(MF_ARITHMETIC_TF_OP, 480, kWindow480_tf_op);
+  check_window(MF_ARITHMETIC_TFLM, 480, kWindow480_tflm);
+  check_window(MF_ARITHMETIC_MLTK, 288, kWindow288_mltk);
+  check_window(MF_ARITHMETIC_TF_OP, 288, kWindow288_tf_op);
+  check_window(MF_ARITHMETIC_TFLM, 288, kWindow288_tflm);
+  /* The sizes separate the arithmetics. */
+  CHECK(memcmp(kWindow480_mltk, kWindow480_tf_op, sizeof(kWindow480_mltk)));
+  CHECK(memcmp(kWindow288_mltk, kWindow288_tflm, sizeof(kWindow288_mltk)));
+}
+
+/* 16 kHz, a 512-point FFT (257 bins), 40 channels from 125 Hz. */
+static void check_filterbank(mf_arithmetic arithmetic, float upper,
+                             const size_t* band_starts, const int16_t* weights,
+                             const int16_t* unweights, int expected_fits) {
+  mf_filterbank filterbank;
+  CHECK(mf_filterbank_populate(&filterbank, arithmetic, 40, 125.0f, upper,
+                               16000, 257) == expected_fits);
+  CHECK(filterbank.start_bin == band_starts[0]);
+  CHECK(filterbank.end_bin == band_starts[41]);
+  CHECK(memcmp(filterbank.band_start, band_starts, 42 * sizeof(size_t)) == 0);
+  CHECK(memcmp(filterbank.weights, weights, 258 * sizeof(int16_t)) == 0);
+  CHECK(memcmp(filterbank.unweights, unweights, 258 * sizeof(int16_t)) == 0);
+  mf_filterbank_free(&filterbank);
+}
+
+/* MLTK and TensorFlow's op build the filterbank in double, TFLM in single
+ * precision (3 weights and their 3 unweights differ at 125-7500 Hz). With the
+ * upper limit at the Nyquist frequency the top band takes the last bin (its
+ * end is the spectrum size, 257): MLTK accepts that, the others refuse it. */
+static void test_filterbank_tables_of_each_arithmetic(void) {
+  check_filterbank(MF_ARITHMETIC_MLTK, 7500.0f, kBandStarts_16k_40ch_7500_double,
+                   kWeights_16k_40ch_7500_double,
+                   kUnweights_16k_40ch_7500_double, 1);
+  check_filterbank(MF_ARITHMETIC_TF_OP, 7500.0f,
+                   kBandStarts_16k_40ch_7500_double,
+                   kWeights_16k_40ch_7500_double,
+                   kUnweights_16k_40ch_7500_double, 1);
+  check_filterbank(MF_ARITHMETIC_TFLM, 7500.0f, kBandStarts_16k_40ch_7500_single,
+                   kWeights_16k_40ch_7500_single,
+                   kUnweights_16k_40ch_7500_single, 1);
+  CHECK(memcmp(kWeights_16k_40ch_7500_double, kWeights_16k_40ch_7500_single,
+               sizeof(kWeights_16k_40ch_7500_double)));
+
+  CHECK(kBandStarts_16k_40ch_8000_double[41] == 257);
+  CHECK(kBandStarts_16k_40ch_8000_single[41] == 257);
+  check_filterbank(MF_ARITHMETIC_MLTK, 8000.0f, kBandStarts_16k_40ch_8000_double,
+                   kWeights_16k_40ch_8000_double,
+                   kUnweights_16k_40ch_8000_double, 1);
+  check_filterbank(MF_ARITHMETIC_TF_OP, 8000.0f,
+                   kBandStarts_16k_40ch_8000_double,
+                   kWeights_16k_40ch_8000_double,
+                   kUnweights_16k_40ch_8000_double, -1);
+  check_filterbank(MF_ARITHMETIC_TFLM, 8000.0f, kBandStarts_16k_40ch_8000_single,
+                   kWeights_16k_40ch_8000_single,
+                   kUnweights_16k_40ch_8000_single, -1);
 }
 
 /* Returns the bin with the largest |X|^2. */
@@ -70,6 +146,16 @@ static void test_fft_of_closed_form_signals(void) {
     const double height = 32767.0 / (double)length;
     for (size_t k = 0; k <= length / 2; ++k) {
       CHECK(fabs(re[k] - height) <= 2.0 && abs(im[k]) <= 2);
+    }
+
+    /* Alternating samples are a cosine at the Nyquist frequency: all of it
+     * lands in the last bin, which MLTK's filterbank can reach. */
+    for (size_t i = 0; i < length; ++i) frame[i] = (i & 1) ? -16384 : 16384;
+    mf_fft_compute(&fft, frame, length, 0, re, im);
+    CHECK(abs(re[length / 2] - 16384) <= (int)(length / 64) + 2);
+    CHECK(im[length / 2] == 0);
+    for (size_t k = 0; k < length / 2; ++k) {
+      CHECK(abs(re[k]) <= 2 && abs(im[k]) <= 2);
     }
 
     /* A cosine on bin length / 8 peaks there. */
@@ -198,6 +284,32 @@ static void test_frontend_api(void) {
   CHECK(bad && strcmp(bad, "pcan_enable") == 0);
 
   mf_config_defaults(&config);
+  CHECK(config.arithmetic == MF_ARITHMETIC_MLTK);
+  const int32_t bad_arithmetics[] = {-1, 3, 1000};
+  for (int i = 0; i < 3; ++i) {
+    config.arithmetic = bad_arithmetics[i];
+    CHECK(mf_config_validate(&config, &bad) == MF_ERROR_INVALID_ARGUMENT);
+    CHECK(bad && strcmp(bad, "arithmetic") == 0);
+    CHECK(mf_frontend_create(&config, &frontend) == MF_ERROR_INVALID_ARGUMENT);
+    CHECK(frontend == NULL);
+  }
+
+  /* An upper band limit at the Nyquist frequency: only MLTK's arithmetic
+   * builds it. */
+  mf_config_defaults(&config);
+  config.window_size_ms = 20;
+  config.filterbank_upper_band_limit_hz = 8000.0f;
+  config.arithmetic = MF_ARITHMETIC_MLTK;
+  CHECK(mf_frontend_create(&config, &frontend) == MF_OK);
+  mf_frontend_destroy(frontend);
+  config.arithmetic = MF_ARITHMETIC_TF_OP;
+  CHECK(mf_frontend_create(&config, &frontend) == MF_ERROR_INVALID_ARGUMENT);
+  CHECK(frontend == NULL);
+  config.arithmetic = MF_ARITHMETIC_TFLM;
+  CHECK(mf_frontend_create(&config, &frontend) == MF_ERROR_INVALID_ARGUMENT);
+  CHECK(frontend == NULL);
+
+  mf_config_defaults(&config);
   config.noise_reduction_enable = 1;
   config.pcan_enable = 1;
   config.dc_notch_filter_enable = 1;
@@ -237,6 +349,8 @@ static void test_frontend_api(void) {
 
 int main(void) {
   test_window_is_a_symmetric_q12_hann();
+  test_window_tables_of_each_arithmetic();
+  test_filterbank_tables_of_each_arithmetic();
   test_fft_of_closed_form_signals();
   test_log_scale_is_the_natural_log();
   test_noise_reduction_converges_on_a_constant();

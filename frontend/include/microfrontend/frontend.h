@@ -26,8 +26,28 @@ typedef enum {
   MF_ERROR_OUTPUT_TOO_SMALL = 3, /* the caller's output buffer is too short */
 } mf_status;
 
+/* The devices that run this frontend build its start-up tables (the Hann
+ * window and the filterbank's band edges and weights) in different floating-
+ * point arithmetic, and a few table entries differ between them; every later
+ * stage is integer arithmetic and identical. The arithmetic picks only how the
+ * tables are built, so it costs nothing per sample. */
+typedef enum {
+  /* Silicon Labs MLTK's C frontend and the devices built from it: the window
+   * takes single-precision cosf of the float phase with double arithmetic
+   * around it; the filterbank is built in double. Accepts a filterbank that
+   * reaches the last FFT bin (an upper band limit at the Nyquist frequency). */
+  MF_ARITHMETIC_MLTK = 0,
+  /* TensorFlow's audio_microfrontend op, and TFLM before its October 2023
+   * change: cos in double; the filterbank in double. */
+  MF_ARITHMETIC_TF_OP = 1,
+  /* TFLM's microfrontend library since October 2023: all single precision
+   * (cosf, log1pf, floorf and float constants). */
+  MF_ARITHMETIC_TFLM = 2,
+} mf_arithmetic;
+
 /* Every setting, in the units of its name. Fill with mf_config_defaults(). */
 typedef struct {
+  int32_t arithmetic; /* an mf_arithmetic */
   int32_t sample_rate_hz;
   int32_t window_size_ms;
   int32_t window_step_ms;
@@ -63,8 +83,8 @@ typedef struct {
 typedef struct mf_frontend mf_frontend;
 
 /* The defaults of TensorFlow Lite Micro's frontend and of the reference
- * generator: 16 kHz, 25 ms windows every 10 ms, 32 channels from 125 Hz to
- * 7500 Hz, log scale on, everything else off. */
+ * generator: MLTK's arithmetic, 16 kHz, 25 ms windows every 10 ms, 32 channels
+ * from 125 Hz to 7500 Hz, log scale on, everything else off. */
 void mf_config_defaults(mf_config* config);
 
 /* Checks every setting; on failure *bad_setting (if not NULL) names the first
