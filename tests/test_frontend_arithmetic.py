@@ -1,4 +1,4 @@
-"""Each arithmetic equals its own device's outputs (tests/data), and only MLTK's takes the Nyquist bin.
+"""Each arithmetic equals its own device's outputs (tests/data); MLTK's takes the Nyquist bin.
 
 MLTK's 110 reference cases are in test_frontend_reference.py and TensorFlow's op is compared
 live in test_frontend_tf_exact.py; here are the micro_speech clips of MLTK and of TFLM, and TFLM's
