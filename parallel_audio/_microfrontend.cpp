@@ -32,6 +32,7 @@ void raise_for(mf_status status, const char* bad_setting) {
       throw nb::value_error("output array is too small for the spectrogram");
     case MF_ERROR_INVALID_ARGUMENT:
     default:
+      // feature_generator.py recognizes the layout failure by its words.
       throw nb::value_error(
           (std::string("invalid frontend setting: ") +
            (bad_setting ? bad_setting : "the filterbank does not fit the "

@@ -59,6 +59,8 @@ def _build_native(settings: AudioFeatureGeneratorSettings) -> _microfrontend.Fro
     try:
         return _microfrontend.Frontend(_native_config(settings))
     except ValueError as error:
+        if "does not fit the spectrum" not in str(error):
+            raise SettingsError(str(error)) from None  # a setting the C names itself
         s = settings
         owner = _ARITHMETIC_OWNERS[s.arithmetic]
         # The layout a device refuses: the top band reaching the last FFT bin, where only
