@@ -121,6 +121,7 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=100)
     args = parser.parse_args()
 
+    load_before = os.getloadavg()[0]
     rng = np.random.default_rng(0)
     clips = [
         (rng.standard_normal(SETTINGS.sample_length) * 3000).astype(np.int16)
@@ -144,9 +145,12 @@ def main() -> None:
     np.testing.assert_array_equal(ours["tf_op"](clips[0]), np.asarray(tf_op(clips[0])))
 
     samples = {name: [] for name in contenders}
-    for _ in range(args.rounds):
-        for name, process in contenders.items():
-            samples[name].append(time_per_clip(process, clips))
+    names = list(contenders)
+    for round_index in range(args.rounds):
+        # Each round starts with the next contender, so that none always follows the same one.
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            samples[name].append(time_per_clip(contenders[name], clips))
     median = {name: statistics.median(times) for name, times in samples.items()}
     # The fastest round is the one least disturbed by other load on the machine.
     fastest = {name: min(times) for name, times in samples.items()}
@@ -172,12 +176,13 @@ def main() -> None:
         "frontend",
         f"""## Frontend
 
-`{command}` on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.
+`{command}` on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()};
+load average {load_before:.1f} when it started and {os.getloadavg()[0]:.1f} when it ended.
 1 s clips at 16 kHz, 30 ms windows every 10 ms, 40 channels, noise reduction and PCAN on
-(98 frames); all run interleaved, {args.rounds} rounds of {args.clips} clips; the output of ours
-with `arithmetic="tf_op"` equals the TF op's (the arithmetic changes only start-up tables). With
-GCC on x86-64 Linux the C library carries AVX2 copies of its vector loops, picked at load time on
-CPUs that have AVX2.
+(98 frames); all run interleaved, {args.rounds} rounds of {args.clips} clips, each round starting
+with the next contender; the output of ours with `arithmetic="tf_op"` equals the TF op's (the
+arithmetic changes only start-up tables). With GCC on x86-64 Linux the C library carries AVX2
+copies of its vector loops, picked at load time on CPUs that have AVX2.
 
 {table}
 """,
