@@ -23,11 +23,15 @@ _libm = ctypes.CDLL(ctypes.util.find_library("m"))
 _libm.log1pf.restype = ctypes.c_float
 _libm.log1pf.argtypes = [ctypes.c_float]
 
-WINDOW_SIZES = (480, 288)
+# 480 and 288 samples separate the arithmetics; 320 (16 kHz, 20 ms) is MLTK's shipped models'.
+WINDOW_SIZES = (480, 288, 320)
 # (name, sample rate, spectrum size, channels, lower, upper)
 FILTERBANKS = (
     ("16k_40ch_7500", 16000, 257, 40, 125.0, 7500.0),
     ("16k_40ch_8000", 16000, 257, 40, 125.0, 8000.0),
+    # MLTK's shipped models with the upper limit at the Nyquist frequency.
+    ("16k_68ch_8000", 16000, 257, 68, 125.0, 8000.0),
+    ("16k_70ch_8000", 16000, 257, 70, 150.0, 8000.0),
 )
 
 

@@ -60,51 +60,70 @@ static void test_window_tables_of_each_arithmetic(void) {
   CHECK(memcmp(kWindow288_mltk, kWindow288_tflm, sizeof(kWindow288_mltk)));
 }
 
-/* 16 kHz, a 512-point FFT (257 bins), 40 channels from 125 Hz. */
-static void check_filterbank(mf_arithmetic arithmetic, float upper,
-                             const size_t* band_starts, const int16_t* weights,
-                             const int16_t* unweights, int expected_fits) {
+/* 16 kHz, a 512-point FFT (257 bins). */
+static void check_filterbank(mf_arithmetic arithmetic, size_t channels,
+                             float lower, float upper, const size_t* band_starts,
+                             const int16_t* weights, const int16_t* unweights,
+                             int expected_fits) {
   mf_filterbank filterbank;
-  CHECK(mf_filterbank_populate(&filterbank, arithmetic, 40, 125.0f, upper,
+  CHECK(mf_filterbank_populate(&filterbank, arithmetic, channels, lower, upper,
                                16000, 257) == expected_fits);
   CHECK(filterbank.start_bin == band_starts[0]);
-  CHECK(filterbank.end_bin == band_starts[41]);
-  CHECK(memcmp(filterbank.band_start, band_starts, 42 * sizeof(size_t)) == 0);
+  CHECK(filterbank.end_bin == band_starts[channels + 1]);
+  CHECK(memcmp(filterbank.band_start, band_starts,
+               (channels + 2) * sizeof(size_t)) == 0);
   CHECK(memcmp(filterbank.weights, weights, 258 * sizeof(int16_t)) == 0);
   CHECK(memcmp(filterbank.unweights, unweights, 258 * sizeof(int16_t)) == 0);
   mf_filterbank_free(&filterbank);
 }
 
+#define CHECK_FILTERBANK(arithmetic, channels, lower, upper, name, precision, \
+                         fits)                                                \
+  check_filterbank(arithmetic, channels, lower, upper,                        \
+                   kBandStarts_##name##_##precision,                          \
+                   kWeights_##name##_##precision,                             \
+                   kUnweights_##name##_##precision, fits)
+
 /* MLTK and TensorFlow's op build the filterbank in double, TFLM in single
- * precision (3 weights and their 3 unweights differ at 125-7500 Hz). With the
- * upper limit at the Nyquist frequency the top band takes the last bin (its
- * end is the spectrum size, 257): MLTK accepts that, the others refuse it. */
+ * precision (3 weights and their 3 unweights differ at 40 channels,
+ * 125-7500 Hz). With the upper limit at the Nyquist frequency the top band
+ * takes the last bin (its end is the spectrum size, 257): MLTK accepts that,
+ * the others refuse it. TFLM's float band edges leave that bin out of MLTK's
+ * shipped 70-channel layout, so TFLM builds that one. */
 static void test_filterbank_tables_of_each_arithmetic(void) {
-  check_filterbank(MF_ARITHMETIC_MLTK, 7500.0f, kBandStarts_16k_40ch_7500_double,
-                   kWeights_16k_40ch_7500_double,
-                   kUnweights_16k_40ch_7500_double, 1);
-  check_filterbank(MF_ARITHMETIC_TF_OP, 7500.0f,
-                   kBandStarts_16k_40ch_7500_double,
-                   kWeights_16k_40ch_7500_double,
-                   kUnweights_16k_40ch_7500_double, 1);
-  check_filterbank(MF_ARITHMETIC_TFLM, 7500.0f, kBandStarts_16k_40ch_7500_single,
-                   kWeights_16k_40ch_7500_single,
-                   kUnweights_16k_40ch_7500_single, 1);
+  CHECK_FILTERBANK(MF_ARITHMETIC_MLTK, 40, 125.0f, 7500.0f, 16k_40ch_7500,
+                   double, 1);
+  CHECK_FILTERBANK(MF_ARITHMETIC_TF_OP, 40, 125.0f, 7500.0f, 16k_40ch_7500,
+                   double, 1);
+  CHECK_FILTERBANK(MF_ARITHMETIC_TFLM, 40, 125.0f, 7500.0f, 16k_40ch_7500,
+                   single, 1);
   CHECK(memcmp(kWeights_16k_40ch_7500_double, kWeights_16k_40ch_7500_single,
                sizeof(kWeights_16k_40ch_7500_double)));
 
   CHECK(kBandStarts_16k_40ch_8000_double[41] == 257);
   CHECK(kBandStarts_16k_40ch_8000_single[41] == 257);
-  check_filterbank(MF_ARITHMETIC_MLTK, 8000.0f, kBandStarts_16k_40ch_8000_double,
-                   kWeights_16k_40ch_8000_double,
-                   kUnweights_16k_40ch_8000_double, 1);
-  check_filterbank(MF_ARITHMETIC_TF_OP, 8000.0f,
-                   kBandStarts_16k_40ch_8000_double,
-                   kWeights_16k_40ch_8000_double,
-                   kUnweights_16k_40ch_8000_double, -1);
-  check_filterbank(MF_ARITHMETIC_TFLM, 8000.0f, kBandStarts_16k_40ch_8000_single,
-                   kWeights_16k_40ch_8000_single,
-                   kUnweights_16k_40ch_8000_single, -1);
+  CHECK_FILTERBANK(MF_ARITHMETIC_MLTK, 40, 125.0f, 8000.0f, 16k_40ch_8000,
+                   double, 1);
+  CHECK_FILTERBANK(MF_ARITHMETIC_TF_OP, 40, 125.0f, 8000.0f, 16k_40ch_8000,
+                   double, -1);
+  CHECK_FILTERBANK(MF_ARITHMETIC_TFLM, 40, 125.0f, 8000.0f, 16k_40ch_8000,
+                   single, -1);
+
+  /* MLTK's shipped models at the Nyquist frequency, 20 ms windows. */
+  check_window(MF_ARITHMETIC_MLTK, 320, kWindow320_mltk);
+  CHECK(kBandStarts_16k_68ch_8000_double[69] == 257);
+  CHECK(kBandStarts_16k_70ch_8000_double[71] == 257);
+  CHECK(kBandStarts_16k_70ch_8000_single[71] == 256);
+  CHECK_FILTERBANK(MF_ARITHMETIC_MLTK, 68, 125.0f, 8000.0f, 16k_68ch_8000,
+                   double, 1);
+  CHECK_FILTERBANK(MF_ARITHMETIC_MLTK, 70, 150.0f, 8000.0f, 16k_70ch_8000,
+                   double, 1);
+  CHECK_FILTERBANK(MF_ARITHMETIC_TF_OP, 68, 125.0f, 8000.0f, 16k_68ch_8000,
+                   double, -1);
+  CHECK_FILTERBANK(MF_ARITHMETIC_TFLM, 68, 125.0f, 8000.0f, 16k_68ch_8000,
+                   single, -1);
+  CHECK_FILTERBANK(MF_ARITHMETIC_TFLM, 70, 150.0f, 8000.0f, 16k_70ch_8000,
+                   single, 1);
 }
 
 /* Returns the bin with the largest |X|^2. */
