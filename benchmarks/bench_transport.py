@@ -8,7 +8,7 @@ can. This measures, in one run, with the transports interleaved round by round:
   owns, and only their layout and a small pickle sent through the worker's pipe;
 - ``pipe``: the same pickle (protocol 5) with the arrays sent after it through the pipe as raw
   out-of-band buffers, received straight into their final memory (``recv_bytes_into``); this
-  is the pool's fallback when /dev/shm is full, forced here by disabling the slots.
+  is the pool's fallback when shared memory is full, forced here by disabling the slots.
 
 For each, batches per second the parent receives with 1 and 2 workers, and the parent's CPU
 time per batch. The parent's ceiling is the best of these rates: past it, adding workers

@@ -21,21 +21,22 @@ bit for bit. The parent's end of a task pipe is that pipe's only writer: when th
 gone, however it died, every worker reads end-of-file and leaves.
 
 A batch's arrays travel through shared memory: the parent owns TASKS_PER_WORKER result
-slots per worker (POSIX shared memory, sized by the first batch), names one in each task,
-and the worker writes the arrays there and sends only their layout and a small pickle of
-the rest. The parent copies them out and frees the slot at once, so a batch the consumer
-keeps never pins a slot. A batch that does not fit its slot, or has none, comes through the
-pipe as raw bytes instead.
+slots per worker (anonymous memory, memfd, sized by the first batch, that every worker
+receives by descriptor when it starts, so that no name in /dev/shm can be left behind),
+names one in each task, and the worker writes the arrays there and sends only their layout
+and a small pickle of the rest. The parent copies them out and frees the slot at once, so a
+batch the consumer keeps never pins a slot. A batch that does not fit its slot, or has none,
+comes through the pipe as raw bytes instead.
 """
 
 from __future__ import annotations
 
 import collections
 import errno
+import mmap
 import os
 import pickle
 import queue
-import secrets
 import selectors
 import signal
 import threading
@@ -45,14 +46,13 @@ import warnings
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from multiprocessing import shared_memory
 from typing import Any
 
 import numpy as np
 
 from parallel_audio.callback_pickling import pickle_for_workers
 from parallel_audio.errors import WorkerError
-from parallel_audio.worker_start import worker_context
+from parallel_audio.worker_start import InheritedDescriptor, worker_context
 
 #: How often a waiting consumer wakes to check on the workers and the collector, in seconds.
 #: Results and worker deaths wake it at once; this only bounds a check for the unexpected.
@@ -69,6 +69,9 @@ MAX_RESTARTS = 3
 RESTART_WINDOW = 60.0
 #: Workers that may die computing the same batch before that batch is given up on.
 MAX_DEATHS_PER_BATCH = 2
+#: Result slots at most, beyond which results come through the pipes: each worker receives
+#: every slot's descriptor when it starts, and a process start passes at most 252.
+MAX_SLOT_DESCRIPTORS = 128
 #: Alignment of each array in a result slot, in bytes (a cache line).
 SLOT_ALIGNMENT = 64
 
@@ -176,29 +179,31 @@ def _spans(sizes: Iterable[int]) -> list[tuple[int, int]]:
 class _SlotMappings:
     """A worker's mappings of the parent's result slots, by slot number.
 
-    A slot the parent has replaced by a larger one is unmapped when the new one is first
-    used, so a worker never keeps an unlinked segment's memory alive for long.
+    The worker holds every slot's descriptor from its start and maps a slot the first time
+    it is given it; a slot the parent has since grown is mapped again, at its new size.
     """
 
-    def __init__(self) -> None:
-        self._open: dict[int, shared_memory.SharedMemory] = {}
+    def __init__(self, descriptors: Sequence[int]) -> None:
+        self._descriptors = list(descriptors)
+        self._maps: dict[int, mmap.mmap] = {}
 
-    def write(self, slot: tuple[int, str, int], raws: list[memoryview]) -> list[tuple[int, int]]:
+    def write(self, slot: tuple[int, int], raws: list[memoryview]) -> list[tuple[int, int]]:
         """Copy the arrays into the slot; return their (offset, size)."""
-        number, name, _ = slot
-        segment = self._open.get(number)
-        if segment is None or segment.name != name:
-            if segment is not None:
-                segment.close()
-            segment = self._open[number] = shared_memory.SharedMemory(name=name)
+        number, size = slot
+        mapping = self._maps.get(number)
+        if mapping is None or len(mapping) < size:
+            if mapping is not None:
+                mapping.close()
+            self._maps.pop(number, None)
+            mapping = self._maps[number] = mmap.mmap(self._descriptors[number], size)
         spans = _spans(raw.nbytes for raw in raws)
-        for (offset, size), raw in zip(spans, raws, strict=True):
-            segment.buf[offset : offset + size] = raw
+        for (offset, nbytes), raw in zip(spans, raws, strict=True):
+            mapping[offset : offset + nbytes] = raw
         return spans
 
 
 def _report(
-    params: Any, task: BatchTask, slot: tuple[int, str, int] | None, mappings: _SlotMappings
+    params: Any, task: BatchTask, slot: tuple[int, int] | None, mappings: _SlotMappings
 ) -> tuple[tuple, list[memoryview]]:
     """Compute a task; return the message reporting it and the raw arrays to send after it.
 
@@ -216,10 +221,10 @@ def _report(
     except BaseException as error:  # report everything; the parent decides
         return _failure(task, error), []
     sizes = [raw.nbytes for raw in raws]
-    if slot is not None and sum(_aligned(size) for size in sizes) <= slot[2]:
+    if slot is not None and sum(_aligned(size) for size in sizes) <= slot[1]:
         try:
             spans = mappings.write(slot, raws)
-        except OSError:  # the slot is gone (the parent is closing): send it in the pipe
+        except (OSError, ValueError):  # it cannot be mapped: send the batch in the pipe
             pass
         else:
             return ("shared", task.epoch, task.batch_index, header, spans, slot[0]), []
@@ -240,7 +245,13 @@ def _read_tasks(tasks: Any, inbox: queue.SimpleQueue, stopped: threading.Event) 
         inbox.put(None)
 
 
-def _process_main(params_bytes: bytes, tasks: Any, results: Any, hide_gpus: bool) -> None:
+def _process_main(
+    params_bytes: bytes,
+    tasks: Any,
+    results: Any,
+    hide_gpus: bool,
+    slot_descriptors: Sequence[int] = (),
+) -> None:
     # Ctrl-C is the parent's to handle; the parent stops the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hide_gpus:
@@ -253,7 +264,7 @@ def _process_main(params_bytes: bytes, tasks: Any, results: Any, hide_gpus: bool
     inbox: queue.SimpleQueue = queue.SimpleQueue()
     stopped = threading.Event()
     threading.Thread(target=_read_tasks, args=(tasks, inbox, stopped), daemon=True).start()
-    mappings = _SlotMappings()
+    mappings = _SlotMappings(slot_descriptors)
     try:
         # From here on a death is the batch's doing, not the start-up's.
         results.send(("ready",))
@@ -283,35 +294,50 @@ def _exit_description(exitcode: int | None) -> str:
 
 
 class _ResultSlots:
-    """Shared-memory segments the workers write results into; owned and unlinked here.
+    """Anonymous shared memory the workers write results into; owned and freed here.
+
+    Each slot is a memfd: memory with no name in any file system, made when the pool starts
+    and passed by descriptor to every worker as it starts (``descriptors``). Nothing in
+    ``/dev/shm`` can outlive the processes, however they end: the memory goes when the last
+    process holding a descriptor or a mapping of it is gone, SIGKILL of them all included.
 
     Sized by the largest batch seen: until one is seen, and for a batch larger than the
-    slots, results come through the pipes. A segment is remade, larger, when it is next
-    taken, never while a worker may write to it. Space is reserved when a segment is made,
-    so a full /dev/shm shows here as an error (and results keep using the pipes), never as a
-    SIGBUS in a worker writing to a page that cannot be backed. Used under the pool's lock.
+    slots, results come through the pipes. A slot is grown when it is next taken, never while
+    a worker may write to it, and never shrunk, so a worker's mapping is never longer than
+    the memory behind it. Space is reserved as a slot grows, so memory that runs out shows
+    here as an error (and results keep using the pipes), never as a SIGBUS in a worker
+    writing to a page that cannot be backed. Without memfd (not Linux), or with more slots
+    than a process start can pass descriptors, results come through the pipes. Used under
+    the pool's lock.
     """
 
     def __init__(self, count: int) -> None:
         self.size = 0
-        self._segments: list[shared_memory.SharedMemory | None] = [None] * count
+        self.descriptors: list[int] = []
+        self._maps: list[mmap.mmap | None] = [None] * count
         self._free = list(range(count))
-        self._disabled = False
+        self._disabled = not hasattr(os, "memfd_create") or count > MAX_SLOT_DESCRIPTORS
+        if self._disabled:
+            return
+        try:
+            for number in range(count):
+                name = f"parallel_audio-{os.getpid()}-slot-{number}"
+                self.descriptors.append(os.memfd_create(name, os.MFD_CLOEXEC))
+        except OSError:  # a kernel without memfd, or no descriptors left
+            self.close()
+            self._disabled = True
 
-    def take(self) -> tuple[int, str, int] | None:
-        """Take a free slot: (number, name, size), or None if there is none."""
+    def take(self) -> tuple[int, int] | None:
+        """Take a free slot: (number, size), or None if there is none."""
         if self.size == 0 or not self._free:
             return None
         number = self._free.pop()
-        segment = self._segments[number]
-        if segment is None or segment.size < self.size:
-            self._release(number)
-            segment = self._make()
-            if segment is None:
+        mapping = self._maps[number]
+        if mapping is None or len(mapping) < self.size:
+            if not self._grow(number):
                 self._free.append(number)
                 return None
-            self._segments[number] = segment
-        return (number, segment.name, segment.size)
+        return (number, len(self._maps[number]))
 
     def give_back(self, number: int | None) -> None:
         """Free a taken slot (None: there was none)."""
@@ -323,33 +349,32 @@ class _ResultSlots:
 
     def view(self, number: int) -> memoryview:
         """Return the memory of a taken slot; valid until it is given back."""
-        return self._segments[number].buf
+        return memoryview(self._maps[number])
 
     def fit(self, nbytes: int) -> None:
         """Make slots taken from now on hold a batch of ``nbytes``."""
         if not self._disabled and nbytes > self.size:
-            page = 4096
+            page = mmap.PAGESIZE
             self.size = -(-nbytes // page) * page
 
-    def _make(self) -> shared_memory.SharedMemory | None:
-        name = f"parallel_audio-{os.getpid()}-{secrets.token_hex(6)}"
+    def _grow(self, number: int) -> bool:
+        """Grow a free slot to ``size`` and map it here; False if memory ran out."""
+        descriptor = self.descriptors[number]
+        mapping = self._maps[number]
+        self._maps[number] = None
+        if mapping is not None:
+            mapping.close()
         try:
-            segment = shared_memory.SharedMemory(name=name, create=True, size=self.size)
-        except OSError:
-            self._give_up()
-            return None
-        descriptor = getattr(segment, "_fd", -1)
-        if descriptor >= 0 and hasattr(os, "posix_fallocate"):
-            try:
-                os.posix_fallocate(descriptor, 0, segment.size)
-            except OSError as error:
-                if error.errno in (errno.ENOSPC, errno.ENOMEM):
-                    segment.close()
-                    segment.unlink()
-                    self._give_up()
-                    return None
-                # A file system that cannot reserve: go on without the reservation.
-        return segment
+            os.ftruncate(descriptor, self.size)
+            if hasattr(os, "posix_fallocate"):
+                os.posix_fallocate(descriptor, 0, self.size)
+            self._maps[number] = mmap.mmap(descriptor, self.size)
+        except OSError as error:
+            if error.errno in (errno.ENOSPC, errno.ENOMEM, errno.EFBIG):
+                self._give_up()
+                return False
+            raise
+        return True
 
     def _give_up(self) -> None:
         """Stop using shared memory (it is full): every result comes through the pipes."""
@@ -359,18 +384,28 @@ class _ResultSlots:
             self._release(number)
 
     def _release(self, number: int) -> None:
-        segment = self._segments[number]
-        self._segments[number] = None
-        if segment is not None:
-            segment.close()
-            try:
-                segment.unlink()
-            except FileNotFoundError:
-                pass
+        """Unmap a slot and free its memory; workers no longer touch it."""
+        mapping = self._maps[number]
+        self._maps[number] = None
+        if mapping is not None:
+            mapping.close()
+        try:
+            os.ftruncate(self.descriptors[number], 0)
+        except OSError:
+            pass
 
     def close(self) -> None:
-        for number in range(len(self._segments)):
-            self._release(number)
+        for number in range(len(self._maps)):
+            mapping = self._maps[number]
+            self._maps[number] = None
+            if mapping is not None:
+                try:
+                    mapping.close()
+                except BufferError:  # still being copied from: unmapped when collected
+                    pass
+        for descriptor in self.descriptors:
+            os.close(descriptor)
+        self.descriptors = []
 
 
 class _Worker:
@@ -493,7 +528,13 @@ class _Pool:
         result_reader, result_writer = self.context.Pipe(duplex=False)
         process = self.context.Process(
             target=_process_main,
-            args=(self.params_bytes, task_reader, result_writer, self.hide_gpus),
+            args=(
+                self.params_bytes,
+                task_reader,
+                result_writer,
+                self.hide_gpus,
+                tuple(InheritedDescriptor(d) for d in self.slots.descriptors),
+            ),
             name=name,
             daemon=True,
         )

@@ -95,6 +95,32 @@ else:
         Process = WorkerProcess
 
 
+class InheritedDescriptor:
+    """A file descriptor of the parent that a worker process receives as its own.
+
+    Put in a worker's arguments, it reaches the worker the way the worker's pipes do: the fork
+    server passes the descriptor to the new process, which unpickles this object as the
+    number of its copy. Only where workers start from the fork server.
+
+    Parameters
+    ----------
+    descriptor : int
+        Stays open in the parent; the worker gets a duplicate.
+    """
+
+    def __init__(self, descriptor: int) -> None:
+        self.descriptor = descriptor
+
+    def __reduce__(self) -> tuple:
+        # Called while the process is being started: DupFd registers the descriptor with
+        # the process's launcher, which sends it to the fork server with the pipes'.
+        return (_detach, (reduction.DupFd(self.descriptor),))
+
+
+def _detach(inherited: Any) -> int:
+    return inherited.detach()
+
+
 _context: multiprocessing.context.BaseContext | None = None
 
 

@@ -22,7 +22,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from test_generator import write_dataset
-from test_worker_pool import deadline, is_gone, process_table, shm_entries, wait_until
+from test_worker_pool import (
+    deadline,
+    is_gone,
+    package_segments,
+    process_table,
+    result_slots_held,
+    wait_until,
+)
 
 from parallel_audio import ParallelAudioDataGenerator
 
@@ -72,8 +79,9 @@ def snapshot(iterator) -> dict:
         "descriptors": open_descriptors(),
         "processes": len(live),
         "zombies": len(zombies),
-        # Only this process's segments: other processes on the machine come and go.
-        "shm": len([e for e in shm_entries() if e.startswith(f"parallel_audio-{os.getpid()}-")]),
+        # Only this process's: other processes on the machine come and go.
+        "shm": len(package_segments(os.getpid())),
+        "slots": len(result_slots_held(os.getpid())),
     }
 
 
@@ -141,5 +149,6 @@ def test_200_epochs_with_a_kill_lose_no_sample_and_grow_nothing(dataset):
     assert late["descriptors"] <= early["descriptors"], report
     assert late["processes"] == early["processes"], report
     assert late["zombies"] == early["zombies"] == 0, report
-    assert 0 < late["shm"] <= early["shm"], report  # the result slots, reused
+    assert late["shm"] == early["shm"] == 0, report  # no name in /dev/shm to leak
+    assert 0 < late["slots"] <= early["slots"], report  # the result slots, reused
     assert wait_until(lambda: all(is_gone(p) for p in pids), 5)

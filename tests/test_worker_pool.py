@@ -80,12 +80,29 @@ def assert_gone(pids, timeout: float = 5.0) -> None:
     ]
 
 
-def shm_entries() -> set[str]:
-    return set(os.listdir("/dev/shm"))
+def package_segments(pid: int) -> list[str]:
+    """Names in /dev/shm this package made for process ``pid`` (never other programs')."""
+    return sorted(p.name for p in Path("/dev/shm").glob(f"parallel_audio-{pid}-*"))
 
 
-def assert_shm_back_to(before: set[str], timeout: float = 5.0) -> None:
-    assert wait_until(lambda: shm_entries() <= before, timeout), shm_entries() - before
+def assert_no_segments_of(pid: int, timeout: float = 5.0) -> None:
+    assert wait_until(lambda: not package_segments(pid), timeout), package_segments(pid)
+
+
+def result_slots_held(pid: int) -> list[str]:
+    """The package's anonymous result slots (memfd) that process ``pid`` holds or maps."""
+    prefix = "/memfd:parallel_audio-"
+    held = set()
+    with contextlib.suppress(FileNotFoundError, ProcessLookupError, PermissionError):
+        for entry in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                target = os.readlink(f"/proc/{pid}/fd/{entry}")
+                if target.startswith(prefix):
+                    held.add(target)
+        for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+            if prefix in line:
+                held.add(line[line.index(prefix) :])
+    return sorted(held)
 
 
 def process_table() -> list[tuple[int, str, int, int]]:
@@ -287,7 +304,6 @@ def test_batches_come_through_the_pipes_when_shared_memory_is_full(dataset, monk
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "posix_fallocate", full)  # the parent reserves the slots
-    mine = f"parallel_audio-{os.getpid()}-"
     with deadline(30):
         with flow(dataset, cores=0) as reference_iterator:
             reference = [reference_iterator.batch(i) for i in range(4)]
@@ -298,7 +314,9 @@ def test_batches_come_through_the_pipes_when_shared_memory_is_full(dataset, monk
                     if epoch == 0:
                         np.testing.assert_array_equal(x, reference[i][0])
                         np.testing.assert_array_equal(y, reference[i][1])
-            assert not [e for e in shm_entries() if e.startswith(mine)]
+            assert not package_segments(os.getpid())
+            for pid in iterator.worker_pids:  # no worker was given a slot to write to
+                assert "/memfd:parallel_audio-" not in Path(f"/proc/{pid}/maps").read_text()
 
 
 def test_a_batch_that_cannot_be_pickled_is_reported_with_its_batch(dataset):
@@ -401,7 +419,6 @@ def test_a_killed_worker_is_replaced_and_its_batches_come_out_bit_for_bit(datase
 
 
 def test_a_batch_that_kills_every_worker_raises_naming_it(dataset):
-    shm_before = shm_entries()
     with deadline(30):
         probe = flow(dataset, cores=0, shuffle=False)
         target = probe.filenames[5]  # sample 1 of batch 1
@@ -429,7 +446,7 @@ def test_a_batch_that_kills_every_worker_raises_naming_it(dataset):
             with pytest.raises(WorkerError, match="stopped"):
                 iterator.batch(0)
             assert_gone(pids)
-            assert_shm_back_to(shm_before)
+            assert_no_segments_of(os.getpid())
         finally:
             iterator.close()
 
@@ -466,7 +483,6 @@ def test_a_hung_worker_is_killed_replaced_and_its_batches_come_out_bit_for_bit(d
 
 
 def test_a_batch_that_hangs_every_worker_raises_naming_it(dataset):
-    shm_before = shm_entries()
     with deadline(60):
         probe = flow(dataset, cores=0, shuffle=False)
         target = probe.filenames[5]
@@ -486,7 +502,7 @@ def test_a_batch_that_hangs_every_worker_raises_naming_it(dataset):
             assert "exceeding batch_timeout (1 s)" in message and target in message
             pids = iterator.worker_pids
             assert_gone(pids)
-            assert_shm_back_to(shm_before)
+            assert_no_segments_of(os.getpid())
         finally:
             iterator.close()
 
@@ -515,7 +531,6 @@ def test_batch_timeout_must_be_a_positive_number_or_none(value):
 
 
 def test_workers_that_keep_dying_raise_instead_of_being_replaced_forever(dataset):
-    shm_before = shm_entries()
     with deadline(60):
         iterator = flow(dataset, postprocessing_function=LoadsOnlyIn(os.getpid()))
         try:
@@ -531,7 +546,7 @@ def test_workers_that_keep_dying_raise_instead_of_being_replaced_forever(dataset
             assert "4 workers died within 60 s, more than the 3 the pool replaces" in message
             pids = iterator.worker_pids
             assert_gone(pids)
-            assert_shm_back_to(shm_before)
+            assert_no_segments_of(os.getpid())
         finally:
             iterator.close()
 
@@ -759,9 +774,9 @@ def finish(process: subprocess.Popen, tmp_path, timeout: float) -> tuple[str, st
     return stdout, (tmp_path / "stderr.txt").read_text()
 
 
-def assert_nothing_left(session: int, shm_before: set[str], stderr: str) -> None:
+def assert_nothing_left(session: int, stderr: str) -> None:
     assert wait_until(lambda: not session_processes(session), 5), session_processes(session)
-    assert_shm_back_to(shm_before)
+    assert_no_segments_of(session)  # the session's leader is the script's process
     assert "leaked" not in stderr, stderr  # the resource tracker found nothing to clean up
     assert "BrokenPipeError" not in stderr, stderr  # workers stopped quietly
 
@@ -793,7 +808,6 @@ MAIN_CALLBACK_SCRIPT = """
 
 
 def test_callbacks_defined_in_main_of_a_script_run_in_worker_processes(dataset, tmp_path):
-    shm_before = shm_entries()
     process = run_script(tmp_path, MAIN_CALLBACK_SCRIPT, dataset)
     stdout, stderr = finish(process, tmp_path, timeout=40)
     assert process.returncode == 0, stderr
@@ -801,7 +815,7 @@ def test_callbacks_defined_in_main_of_a_script_run_in_worker_processes(dataset, 
     pids = [int(p) for p in stdout.splitlines()[0].split()[1:]]
     assert len(pids) == 2
     assert_gone(pids)
-    assert_nothing_left(process.pid, shm_before, stderr)
+    assert_nothing_left(process.pid, stderr)
 
 
 # --- Lifecycle: nothing left behind --------------------------------------------------------
@@ -822,7 +836,6 @@ def test_close_stops_the_workers_promptly(dataset):
 
 
 def test_del_iterator_stops_workers_and_frees_semaphores_without_gc(dataset):
-    shm_before = shm_entries()
     gc.disable()  # `del` alone must be enough
     try:
         with deadline(15):
@@ -831,13 +844,12 @@ def test_del_iterator_stops_workers_and_frees_semaphores_without_gc(dataset):
             pids = it.worker_pids
             del it
             assert_gone(pids)
-            assert_shm_back_to(shm_before)
+            assert_no_segments_of(os.getpid())
     finally:
         gc.enable()
 
 
 def test_a_garbage_collected_iterator_stops_its_workers(dataset):
-    shm_before = shm_entries()
     with deadline(15):
         it = flow(dataset)
         it.batch(0)
@@ -846,7 +858,7 @@ def test_a_garbage_collected_iterator_stops_its_workers(dataset):
         del it
         gc.collect()
         assert_gone(pids)
-        assert_shm_back_to(shm_before)
+        assert_no_segments_of(os.getpid())
 
 
 EXIT_SCRIPT = """
@@ -864,12 +876,11 @@ EXIT_SCRIPT = """
 
 
 def test_interpreter_exit_leaves_no_process_and_no_semaphore(dataset, tmp_path):
-    shm_before = shm_entries()
     process = run_script(tmp_path, EXIT_SCRIPT, dataset)
     stdout, stderr = finish(process, tmp_path, timeout=30)
     assert process.returncode == 0, stderr
     assert_gone(int(p) for p in stdout.split()[1:])
-    assert_nothing_left(process.pid, shm_before, stderr)
+    assert_nothing_left(process.pid, stderr)
 
 
 FIT_SCRIPT = """
@@ -903,7 +914,6 @@ FIT_SCRIPT = """
 
 
 def test_ctrl_c_during_fit_leaves_no_process_and_no_semaphore(dataset, tmp_path):
-    shm_before = shm_entries()
     process = run_script(tmp_path, FIT_SCRIPT, dataset)
     try:
         with deadline(40):
@@ -929,7 +939,7 @@ def test_ctrl_c_during_fit_leaves_no_process_and_no_semaphore(dataset, tmp_path)
             process.wait()
     stderr = (tmp_path / "stderr.txt").read_text()
     assert "KeyboardInterrupt" in stderr
-    assert_nothing_left(process.pid, shm_before, stderr)
+    assert_nothing_left(process.pid, stderr)
 
 
 KILLED_PARENT_SCRIPT = """
@@ -951,7 +961,6 @@ KILLED_PARENT_SCRIPT = """
 def test_a_parent_killed_with_sigkill_leaves_no_worker_behind(dataset, tmp_path):
     # No atexit, no finalizer: the workers must notice on their own. Under forkserver their
     # parent process is the fork server, which in turn waits for them.
-    shm_before = shm_entries()
     process = run_script(tmp_path, KILLED_PARENT_SCRIPT, dataset)
     try:
         with deadline(30):
@@ -967,4 +976,44 @@ def test_a_parent_killed_with_sigkill_leaves_no_worker_behind(dataset, tmp_path)
             process.wait()
     # The fork server and the resource tracker follow; the tracker unlinks the semaphores.
     assert wait_until(lambda: not session_processes(process.pid), 5), session_processes(process.pid)
-    assert_shm_back_to(shm_before)
+    assert_no_segments_of(process.pid)
+
+
+RUNNING_SCRIPT = """
+    import sys
+    from parallel_audio import ParallelAudioDataGenerator
+
+    generator = ParallelAudioDataGenerator(cores=2, max_batches_pending=4)
+    it = generator.flow_from_directory(sys.argv[1], classes=["low", "high"], batch_size=4, seed=1)
+    epoch = 0
+    while True:  # computing until it is killed
+        for i in range(len(it)):
+            it.batch(i, epoch=epoch)
+        if epoch == 1:
+            print("PIDS", *it.worker_pids, flush=True)
+        epoch += 1
+"""
+
+
+def test_sigkill_of_the_whole_process_group_leaves_no_shared_memory(dataset, tmp_path):
+    # Parent, fork server, resource tracker and workers all die at once: no process is left
+    # to clean up, so no name may be left for anyone to clean up.
+    process = run_script(tmp_path, RUNNING_SCRIPT, dataset)
+    try:
+        with deadline(40):
+            line = process.stdout.readline()
+        assert line.startswith("PIDS"), (tmp_path / "stderr.txt").read_text()
+        pids = [int(p) for p in line.split()[1:]]
+        # Batches come back through shared memory the parent owns and the workers map...
+        assert result_slots_held(process.pid)
+        assert any(result_slots_held(pid) for pid in pids)
+        # ...which has no name in /dev/shm, even while they run.
+        assert not package_segments(process.pid)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    finally:
+        if process.returncode is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert wait_until(lambda: not session_processes(process.pid), 5), session_processes(process.pid)
+    assert_no_segments_of(process.pid)
