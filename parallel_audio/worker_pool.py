@@ -59,6 +59,13 @@ from parallel_audio.worker_start import InheritedDescriptor, worker_context
 LIVENESS_INTERVAL = 0.2
 #: How long workers get to exit on their own before they are killed, in seconds.
 SHUTDOWN_GRACE = 2.0
+#: How long a worker process may take from its start to reporting ready, in seconds; one
+#: that takes longer is killed and replaced like a hung worker. Tasks are handed to a worker
+#: as soon as it starts, so one stuck starting would otherwise hold them forever. Starting
+#: takes well under a second (a fork of the fork server, unpickling the configuration, one
+#: frontend call); the margin is for a loaded machine and for callbacks whose modules are
+#: slow to import.
+STARTUP_TIMEOUT_SECONDS = 30.0
 #: Tasks a worker process holds at once: one it computes, and the next, so that it never
 #: waits for the parent between two batches. More would let a slow batch hold up others
 #: that another worker could have computed meanwhile.
@@ -425,7 +432,9 @@ class _Worker:
         self.ready = results is None  # a process is ready once it says so
         # When it began the batch it is computing (the first assigned), once ready.
         self.busy_since: float | None = None
+        self.started_at = time.monotonic()
         self.hung = False  # killed by the pool for exceeding the batch timeout
+        self.stuck_starting = False  # killed by the pool for exceeding the start-up timeout
 
     @property
     def pid(self) -> int | None:
@@ -685,18 +694,29 @@ class _Pool:
     def stop_hung_workers(self) -> None:
         """Kill every worker that has spent more than ``batch_timeout`` on one batch.
 
-        Its death then goes the way of any other: it is replaced and its batches computed
-        again, and a batch that hangs MAX_DEATHS_PER_BATCH workers raises WorkerError.
+        And every worker not ready STARTUP_TIMEOUT_SECONDS after its start. Its death then
+        goes the way of any other: it is replaced and its batches computed again, it counts
+        towards MAX_RESTARTS, and a batch that hangs MAX_DEATHS_PER_BATCH workers raises
+        WorkerError.
         """
-        if self.batch_timeout is None:
-            return
         now = time.monotonic()
         with self.lock:
             for worker in self.workers:
+                if worker.hung or worker.stuck_starting:
+                    continue  # killed already; its sentinel wakes the collector
+                if not worker.ready:
+                    if now - worker.started_at > STARTUP_TIMEOUT_SECONDS:
+                        worker.stuck_starting = True
+                        worker.handle.kill()
+                    continue
                 started = worker.busy_since
-                if not worker.hung and started is not None and now - started > self.batch_timeout:
+                if (
+                    self.batch_timeout is not None
+                    and started is not None
+                    and now - started > self.batch_timeout
+                ):
                     worker.hung = True
-                    worker.handle.kill()  # its sentinel wakes the collector
+                    worker.handle.kill()
 
     def watch(self, worker: _Worker) -> None:
         self.selector.register(worker.results, selectors.EVENT_READ, ("result", worker))
@@ -807,6 +827,11 @@ class _Pool:
                 f"{worker.describe()} was killed for exceeding batch_timeout "
                 f"({self.batch_timeout:g} s)"
             )
+        elif worker.stuck_starting:
+            how = (
+                f"{worker.describe()} was killed for not getting ready within "
+                f"{STARTUP_TIMEOUT_SECONDS:g} s of its start"
+            )
         self.unwatch(worker)
         with self.lock:  # the consumer may be sending it a task
             worker.close_channels()
@@ -817,7 +842,7 @@ class _Pool:
         # It computes its batches in the order they were sent, so the first it still held
         # is the one it died on; unless it died starting.
         culprit = held[0] if held and worker.ready else None
-        if not worker.ready:
+        if not worker.ready and not worker.stuck_starting:
             how += " while starting (the reason, if it gave one, is on standard error)"
         elif culprit is not None:
             epoch, batch_index = divmod(culprit, self.batches_per_epoch)
@@ -940,7 +965,8 @@ class BatchScheduler:
     batch_timeout : float, optional
         Seconds a worker process may spend on one batch; one that takes longer is taken for
         hung, killed and replaced like a worker that died. None waits forever; threads are
-        never timed (a breakpoint would trip it).
+        never timed (a breakpoint would trip it). Whatever it is, a worker process not ready
+        STARTUP_TIMEOUT_SECONDS after its start is killed and replaced the same way.
     """
 
     def __init__(

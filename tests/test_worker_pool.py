@@ -245,6 +245,26 @@ class LoadsOnlyIn:
         return x
 
 
+def _load_slowly(pid, seconds):
+    if os.getpid() != pid:
+        time.sleep(seconds)  # a worker takes this long to start
+    return LoadsSlowly(pid, seconds)
+
+
+class LoadsSlowly:
+    """A callback that passes samples through, whose unpickling in a worker takes a while."""
+
+    def __init__(self, pid, seconds):
+        self.pid = pid
+        self.seconds = seconds
+
+    def __reduce__(self):
+        return (_load_slowly, (self.pid, self.seconds))
+
+    def __call__(self, params, x):
+        return x
+
+
 def report_environment(batch_index, filenames, classes, params):
     """Encode what the worker has imported and sees into the batch."""
     row = [
@@ -505,6 +525,60 @@ def test_a_batch_that_hangs_every_worker_raises_naming_it(dataset):
             assert_no_segments_of(os.getpid())
         finally:
             iterator.close()
+
+
+def test_a_worker_stopped_while_starting_is_killed_replaced_and_its_batches_come_out(
+    dataset, monkeypatch
+):
+    from parallel_audio import worker_pool
+
+    monkeypatch.setattr(worker_pool, "STARTUP_TIMEOUT_SECONDS", 3.0)
+    slow_start = LoadsSlowly(os.getpid(), seconds=1.5)
+    with deadline(60):
+        with flow(dataset, cores=0, postprocessing_function=slow_start) as reference_iterator:
+            reference = [reference_iterator.batch(i) for i in range(4)]
+        # No batch_timeout: the start-up timeout holds whatever it is.
+        with flow(dataset, batch_timeout=None, postprocessing_function=slow_start) as iterator:
+            victim = iterator.worker_pids[0]
+            os.kill(victim, signal.SIGSTOP)  # still loading its configuration: not ready
+            started = time.monotonic()
+            with pytest.warns(RuntimeWarning) as warned:
+                served = [iterator.batch(i) for i in range(4)]
+            assert time.monotonic() - started < 30
+            pids = iterator.worker_pids
+            assert len(pids) == 2 and victim not in pids
+            assert wait_until(lambda: is_gone(victim), 5)
+    notices = [str(w.message) for w in warned]
+    assert len(notices) == 1, notices
+    expected = f"(pid {victim}) was killed for not getting ready within 3 s of its start"
+    assert expected in notices[0]
+    for got, expected in zip(served, reference, strict=True):
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_array_equal(got[1], expected[1])
+    assert_gone(pids)
+
+
+def test_workers_stuck_starting_count_towards_the_restart_limit(dataset, monkeypatch):
+    from parallel_audio import worker_pool
+
+    monkeypatch.setattr(worker_pool, "STARTUP_TIMEOUT_SECONDS", 1.0)
+    never_ready = LoadsSlowly(os.getpid(), seconds=3600)
+    with deadline(60):
+        iterator = flow(dataset, postprocessing_function=never_ready)
+        try:
+            with pytest.warns(RuntimeWarning) as warned:
+                with pytest.raises(WorkerError) as raised:
+                    iterator.batch(0)
+            notices = [str(w.message) for w in warned]
+            assert len(notices) == 3, notices
+            assert all("not getting ready within 1 s" in n for n in notices)
+            assert "4 workers died within 60 s, more than the 3 the pool replaces" in str(
+                raised.value
+            )
+            pids = iterator.worker_pids
+        finally:
+            iterator.close()
+        assert_gone(pids)
 
 
 def test_batch_timeout_leaves_slow_batches_alone_and_never_times_debug_threads(dataset):
