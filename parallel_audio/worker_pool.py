@@ -52,7 +52,12 @@ import numpy as np
 
 from parallel_audio.callback_pickling import pickle_for_workers
 from parallel_audio.errors import WorkerError
-from parallel_audio.worker_start import InheritedDescriptor, worker_context
+from parallel_audio.worker_start import (
+    InheritedDescriptor,
+    fork_server_is_running,
+    fork_server_pid,
+    worker_context,
+)
 
 #: How often a waiting consumer wakes to check on the workers and the collector, in seconds.
 #: Results and worker deaths wake it at once; this only bounds a check for the unexpected.
@@ -66,6 +71,10 @@ SHUTDOWN_GRACE = 2.0
 #: frontend call); the margin is for a loaded machine and for callbacks whose modules are
 #: slow to import.
 STARTUP_TIMEOUT_SECONDS = 30.0
+#: Attempts at starting a worker when the fork server dies as it is asked to fork one.
+START_ATTEMPTS = 3
+#: The exit code multiprocessing gives a worker whose fork server stopped reporting on it.
+FORK_SERVER_LOST_EXITCODE = 255
 #: Tasks a worker process holds at once: one it computes, and the next, so that it never
 #: waits for the parent between two batches. More would let a slow batch hold up others
 #: that another worker could have computed meanwhile.
@@ -435,6 +444,10 @@ class _Worker:
         self.started_at = time.monotonic()
         self.hung = False  # killed by the pool for exceeding the batch timeout
         self.stuck_starting = False  # killed by the pool for exceeding the start-up timeout
+        self.server_pid: int | None = None  # the fork server that forked it
+        # A handle on the process that stays valid after its fork server is gone (then the
+        # Process object takes it for dead, and its id may be reused once it is).
+        self.pidfd: int | None = None
 
     @property
     def pid(self) -> int | None:
@@ -453,6 +466,22 @@ class _Worker:
         if self.results is not None:
             self.tasks.close()
             self.results.close()
+
+    def kill(self) -> None:
+        """Kill the process, also when its fork server, which reports on it, is gone."""
+        if self.pidfd is not None:
+            try:
+                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+            except ProcessLookupError:
+                pass  # it had exited
+        else:
+            self.handle.kill()
+
+    def forget(self) -> None:
+        """Let go of the process handle, once the process is gone or killed."""
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
 
 
 class _Pool:
@@ -548,7 +577,7 @@ class _Pool:
             daemon=True,
         )
         try:
-            process.start()
+            self.start_process(process)
         except BaseException:
             task_writer.close()
             result_reader.close()
@@ -558,7 +587,34 @@ class _Pool:
             # and the parent's (the task pipe's only writer) ends the task pipe.
             task_reader.close()
             result_writer.close()
-        return _Worker(name, process, task_writer, result_reader)
+        worker = _Worker(name, process, task_writer, result_reader)
+        worker.server_pid = fork_server_pid()
+        if hasattr(os, "pidfd_open"):
+            try:
+                worker.pidfd = os.pidfd_open(process.pid)
+            except OSError:  # an old kernel, or it is gone already (its sentinel says so)
+                worker.pidfd = None
+        return worker
+
+    def start_process(self, process: Any) -> None:
+        """Start a worker process; start the fork server again if it dies meanwhile.
+
+        multiprocessing starts a new fork server when it finds the last one dead, but one
+        killed while it is being asked to fork is only seen dead when the request fails.
+        """
+        for attempt in range(START_ATTEMPTS):
+            try:
+                process.start()
+                return
+            except (ConnectionError, EOFError, FileNotFoundError):
+                # It was killed: multiprocessing starts a new one once the old one can be
+                # reaped, which a SIGKILL makes it within moments.
+                server = fork_server_pid()
+                end = time.monotonic() + 1.0
+                while fork_server_is_running(server) and time.monotonic() < end:
+                    time.sleep(0.01)
+                if attempt + 1 == START_ATTEMPTS or fork_server_is_running(server):
+                    raise
 
     # --- The consumer's side, under the lock ---
 
@@ -707,7 +763,7 @@ class _Pool:
                 if not worker.ready:
                     if now - worker.started_at > STARTUP_TIMEOUT_SECONDS:
                         worker.stuck_starting = True
-                        worker.handle.kill()
+                        worker.kill()
                     continue
                 started = worker.busy_since
                 if (
@@ -716,7 +772,7 @@ class _Pool:
                     and now - started > self.batch_timeout
                 ):
                     worker.hung = True
-                    worker.handle.kill()
+                    worker.kill()
 
     def watch(self, worker: _Worker) -> None:
         self.selector.register(worker.results, selectors.EVENT_READ, ("result", worker))
@@ -812,6 +868,9 @@ class _Pool:
         """Start a worker in place of one that died; hand the batches it held out again."""
         process = worker.handle
         process.join(1.0)  # reaped: no zombie, and the exit code is known
+        if self.fork_server_died(worker):
+            self.replace_fork_server(worker.server_pid)
+            return
         if process.is_alive():  # its result pipe broke, yet it lives: end it
             process.kill()
             process.join(1.0)
@@ -835,6 +894,7 @@ class _Pool:
         self.unwatch(worker)
         with self.lock:  # the consumer may be sending it a task
             worker.close_channels()
+            worker.forget()
             held = list(worker.assigned)
             for slot in worker.assigned.values():
                 self.slots.give_back(slot)
@@ -847,18 +907,7 @@ class _Pool:
         elif culprit is not None:
             epoch, batch_index = divmod(culprit, self.batches_per_epoch)
             how += f" while computing batch {batch_index} of epoch {epoch}"
-        now = time.monotonic()
-        self.deaths.append(now)
-        while self.deaths[0] < now - RESTART_WINDOW:
-            self.deaths.popleft()
-        if len(self.deaths) > MAX_RESTARTS:
-            with self.changed:
-                self.fatal = WorkerError(
-                    f"{how}; {len(self.deaths)} workers died within {RESTART_WINDOW:.0f} s, "
-                    f"more than the {MAX_RESTARTS} the pool replaces in that time. The "
-                    "iterator is closed: create a new one to continue."
-                )
-                self.changed.notify_all()
+        if not self.count_restart(how):
             return
         successor = self.start_worker()
         self.watch(successor)
@@ -892,6 +941,93 @@ class _Pool:
             )
             self.changed.notify_all()
 
+    def fork_server_died(self, worker: _Worker) -> bool:
+        """Whether a worker's sentinel fired because its fork server, not the worker, died.
+
+        The fork server reports a worker's exit code; multiprocessing gives 255 when the
+        report is cut off. The fork server's pipes close as it exits, a moment before it can
+        be seen dead: that moment is waited for.
+        """
+        if worker.server_pid is None or worker.handle.exitcode != FORK_SERVER_LOST_EXITCODE:
+            return not fork_server_is_running(worker.server_pid)
+        end = time.monotonic() + 1.0
+        while fork_server_is_running(worker.server_pid):
+            if time.monotonic() > end:
+                return False  # the worker itself exited with code 255
+            time.sleep(0.01)
+        return True
+
+    def count_restart(self, how: str) -> bool:
+        """Count a restart towards MAX_RESTARTS; False (and a fatal error) if one too many."""
+        now = time.monotonic()
+        self.deaths.append(now)
+        while self.deaths[0] < now - RESTART_WINDOW:
+            self.deaths.popleft()
+        if len(self.deaths) <= MAX_RESTARTS:
+            return True
+        with self.changed:
+            self.fatal = WorkerError(
+                f"{how}; {len(self.deaths)} workers died within {RESTART_WINDOW:.0f} s, "
+                f"more than the {MAX_RESTARTS} the pool replaces in that time. The "
+                "iterator is closed: create a new one to continue."
+            )
+            self.changed.notify_all()
+        return False
+
+    def replace_fork_server(self, dead_server: int | None) -> None:
+        """Start the fork server again, and every worker it forked, after it died.
+
+        Its workers may live on, but nothing would report their deaths any more: they are
+        killed, what they finished is kept, and fresh workers, forked by a new fork server,
+        compute the batches they held, bit for bit the same. One restart, whatever the
+        number of workers, towards MAX_RESTARTS; no batch is blamed.
+        """
+        orphans = [w for w in self.workers if w.server_pid == dead_server]
+        for orphan in orphans:
+            orphan.kill()
+        held: list[int] = []
+        for orphan in orphans:
+            # What it finished before it was killed still counts; its pipe ends with it.
+            # Without a process handle it could not be killed: it leaves once its task pipe
+            # is closed, after the batch it computes.
+            grace = SHUTDOWN_GRACE if orphan.pidfd is not None else 0.0
+            try:
+                while orphan.results.poll(grace):
+                    self.receive(orphan)
+            except (EOFError, OSError):
+                pass
+            self.unwatch(orphan)
+            with self.lock:
+                orphan.close_channels()
+                orphan.forget()
+                held += orphan.assigned
+                for slot in orphan.assigned.values():
+                    self.slots.give_back(slot)
+                orphan.assigned.clear()
+        how = (
+            f"the fork server (pid {dead_server}) that starts the workers died, and with it "
+            f"the means to watch its {len(orphans)} worker(s) "
+            f"({', '.join(str(o.pid) for o in orphans)})"
+        )
+        if not self.count_restart(how):
+            return
+        successors = []
+        for orphan in orphans:
+            successor = self.start_worker()
+            self.watch(successor)
+            successors.append(successor)
+            with self.changed:
+                self.workers[self.workers.index(orphan)] = successor
+        with self.changed:
+            lost = sorted(p for p in held if p in self.tasks)
+            self.backlog.extendleft(reversed(lost))  # first in line again, in order
+            self.notices.append(
+                f"{how}; killed them and started the fork server again (pid "
+                f"{fork_server_pid()}) and {len(successors)} worker(s) from it, computing "
+                f"{len(lost)} batch(es) again"
+            )
+            self.changed.notify_all()
+
     # --- Stopping ---
 
     def stop(self) -> None:
@@ -915,9 +1051,13 @@ class _Pool:
         for worker in self.workers:
             worker.handle.join(max(0.0, deadline - time.monotonic()))
         for worker in self.workers:
-            if worker.handle.is_alive() and hasattr(worker.handle, "kill"):
-                worker.handle.kill()
+            if not hasattr(worker.handle, "kill"):
+                continue  # a thread
+            # A process whose fork server died looks dead to its handle, yet may live.
+            if worker.handle.is_alive() or not fork_server_is_running(worker.server_pid):
+                worker.kill()
                 worker.handle.join(1.0)
+            worker.forget()
         if self.slots is not None:
             self.slots.close()  # after the workers: none writes to a slot any more
         for descriptor in (self.wake_reader, self.wake_writer):

@@ -121,6 +121,43 @@ def _detach(inherited: Any) -> int:
     return inherited.detach()
 
 
+def fork_server_pid() -> int | None:
+    """Return the process id of this process's running fork server, None if none was started.
+
+    A dead fork server keeps its id here until the next worker start, which starts a new one.
+    """
+    if popen_forkserver is None:
+        return None
+    # multiprocessing keeps it in a private attribute (CPython 3.8 to 3.13).
+    return getattr(forkserver._forkserver, "_forkserver_pid", None)
+
+
+def fork_server_is_running(pid: int | None) -> bool:
+    """Return whether ``pid``, a fork server this process started, still runs.
+
+    Looks without reaping it: multiprocessing reaps a dead fork server itself when it starts
+    the next one, and expects to find it unreaped.
+
+    Parameters
+    ----------
+    pid : int or None
+        A value ``fork_server_pid()`` returned; None (no fork server) counts as running.
+
+    Returns
+    -------
+    bool
+    """
+    if pid is None:
+        return True
+    if pid != fork_server_pid():
+        return False  # it was replaced, so it had died
+    try:
+        status = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return False
+    return status is None
+
+
 _context: multiprocessing.context.BaseContext | None = None
 
 

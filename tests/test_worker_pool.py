@@ -438,6 +438,85 @@ def test_a_killed_worker_is_replaced_and_its_batches_come_out_bit_for_bit(datase
     assert_gone(pids)
 
 
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def test_a_killed_fork_server_is_restarted_with_its_workers_and_batches_come_out_bit_for_bit(
+    dataset,
+):
+    # Slow samples: the kills land while the workers are in the middle of batches.
+    kwargs = {
+        "batch_size": 4,
+        "loudness_range": (0.3, 1.7),
+        "offset_range": (0.0, 1.0),
+        "postprocessing_function": functools.partial(sleep_then_pass, seconds=0.03),
+    }
+    epochs = 3
+    with deadline(90):
+        with flow(dataset, cores=0, **kwargs) as reference_iterator:
+            reference = [
+                reference_iterator.batch(i, epoch=e) for e in range(epochs) for i in range(4)
+            ]
+        servers, old_pids = [], []
+        with flow(dataset, **kwargs) as iterator:
+            served = []
+            with pytest.warns(RuntimeWarning) as warned:
+                for epoch in range(epochs):
+                    for i in range(4):
+                        served.append(iterator.batch(i, epoch=epoch))
+                        if i == 1 and epoch < epochs - 1:  # mid-epoch, twice (OOM killer)
+                            pids = iterator.worker_pids
+                            server = parent_of(pids[0])
+                            assert server != os.getpid() and parent_of(pids[1]) == server
+                            os.kill(server, signal.SIGKILL)
+                            servers.append(server)
+                            old_pids += pids
+                            # Restarted with its workers while the consumer is not asking.
+                            assert wait_until(
+                                lambda pids=pids: not set(pids) & set(iterator.worker_pids), 10
+                            )
+            pids = iterator.worker_pids
+            assert len(pids) == 2 and not set(pids) & set(old_pids)
+            assert all(parent_of(p) not in servers for p in pids)
+            assert_gone(old_pids)
+    notices = [str(w.message) for w in warned]
+    assert len(notices) == 2, notices
+    for server, notice in zip(servers, notices, strict=True):
+        assert f"the fork server (pid {server}) that starts the workers died" in notice
+        assert "started the fork server again" in notice
+    for got, expected in zip(served, reference, strict=True):
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_array_equal(got[1], expected[1])
+    assert_gone(pids)
+
+
+def test_a_fork_server_that_keeps_dying_raises_instead_of_being_restarted_forever(dataset):
+    with deadline(60):
+        iterator = flow(dataset)
+        try:
+            with pytest.warns(RuntimeWarning) as warned:
+                with pytest.raises(WorkerError) as raised:
+                    for epoch in range(4):
+                        iterator.batch(0, epoch=epoch)
+                        pids = iterator.worker_pids
+                        os.kill(parent_of(pids[0]), signal.SIGKILL)
+                        if epoch < 3:  # restarted, before the next kill
+                            assert wait_until(
+                                lambda pids=pids: not set(pids) & set(iterator.worker_pids), 10
+                            )
+                    iterator.batch(1, epoch=epoch)
+            notices = [str(w.message) for w in warned]
+            assert len(notices) == 3, notices  # each restart counts once, whatever the workers
+            assert "4 workers died within 60 s, more than the 3 the pool replaces" in str(
+                raised.value
+            )
+            assert "fork server" in str(raised.value)
+        finally:
+            iterator.close()
+        assert_gone(pids)
+
+
 def test_a_batch_that_kills_every_worker_raises_naming_it(dataset):
     with deadline(30):
         probe = flow(dataset, cores=0, shuffle=False)
