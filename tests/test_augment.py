@@ -13,7 +13,7 @@ import pyloudnorm
 import pytest
 import scipy.signal
 import soundfile
-from test_generator import write_dataset
+from support import write_dataset
 
 from parallel_audio import ParallelAudioDataGenerator, SettingsError
 from parallel_audio.augment import (

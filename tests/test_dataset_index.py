@@ -635,6 +635,7 @@ def test_dataset_index_is_immutable_and_checked():
 # ----------------------------------------------------------------------------- speed
 
 
+@pytest.mark.slow
 def test_listing_many_files_ends_within_a_deadline(tmp_path):
     # 100k files list in about 0.3 s on a quiet machine (benchmarks measure speed); the
     # deadline only catches work that grows faster than the file count.

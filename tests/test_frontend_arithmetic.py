@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_signal
+from support import make_signal
 
 from parallel_audio import (
     AudioFeatureGenerator,

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+# Minutes of subprocesses, builds or long runs: left out of `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
+
 FRONTEND = Path(__file__).resolve().parents[1] / "frontend"
 
 

@@ -8,7 +8,7 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import make_signal
+from support import make_signal
 
 from parallel_audio import AudioFeatureGenerator, AudioFeatureGeneratorSettings
 from parallel_audio.feature_generator import quantize_int8

@@ -7,7 +7,7 @@ import itertools
 
 import numpy as np
 import pytest
-from conftest import SIGNAL_KINDS, make_signal
+from support import SIGNAL_KINDS, make_signal
 from tf_microfrontend import tf_spectrogram
 
 from parallel_audio import AudioFeatureGenerator, AudioFeatureGeneratorSettings, SettingsError

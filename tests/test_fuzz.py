@@ -27,6 +27,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# Minutes of subprocesses, builds or long runs: left out of `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
+
 FUZZ_SEED = os.environ.get("PARALLEL_AUDIO_FUZZ_SEED", "0")
 FUZZ_SCALE = float(os.environ.get("PARALLEL_AUDIO_FUZZ_SCALE", "1"))
 #: Cases per target at scale 1 (rounds of two small class folders for "batches"): each takes

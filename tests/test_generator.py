@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+from support import RATE, tone_burst, write_dataset
 
 from parallel_audio import (
     AudioFeatureGenerator,
@@ -19,42 +20,6 @@ from parallel_audio import (
     SettingsError,
 )
 from parallel_audio.audio_ops import fit_to_length, trim_silence
-
-RATE = 16000
-# Two classes a model can only tell apart by their content: a low and a high tone.
-CLASS_TONES = {"low": 400.0, "high": 3000.0}
-
-
-def tone_burst(frequency, rate, length, start, stop, amplitude=0.5):
-    t = np.arange(length) / rate
-    x = np.zeros(length, np.float32)
-    x[start:stop] = amplitude * np.sin(2 * np.pi * frequency * t[start:stop])
-    return x
-
-
-def write_dataset(root: Path, rng, *, speakers=6, per_speaker=4, extra_classes=("other",)):
-    """Class folders of tone bursts at random places, with speaker-style names, in several
-    sample rates, channel counts and formats."""
-    formats = [("wav", 16000, 1), ("flac", 22050, 2), ("wav", 8000, 1), ("ogg", 44100, 1)]
-    tones = {**CLASS_TONES, **{name: 1200.0 for name in extra_classes}}
-    for name, frequency in tones.items():
-        folder = root / name
-        folder.mkdir(parents=True)
-        for speaker in range(speakers):
-            for n in range(per_speaker):
-                extension, rate, channels = formats[(speaker + n) % len(formats)]
-                length = int(rate * rng.uniform(0.5, 1.2))
-                start = int(rng.integers(0, length // 3))
-                stop = int(start + rng.integers(length // 4, length // 2))
-                x = tone_burst(frequency * rng.uniform(0.95, 1.05), rate, length, start, stop)
-                x += 0.002 * rng.standard_normal(length).astype(np.float32)
-                data = np.stack([x] * channels, axis=1) if channels > 1 else x
-                soundfile.write(folder / f"spk{speaker:02d}_nohash_{n}.{extension}", data, rate)
-    (root / "_background_noise_").mkdir()
-    soundfile.write(
-        root / "_background_noise_" / "noise.wav", 0.1 * rng.standard_normal(RATE), RATE
-    )
-    return root
 
 
 @pytest.fixture(scope="module")
@@ -513,6 +478,7 @@ def test_mp3_files_load_where_libsndfile_reads_them(tmp_path):
     assert np.sqrt(np.mean(audio[4000:12000] ** 2)) == pytest.approx(0.3 / np.sqrt(2), rel=0.1)
 
 
+@pytest.mark.slow
 def test_fit_evaluate_predict_under_the_jax_backend(dataset):
     pytest.importorskip("jax")
     code = f"""

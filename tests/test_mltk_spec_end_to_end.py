@@ -20,6 +20,9 @@ import numpy as np
 import pytest
 import soundfile
 
+# Minutes of subprocesses, builds or long runs: left out of `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
+
 SPEC_DIR = Path(__file__).parent / "mltk_spec"
 RATE = 16000
 # Keywords and the words _unknown_ is drawn from, as tones of their own pitch. The spec's

@@ -22,8 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_generator import write_dataset
-from test_worker_pool import deadline
+from support import deadline, write_dataset
 
 from parallel_audio import ParallelAudioDataGenerator
 
@@ -119,6 +118,7 @@ def test_a_callback_reading_a_batch_during_fit_leaves_every_epoch_whole(dataset,
         fit_with_peeks(str(dataset), cores=cores)
 
 
+@pytest.mark.slow
 def test_a_callback_reading_a_batch_during_fit_under_the_jax_backend(dataset):
     pytest.importorskip("jax")
     code = (

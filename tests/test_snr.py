@@ -98,7 +98,7 @@ def test_snr_mode_levels_are_reported_as_set(steady):
 
 def test_clip_and_noise_add_up_to_the_pipelines_sample(tmp_path):
     # Every augmentation at once, on clips that are not steady: the parts are the pipeline's.
-    from test_generator import write_dataset
+    from support import write_dataset
 
     write_dataset(tmp_path, np.random.default_rng(2))
     generator = ParallelAudioDataGenerator(

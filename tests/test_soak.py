@@ -21,17 +21,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_generator import write_dataset
-from test_worker_pool import (
+from support import (
     deadline,
     is_gone,
     package_segments,
     process_table,
     result_slots_held,
     wait_until,
+    write_dataset,
 )
 
 from parallel_audio import ParallelAudioDataGenerator
+
+# Minutes of subprocesses, builds or long runs: left out of `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
 
 CLASSES = ["low", "high"]
 EPOCHS = 200

@@ -21,8 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_generator import write_dataset
-from test_worker_pool import assert_gone, session_processes, wait_until
+from support import assert_gone, session_processes, wait_until, write_dataset
 
 #: Seconds one script may take; importing TensorFlow alone takes 5-15 s on a busy machine.
 SCRIPT_TIMEOUT = 240
@@ -40,6 +39,9 @@ from pathlib import Path
 import numpy as np
 
 from parallel_audio import ParallelAudioDataGenerator, SettingsError, WorkerError
+
+# Minutes of subprocesses, builds or long runs: left out of `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
 
 with open("runs.txt", "a") as runs:  # one line for every run of this code
     runs.write(f"{{os.getpid()}}\\n")

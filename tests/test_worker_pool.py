@@ -10,7 +10,6 @@ TensorFlow at module level: worker processes import it to find the callbacks.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import functools
 import gc
@@ -28,7 +27,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_generator import write_dataset
+from support import (
+    assert_gone,
+    assert_no_segments_of,
+    deadline,
+    is_gone,
+    package_segments,
+    result_slots_held,
+    session_processes,
+    wait_until,
+    write_dataset,
+)
 
 from parallel_audio import AudioFileError, ParallelAudioDataGenerator, SettingsError, WorkerError
 
@@ -36,96 +45,6 @@ CLASSES = ["low", "high"]
 
 
 # --- Helpers -------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def deadline(seconds: float):
-    """Fail with TimeoutError if the block runs longer than ``seconds`` (a hand-made timeout)."""
-
-    def expire(signum, frame):
-        raise TimeoutError(f"still running after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def is_gone(pid: int) -> bool:
-    """True once ``pid`` has exited (no /proc entry, or a zombie waiting for its reaper)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
-
-
-def wait_until(condition, timeout: float, interval: float = 0.05) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(interval)
-    return condition()
-
-
-def assert_gone(pids, timeout: float = 5.0) -> None:
-    pids = list(pids)
-    assert pids, "no worker pids to check"
-    assert wait_until(lambda: all(is_gone(p) for p in pids), timeout), [
-        p for p in pids if not is_gone(p)
-    ]
-
-
-def package_segments(pid: int) -> list[str]:
-    """Names in /dev/shm this package made for process ``pid`` (never other programs')."""
-    return sorted(p.name for p in Path("/dev/shm").glob(f"parallel_audio-{pid}-*"))
-
-
-def assert_no_segments_of(pid: int, timeout: float = 5.0) -> None:
-    assert wait_until(lambda: not package_segments(pid), timeout), package_segments(pid)
-
-
-def result_slots_held(pid: int) -> list[str]:
-    """The package's anonymous result slots (memfd) that process ``pid`` holds or maps."""
-    prefix = "/memfd:parallel_audio-"
-    held = set()
-    with contextlib.suppress(FileNotFoundError, ProcessLookupError, PermissionError):
-        for entry in os.listdir(f"/proc/{pid}/fd"):
-            with contextlib.suppress(OSError):
-                target = os.readlink(f"/proc/{pid}/fd/{entry}")
-                if target.startswith(prefix):
-                    held.add(target)
-        for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
-            if prefix in line:
-                held.add(line[line.index(prefix) :])
-    return sorted(held)
-
-
-def process_table() -> list[tuple[int, str, int, int]]:
-    """(pid, state, parent pid, session) of every process, from /proc."""
-    table = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        table.append((int(entry), fields[0], int(fields[1]), int(fields[3])))
-    return table
-
-
-def session_processes(session: int) -> list[int]:
-    """Live processes in a session (the children a script left behind, however reparented)."""
-    return [
-        pid
-        for pid, state, _, in_session in process_table()
-        if state not in ("Z", "X") and in_session == session
-    ]
 
 
 def flow(dataset, *, batch_size=4, seed=0, shuffle=True, **generator_kwargs):
@@ -660,6 +579,7 @@ def test_workers_stuck_starting_count_towards_the_restart_limit(dataset, monkeyp
         assert_gone(pids)
 
 
+@pytest.mark.slow
 def test_batch_timeout_leaves_slow_batches_alone_and_never_times_debug_threads(dataset):
     slow = functools.partial(sleep_then_pass, seconds=0.4)
     with deadline(60):
@@ -960,6 +880,7 @@ MAIN_CALLBACK_SCRIPT = """
 """
 
 
+@pytest.mark.slow
 def test_callbacks_defined_in_main_of_a_script_run_in_worker_processes(dataset, tmp_path):
     process = run_script(tmp_path, MAIN_CALLBACK_SCRIPT, dataset)
     stdout, stderr = finish(process, tmp_path, timeout=40)
@@ -1028,6 +949,7 @@ EXIT_SCRIPT = """
 """
 
 
+@pytest.mark.slow
 def test_interpreter_exit_leaves_no_process_and_no_semaphore(dataset, tmp_path):
     process = run_script(tmp_path, EXIT_SCRIPT, dataset)
     stdout, stderr = finish(process, tmp_path, timeout=30)
@@ -1066,6 +988,7 @@ FIT_SCRIPT = """
 """
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_fit_leaves_no_process_and_no_semaphore(dataset, tmp_path):
     process = run_script(tmp_path, FIT_SCRIPT, dataset)
     try:
@@ -1111,6 +1034,7 @@ KILLED_PARENT_SCRIPT = """
 """
 
 
+@pytest.mark.slow
 def test_a_parent_killed_with_sigkill_leaves_no_worker_behind(dataset, tmp_path):
     # No atexit, no finalizer: the workers must notice on their own. Under forkserver their
     # parent process is the fork server, which in turn waits for them.
