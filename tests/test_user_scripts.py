@@ -23,6 +23,9 @@ import numpy as np
 import pytest
 from support import assert_gone, session_processes, wait_until, write_dataset
 
+# Minutes of subprocesses, builds or long runs: left out of `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
+
 #: Seconds one script may take; importing TensorFlow alone takes 5-15 s on a busy machine.
 SCRIPT_TIMEOUT = 240
 
@@ -39,9 +42,6 @@ from pathlib import Path
 import numpy as np
 
 from parallel_audio import ParallelAudioDataGenerator, SettingsError, WorkerError
-
-# Minutes of subprocesses, builds or long runs: left out of `pytest -m "not slow"`.
-pytestmark = pytest.mark.slow
 
 with open("runs.txt", "a") as runs:  # one line for every run of this code
     runs.write(f"{{os.getpid()}}\\n")
