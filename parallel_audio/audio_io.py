@@ -10,6 +10,7 @@ import soundfile
 import soxr
 
 from parallel_audio.errors import AudioFileError
+from parallel_audio.file_kind import HEAD_BYTES, file_kind
 
 #: Sample rates a file may declare, in Hz. Not only audio: sensor signals (a 360 Hz EKG,
 #: which the reference trains on) are read too. A rate above 1 MHz is a damaged header.
@@ -29,7 +30,6 @@ MAX_SAMPLE_MAGNITUDE = 2.0**32
 # Values decoded per block (frames x channels): bounds the memory a many-channel file
 # needs beyond its mono result, whatever frame count its header claims.
 _BLOCK_VALUES = 1 << 20
-_GIT_LFS_POINTER = b"version https://git-lfs"
 
 
 def read_audio(path: str | os.PathLike, sample_rate_hz: int) -> np.ndarray:
@@ -61,12 +61,14 @@ def read_audio(path: str | os.PathLike, sample_rate_hz: int) -> np.ndarray:
     AudioFileError
         The message names the file and the problem: it does not exist (or is a symbolic
         link to nothing), cannot be opened (permissions), is a directory, is empty
-        (0 bytes), holds text (for instance a Git LFS pointer) or another format
+        (0 bytes), is a Git LFS or git-annex pointer, holds text (an HTML page, ...), is
+        another kind of file (an archive, an image, an MP4 container, ...) or a format
         libsndfile does not read, has a damaged header or data, holds no samples, declares
         a sample rate outside [1 Hz, 1 MHz] or one so low that resampling it up to
         ``sample_rate_hz`` would give more than ``MAX_UPSAMPLED_SAMPLES``, or holds NaN,
         infinite values or values of a magnitude above ``MAX_SAMPLE_MAGNITUDE`` (2**32:
-        damaged float data).
+        damaged float data). The message names the kind of a file that is not audio but
+        never quotes its bytes.
 
     Examples
     --------
@@ -235,7 +237,7 @@ def _open_failure(path: str | os.PathLike, error: BaseException) -> AudioFileErr
         )
     try:
         with open(name, "rb") as file:
-            head = file.read(64)
+            head = file.read(HEAD_BYTES)
     except FileNotFoundError:
         return AudioFileError(path, "does not exist")
     except IsADirectoryError:
@@ -246,28 +248,36 @@ def _open_failure(path: str | os.PathLike, error: BaseException) -> AudioFileErr
         )
     except OSError as os_error:
         return AudioFileError(path, f"cannot be opened: {os_error.strerror or os_error}")
-    reason = _reason(error)
+    return AudioFileError(path, not_audio_problem(head, _reason(error)))
+
+
+def not_audio_problem(head: bytes, reason: str) -> str:
+    """Say what a file libsndfile rejected is, naming its kind and never quoting its bytes.
+
+    Parameters
+    ----------
+    head : bytes
+        The file's first bytes.
+    reason : str
+        libsndfile's reason for rejecting it.
+
+    Returns
+    -------
+    str
+        The problem, phrased to follow the file's name ("holds text, not audio: an HTML
+        page ...").
+    """
+    kind = file_kind(head)
+    advice = f": {kind.advice}" if kind.advice else ""
     if not head:
-        return AudioFileError(path, "is empty (0 bytes)")
-    if head.startswith(_GIT_LFS_POINTER):
-        return AudioFileError(
-            path,
-            "is a Git LFS pointer, not the audio: fetch the files with `git lfs pull`",
-        )
-    if _looks_like_text(head):
-        return AudioFileError(
-            path, f"holds text, not audio ({reason}); it starts with {head[:32]!r}"
-        )
-    return AudioFileError(path, f"cannot be read as audio: {reason}; it starts with {head[:12]!r}")
-
-
-def _looks_like_text(head: bytes) -> bool:
-    try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError:
-        # A multi-byte character cut at the end of the sample is still text.
-        try:
-            text = head[:-3].decode("utf-8")
-        except UnicodeDecodeError:
-            return False
-    return bool(text) and all(c.isprintable() or c in "\t\r\n" for c in text)
+        return "is empty (0 bytes)"
+    if kind.name.endswith("pointer"):  # Git LFS, git-annex: the audio was never fetched
+        return f"is {kind.name}, not the audio{advice}"
+    if kind.text:
+        detail = "" if kind.name == "text" else f": {kind.name}"
+        return f"holds text, not audio{detail}" + (f" ({kind.advice})" if kind.advice else "")
+    if kind.name == "binary data":
+        return f"cannot be read as audio: {reason}"
+    if kind.audio:
+        return f"is {kind.name}, which libsndfile does not read{advice}"
+    return f"is {kind.name}, not audio{advice}"

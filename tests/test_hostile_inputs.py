@@ -431,6 +431,76 @@ def test_fifos_are_never_listed(tmp_path):
         assert flow(tmp_path, ["x"], on_error=on_error).filenames == ["x/a.wav"]
 
 
+# ----------------------------------------------------------------------------- no file content
+
+# A marker no message may contain, and the kind each file must be called instead.
+SECRET = "s3cr3t-7f1b9c"
+NOT_AUDIO = {
+    "page.wav": (f"<!DOCTYPE html>\n<html><body>{SECRET}</body></html>\n".encode(), "an HTML page"),
+    "bom.wav": (f"\ufeff  <html><p>{SECRET}</p></html>".encode(), "an HTML page"),
+    "s3.wav": (f'<?xml version="1.0"?><Error><Code>{SECRET}</Code></Error>'.encode(), "XML"),
+    "meta.wav": (f'{{"token": "{SECRET}"}}'.encode(), "JSON"),
+    "notes.wav": (f"user: {SECRET}\npassword: {SECRET}\n".encode(), r"holds text, not audio$"),
+    "shadow.wav": (f"root:$6${SECRET}$abc:19000:0:99999:7:::\n".encode(), "holds text"),
+    "lfs.wav": (
+        f"version https://git-lfs.github.com/spec/v1\noid sha256:{SECRET}\nsize 3\n".encode(),
+        "is a Git LFS pointer, not the audio: fetch the files with `git lfs pull`",
+    ),
+    "annex.wav": (
+        f"/annex/objects/SHA256E-s3--{SECRET}.wav\n".encode(),
+        "is a git-annex pointer, not the audio: fetch the files with `git annex get`",
+    ),
+    "archive.wav": (b"PK\x03\x04\x14\x00" + SECRET.encode() * 4, "is a ZIP archive, not audio"),
+    "array.wav": (b"\x93NUMPY\x01\x00v\x00{'descr': '" + SECRET.encode(), "NumPy array"),
+    "movie.wav": (b"\x00\x00\x00\x20ftypM4A " + SECRET.encode(), "MP4 / M4A container"),
+    "environ.wav": (f"HOME=/root\0KEY={SECRET}\0PATH=/bin\0".encode(), "cannot be read as audio"),
+    "noise.wav": (bytes(range(256)) + SECRET.encode(), "cannot be read as audio"),
+}
+
+
+def assert_quotes_nothing(message: str, content: bytes, path: Path) -> None:
+    """No 8 printable bytes in a row of ``content`` are in ``message`` (its path aside)."""
+    assert SECRET not in message, message
+    for run in re.findall(rb"[\x21-\x7e]{8,}", content):
+        for start in range(len(run) - 7):
+            window = run[start : start + 8].decode()
+            assert window not in message or window in str(path), (window, message)
+
+
+@pytest.mark.parametrize("name", sorted(NOT_AUDIO))
+def test_a_file_that_is_not_audio_is_named_by_kind_without_quoting_it(tmp_path, name):
+    content, kind = NOT_AUDIO[name]
+    write(tmp_path / "x" / name, content)
+    with pytest.raises(AudioFileError) as caught:
+        read_audio(tmp_path / "x" / name, RATE)
+    assert re.search(kind, caught.value.problem), caught.value.problem
+    assert_quotes_nothing(str(caught.value), content, tmp_path)
+    # Neither does the skip warning, nor the reason skipped_files gives.
+    write(tmp_path / "x" / "good.wav", wav_bytes(np.arange(10), RATE))
+    with pytest.warns(SkippedFilesWarning) as warned:
+        it = flow(tmp_path, ["x"], on_error="skip")
+    assert_quotes_nothing(str(warned[0].message), content, tmp_path)
+    assert_quotes_nothing(dict(it.skipped_files)[f"x/{name}"], content, tmp_path)
+
+
+@pytest.mark.parametrize("target", ["/etc/shadow", "/proc/self/environ"])
+def test_a_link_to_a_system_file_does_not_leak_it(tmp_path, target):
+    try:
+        with open(target, "rb") as file:
+            content = file.read(4096)
+    except OSError:
+        pytest.skip(f"{target} cannot be read here")
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "a.wav").symlink_to(target)
+    with pytest.raises(AudioFileError) as caught:
+        flow(tmp_path, ["x"])[0]
+    assert_quotes_nothing(str(caught.value), content, tmp_path)
+    write(tmp_path / "x" / "good.wav", wav_bytes(np.arange(10), RATE))
+    with pytest.warns(SkippedFilesWarning) as warned:
+        flow(tmp_path, ["x"], on_error="skip")
+    assert_quotes_nothing(str(warned[0].message), content, tmp_path)
+
+
 # ----------------------------------------------------------------------------- on_error="skip"
 
 
