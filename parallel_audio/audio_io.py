@@ -10,7 +10,7 @@ import soundfile
 import soxr
 
 from parallel_audio.errors import AudioFileError
-from parallel_audio.file_kind import HEAD_BYTES, file_kind
+from parallel_audio.file_kind import AUDIO_DATA, BINARY_DATA, HEAD_BYTES, file_kind
 
 #: Sample rates a file may declare, in Hz. Not only audio: sensor signals (a 360 Hz EKG,
 #: which the reference trains on) are read too. A rate above 1 MHz is a damaged header.
@@ -131,7 +131,7 @@ def decode_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     try:
         sound = soundfile.SoundFile(encoded)
     except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError, OSError) as error:
-        raise _open_failure(path, error) from error
+        raise open_failure(path, error) from error
     with sound:
         file_rate = sound.samplerate
         channels = sound.channels
@@ -211,11 +211,24 @@ def _reason(error: BaseException) -> str:
     return text.strip().rstrip(".")
 
 
-def _open_failure(path: str | os.PathLike, error: BaseException) -> AudioFileError:
+def open_failure(path: str | os.PathLike, error: BaseException) -> AudioFileError:
     """Say why libsndfile could not open ``path`` in words that point to the fix.
 
     libsndfile reports every operating-system failure as "System error", so the file is
     examined again here, only on this failure path.
+
+    Parameters
+    ----------
+    path : str or os.PathLike or bytes
+        The file libsndfile was asked to open.
+    error : BaseException
+        What soundfile raised.
+
+    Returns
+    -------
+    AudioFileError
+        Naming the file and the problem; a file that is not audio is named by its kind,
+        never quoted.
     """
     name = os.fsencode(path)
     if os.path.islink(name) and not os.path.exists(name):
@@ -276,7 +289,7 @@ def not_audio_problem(head: bytes, reason: str) -> str:
     if kind.text:
         detail = "" if kind.name == "text" else f": {kind.name}"
         return f"holds text, not audio{detail}" + (f" ({kind.advice})" if kind.advice else "")
-    if kind.name == "binary data":
+    if kind.name in (AUDIO_DATA, BINARY_DATA):
         return f"cannot be read as audio: {reason}"
     if kind.audio:
         return f"is {kind.name}, which libsndfile does not read{advice}"

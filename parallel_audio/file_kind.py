@@ -12,6 +12,15 @@ from typing import NamedTuple
 
 #: Bytes of a file's start that :func:`file_kind` looks at.
 HEAD_BYTES = 512
+#: The kind of a file that starts as a format libsndfile reads (so it is damaged or uses an
+#: encoding libsndfile lacks), and of binary data of no known kind: only libsndfile's own
+#: reason can say more.
+AUDIO_DATA = "audio data"
+BINARY_DATA = "binary data"
+
+# Signatures of common formats libsndfile reads: RIFF/RIFX/RF64 WAV, FLAC, Ogg, AIFF,
+# ID3-tagged MP3, Sun .au.
+_LIBSNDFILE_SIGNATURES = (b"RIFF", b"RIFX", b"RF64", b"fLaC", b"OggS", b"FORM", b"ID3", b".snd")
 
 
 class FileKind(NamedTuple):
@@ -91,6 +100,8 @@ def file_kind(head: bytes) -> FileKind:
     """
     if not head:
         return FileKind(False, "an empty file")
+    if head.startswith(_LIBSNDFILE_SIGNATURES):
+        return FileKind(False, AUDIO_DATA)
     if head.startswith(b"version https://git-lfs"):
         return FileKind(True, "a Git LFS pointer", "fetch the files with `git lfs pull`")
     if b"/annex/objects/" in head[:256] and _is_text(head):
@@ -109,7 +120,7 @@ def file_kind(head: bytes) -> FileKind:
             if start.startswith(prefix):
                 return FileKind(True, name, advice)
         return FileKind(True, "text")
-    return FileKind(False, "binary data")
+    return FileKind(False, BINARY_DATA)
 
 
 def _is_text(head: bytes) -> bool:

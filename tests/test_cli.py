@@ -351,6 +351,43 @@ def test_info_reports_counts_histograms_and_unreadable_files(tmp_path, capsys):
         )
 
 
+def test_info_reads_every_file_name_the_generator_reads(tmp_path):
+    """Names that are not UTF-8 (Latin-1 from an old archive) are read, counted and shown."""
+    root = os.fsencode(tmp_path / "data")
+    folders = {b"caf\xe9": 0.5, b"plain": 1.0}  # class folder -> seconds of each file
+    try:
+        for folder, seconds in folders.items():
+            os.makedirs(os.path.join(root, folder))
+            for name in (b"voix_\xe0_nohash_0.wav", b"ok_nohash_0.wav"):
+                x = 0.1 * np.sin(np.arange(int(RATE * seconds)) * 0.3)
+                soundfile.write(os.path.join(root, folder, name), x, RATE)
+        with open(os.path.join(root, b"plain", b"notes_\xff.txt"), "w") as file:
+            file.write("not audio")
+    except (OSError, UnicodeError):
+        pytest.skip("this file system stores only UTF-8 names")
+    # The generator reads them (the reference for what info must handle).
+    generator = ParallelAudioDataGenerator(cores=0, trim_threshold_db=None)
+    iterator = generator.flow_from_directory(
+        os.fsdecode(root), classes=[os.fsdecode(f) for f in folders], batch_size=4
+    )
+    assert iterator.samples == 4 and iterator.batch(0)[0].shape[0] == 4
+    # info, run as a user runs it, on a terminal that takes UTF-8 only.
+    result = subprocess.run(
+        [sys.executable, "-m", "parallel_audio", "info", root],
+        capture_output=True,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        timeout=120,
+        check=False,
+    )
+    out = result.stdout.decode("utf-8")
+    assert result.returncode == 0, result.stderr.decode("utf-8", "replace")
+    assert "Every audio file can be read." in out
+    assert re.search(r"^  caf\\xe9\s+2\s+2\s+1\.0\s+0$", out, re.MULTILINE), out
+    assert re.search(r"^  plain\s+2\s+2\s+2\.0\s+0$", out, re.MULTILINE), out
+    assert "Duration (s) of the 4 readable files" in out
+    assert "notes_\\xff.txt" in out  # the ignored file, shown escaped
+
+
 def test_info_on_a_missing_directory_says_so(capsys, tmp_path):
     code, _, err = run_cli(capsys, "info", tmp_path / "nowhere")
     assert code == 2 and "does not exist" in err

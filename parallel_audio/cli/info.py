@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     classes = settings.classes or folders
     seed = settings.seed if settings.seed is not None else 0
 
-    print(f"Dataset {os.path.abspath(directory)}")
+    print(f"Dataset {printable_path(os.path.abspath(directory))}")
     _print_folders(survey, folders)
     in_classes = [f for f in survey.readable if _top_folder(f.path) in folders]
     _print_histograms(in_classes)
@@ -178,15 +178,20 @@ def survey_dataset(directory: str | os.PathLike) -> DatasetSurvey:
     import soundfile
     from tqdm import tqdm
 
+    from parallel_audio.audio_io import open_failure
+
     root = os.fspath(directory)
     survey = DatasetSurvey(root)
     paths = list_dataset_files(root, unlistable=survey.unlistable, others=survey.ignored)
     for path in tqdm(paths, desc="reading headers", unit="file", disable=None, leave=False):
         info = FileInfo(path)
+        # As the generator opens files: bytes reach libsndfile as the file system spells
+        # them (soundfile would encode a str as strict UTF-8, which names may not be).
+        full_path = os.fsencode(os.path.join(root, path))
         try:
-            header = soundfile.info(os.path.join(root, path))
+            header = soundfile.info(full_path)
         except Exception as error:  # libsndfile's reasons vary by format; all mean unreadable
-            info.problem = f"cannot be read as audio: {error}"
+            info.problem = open_failure(full_path, error).problem
         else:
             if header.frames <= 0:
                 info.problem = "holds no audio samples"
@@ -219,14 +224,14 @@ def _print_folders(survey: DatasetSurvey, folders: list[str]) -> None:
         f"audio files, {len(speakers)} speakers (file names <speaker>_nohash_<n>.<ext>; "
         "any other file is a speaker of its own)"
     )
-    width = max([len(n) for n in folders + others] + [6])
+    width = max([len(printable_path(n)) for n in folders + others] + [6])
     print(f"\n  {'folder':<{width}}  {'files':>7}  {'speakers':>8}  {'seconds':>9}  unreadable")
     for name in folders + others:
         infos = by_folder.get(name, [])
         seconds = sum(f.duration_s for f in infos if f.problem is None)
         unreadable = sum(f.problem is not None for f in infos)
         group_count = len({speaker_group(f.path) for f in infos})
-        label = name if name != "." else "(top level)"
+        label = printable_path(name) if name != "." else "(top level)"
         note = "" if name in folders else "  (not a class)"
         print(
             f"  {label:<{width}}  {len(infos):>7}  {group_count:>8}  {seconds:>9.1f}  "
@@ -234,9 +239,10 @@ def _print_folders(survey: DatasetSurvey, folders: list[str]) -> None:
         )
     empty = [name for name in folders if name not in by_folder]
     if empty:
-        print(f"  class folders without audio files: {', '.join(empty)}")
+        print(f"  class folders without audio files: {', '.join(map(printable_path, empty))}")
     if survey.ignored:
-        shown = ", ".join(survey.ignored[:5]) + (" ..." if len(survey.ignored) > 5 else "")
+        shown = ", ".join(map(printable_path, survey.ignored[:5]))
+        shown += " ..." if len(survey.ignored) > 5 else ""
         print(f"  {len(survey.ignored)} files without an audio extension are ignored: {shown}")
     for folder, reason in survey.unlistable:
         print(f"  ! folder {printable_path(folder)} {reason}")
@@ -288,7 +294,7 @@ def _print_unreadable(survey: DatasetSurvey) -> None:
         return
     print(f"\n{len(bad)} files cannot be read:")
     for info in bad[:MAX_LISTED_ERRORS]:
-        print(f"  {info.path}: {info.problem}")
+        print(f"  {printable_path(info.path)}: {info.problem}")
     if len(bad) > MAX_LISTED_ERRORS:
         print(f"  ... and {len(bad) - MAX_LISTED_ERRORS} more")
     print(
@@ -311,7 +317,7 @@ def _print_flow(
         f"silence_class_percentage={generator.silence_class_percentage} serves:"
     )
     names = [str(s) if s is not None else "all files" for s in subsets]
-    width = max(len(c) for c in [*classes, "total"])
+    width = max(len(printable_path(c)) for c in [*classes, "total"])
     print("  " + f"{'class':<{width}}  " + "  ".join(f"{n:>10}" for n in names))
 
     def cell(subset: str | None, name: str | None) -> str:
@@ -327,7 +333,7 @@ def _print_flow(
             note = "  (drawn from the class folders not listed)"
         elif name == "_silence_":
             note = "  (empty clips that receive noise)"
-        print(f"  {name:<{width}}  {row}{note}")
+        print(f"  {printable_path(name):<{width}}  {row}{note}")
     totals = "  ".join(cell(s, None) for s in subsets)
     print(f"  {'total':<{width}}  {totals}")
 
