@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import reprlib
 
 
 class ParallelAudioError(Exception):
@@ -66,3 +67,33 @@ def printable_path(path: str) -> str:
         The same path where it is valid UTF-8.
     """
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 80
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = _SHORT.maxset = 6
+_SHORT.maxlevel = 3
+
+
+def short_repr(value: object) -> str:
+    """Return ``repr(value)`` abridged for a message: long strings and containers are cut.
+
+    Messages quote the value they reject; a value read from a config file can be a huge
+    nested list, and the message must stay a line or two.
+
+    Parameters
+    ----------
+    value : object
+        What was received.
+
+    Returns
+    -------
+    str
+        At most a few hundred characters; ``...`` marks what was left out.
+
+    Examples
+    --------
+    >>> short_repr(list(range(1000)))
+    '[0, 1, 2, 3, 4, 5, ...]'
+    """
+    return _SHORT.repr(value)

@@ -251,6 +251,60 @@ def test_dataset_keys_of_a_config_file_are_checked(tmp_path, capsys, dataset, co
     assert code == 2 and message in err
 
 
+def test_the_readme_config_example_loads_as_written(tmp_path):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    example = re.search(r"```yaml\n(.*?)```", readme, re.DOTALL)[1]
+    path = tmp_path / "data_config.yaml"
+    path.write_text(example)
+    settings = load_config(path)
+    # YAML 1.1 reads yes, no, on and off as booleans; class names are folder names.
+    assert settings.classes == ["yes", "no", "_unknown_", "_silence_"]
+    generator = build_generator(settings)
+    assert generator.speed_range == (0.9, 1.1) and generator.noise_level_mode == "snr_db"
+    assert generator.frontend_settings.window_size_ms == 30
+    # Every word YAML 1.1 calls a boolean stays a string; YAML 1.2's true and false do not.
+    path.write_text(
+        "classes: [y, Y, n, N, yes, Yes, YES, no, NO, on, On, ON, off, Off, OFF]\n"
+        "add_channel_dimension: false\nvalidation_augmentation_enabled: True\n"
+    )
+    settings = load_config(path)
+    assert settings.classes == "y Y n N yes Yes YES no NO on On ON off Off OFF".split()
+    assert settings.generator_kwargs == {
+        "add_channel_dimension": False,
+        "validation_augmentation_enabled": True,
+    }
+
+
+# A "billion laughs": nine levels of ten aliases, 10**9 values once expanded, in 900 bytes.
+ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{b}: &{b} [*{a}, *{a}, *{a}, *{a}, *{a}, *{a}, *{a}, *{a}, *{a}, *{a}]\n"
+    for a, b in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (ALIAS_BOMB + "speed_range: *i\n", "aliases expand to more than 10000 values"),
+        ("speed_range: &r [0.9, *r]\n", "aliases expand to more than 10000 values"),
+        ("classes: [" + "a, " * 600_000 + "b]\n", "larger than 1 MiB"),
+        ("seed: \xff\xfe\n", "is not UTF-8 text"),
+    ],
+    ids=["alias-bomb", "recursive-alias", "too-large", "not-utf8"],
+)
+def test_a_hostile_config_file_gets_a_short_error(tmp_path, capsys, dataset, content, message):
+    path = tmp_path / "config.yaml"
+    path.write_bytes(content.encode("latin-1"))
+    code, out, err = run_cli(capsys, "info", dataset, "--config", path)
+    assert code == 2 and message in err and "Traceback" not in err
+    assert len(err) < 1000, len(err)
+
+
+def test_a_config_file_that_never_ends_is_refused(capsys, dataset):
+    code, _, err = run_cli(capsys, "info", dataset, "--config", "/dev/zero")
+    assert code == 2 and "larger than 1 MiB" in err and len(err) < 1000
+
+
 @pytest.mark.parametrize(
     ("options", "constructor_kwargs"),
     [

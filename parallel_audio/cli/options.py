@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from parallel_audio.errors import ParallelAudioError
+from parallel_audio.errors import ParallelAudioError, printable_path, short_repr
 from parallel_audio.frontend_settings import KEY_PREFIX, AudioFeatureGeneratorSettings
 
 #: Parameters that take Python objects, which no command line or config file can express.
@@ -543,7 +543,9 @@ def load_config(path: str | os.PathLike) -> DataSettings:
     Parameters
     ----------
     path : str or os.PathLike
-        The file. JSON is YAML, so one reader takes both.
+        The file, read as :func:`parallel_audio.cli.config_file.read_config` reads it: JSON
+        is YAML, booleans are YAML 1.2's (``yes``, ``no``, ``on``, ``off`` are text), at most
+        1 MiB whose aliases expand to at most 10 000 values.
 
     Returns
     -------
@@ -554,25 +556,21 @@ def load_config(path: str | os.PathLike) -> DataSettings:
     CommandLineError
         The file cannot be read, is not a mapping, or names a key that is no setting.
     """
-    import yaml
+    from parallel_audio.cli.config_file import ConfigFileProblem, read_config
 
+    name = printable_path(os.fspath(path))
     try:
-        with open(path, encoding="utf-8") as file:
-            content = yaml.safe_load(file)
-    except OSError as error:
-        raise CommandLineError(f"cannot read config file {os.fspath(path)!r}: {error}") from None
-    except yaml.YAMLError as error:
-        raise CommandLineError(
-            f"config file {os.fspath(path)!r} is not YAML or JSON: {error}"
-        ) from None
+        content = read_config(path)
+    except ConfigFileProblem as error:
+        raise CommandLineError(str(error)) from None
     if content is None:
         content = {}
     if not isinstance(content, Mapping):
         raise CommandLineError(
-            f"config file {os.fspath(path)!r} must hold a mapping of setting names to values, "
+            f"config file {name!r} must hold a mapping of setting names to values, "
             f"got {type(content).__name__}"
         )
-    return settings_from_mapping(content, source=f"config file {os.fspath(path)!r}")
+    return settings_from_mapping(content, source=f"config file {name!r}")
 
 
 def settings_from_mapping(content: Mapping[str, Any], *, source: str = "settings") -> DataSettings:
@@ -622,10 +620,13 @@ def _dataset_value(key: str, value: Any, source: str) -> Any:
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, Sequence) or not all(isinstance(v, str) for v in value):
-            raise CommandLineError(f"{source}: classes must be a list of names, got {value!r}")
+            raise CommandLineError(
+                f"{source}: classes must be a list of names (quote a name YAML reads as a "
+                f"number: '1'), got {short_repr(value)}"
+            )
         return list(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise CommandLineError(f"{source}: {key} must be an integer, got {value!r}")
+        raise CommandLineError(f"{source}: {key} must be an integer, got {short_repr(value)}")
     return value
 
 
