@@ -24,6 +24,7 @@ import hashlib
 import logging
 import math
 import os
+import stat
 import tempfile
 import warnings
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
@@ -294,7 +295,10 @@ def build_index(
         file, then ``os.replace``) and reused on later runs while it lists exactly the class's
         current files, so it fixes which files ``max_samples_per_class`` keeps; when files were
         added or removed it is rebuilt. Delete it to reshuffle with a new seed. If it cannot be
-        written, a warning is issued and the order is used without being stored.
+        written, a warning is issued and the order is used without being stored. It is read
+        only when it is a regular file no larger than the class's paths one per line: anything
+        else at its path (a FIFO, a link to a device such as ``/dev/zero``) is replaced, with
+        a warning, and never read.
     list_valid_filenames_in_directory_function : callable, optional
         Replaces the listing of each class folder (listed and unlisted), called by keyword
         as the reference does, ``fn(base_directory=, search_class=, white_list_formats=,
@@ -901,7 +905,7 @@ def _shuffle_index_order(
 ) -> list[str]:
     """Return ``files`` in the order of the class's shuffle index file, (re)writing it if stale."""
     index_path = os.path.join(shuffle_index_dir, _INDEX_SUBFOLDER, f"{class_name}.txt")
-    stored = _read_index_file(index_path)
+    stored = _read_index_file(index_path, files)
     if stored is not None and len(stored) == len(files) and set(stored) == set(files):
         return stored
     if stored is not None:
@@ -917,17 +921,55 @@ def _shuffle_index_order(
     return order
 
 
-def _read_index_file(index_path: str) -> list[str] | None:
+def _read_index_file(index_path: str, files: list[str]) -> list[str] | None:
+    """Read the shuffle index of ``files``, if it is a regular file small enough to list them.
+
+    Whatever sits at the index's path is untrusted (a dataset folder shared or unpacked from
+    an archive): a symlink to ``/dev/zero`` would be read forever and a FIFO would block the
+    open, so only a regular file no larger than ``files`` listed one per line (CRLF allowed)
+    is read. Anything else is rebuilt; None means "no usable index".
+    """
+    limit = sum(len(path.encode("utf-8", "surrogateescape")) + 2 for path in files)
+    # O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer; it changes
+    # nothing for a regular file.
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        with open(index_path, encoding="utf-8", errors="surrogateescape", newline="\n") as file:
-            return [line.rstrip("\r\n") for line in file if line.rstrip("\r\n")]
+        descriptor = os.open(index_path, flags)
     except (FileNotFoundError, NotADirectoryError):
         return None
-    except (OSError, UnicodeError) as error:
-        warnings.warn(
-            f"cannot read shuffle index {index_path!r} ({error}); rebuilding it", stacklevel=5
-        )
+    except OSError as error:
+        _warn_unreadable_index(index_path, error.strerror or str(error))
         return None
+    status = os.fstat(descriptor)
+    if not stat.S_ISREG(status.st_mode):
+        os.close(descriptor)
+        _warn_unreadable_index(index_path, "it is not a regular file")
+        return None
+    with open(descriptor, "rb") as file:
+        if status.st_size > limit:
+            _logger.info(
+                "rebuilding %s: its %d bytes are more than the %d that list the class's files",
+                index_path,
+                status.st_size,
+                limit,
+            )
+            return None
+        try:
+            data = file.read(limit + 1)  # the file may have grown since fstat
+        except OSError as error:
+            _warn_unreadable_index(index_path, error.strerror or str(error))
+            return None
+    if len(data) > limit:
+        return None
+    lines = data.decode("utf-8", "surrogateescape").split("\n")
+    return [line.rstrip("\r") for line in lines if line.rstrip("\r")]
+
+
+def _warn_unreadable_index(index_path: str, reason: str) -> None:
+    warnings.warn(
+        f"cannot read shuffle index {printable_path(index_path)!r} ({reason}); rebuilding it",
+        stacklevel=6,
+    )
 
 
 def _write_index_file(index_path: str, order: list[str]) -> None:

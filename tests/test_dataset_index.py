@@ -379,6 +379,56 @@ def test_shuffle_index_order_then_split(tmp_path):
     assert list(validation.filenames) == [p for p in stored if is_validation(p, 0.4)]
 
 
+# Builds the index of class "yes" with a hostile shuffle index file in place, under a 4 GB
+# address-space limit, and prints the order it got.
+_HOSTILE_INDEX_SCRIPT = """
+import resource, sys, warnings
+resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+from parallel_audio.dataset_index import build_index
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    index = build_index(sys.argv[1], ["yes"], shuffle_index_dir=sys.argv[2], seed=3)
+print("\\n".join(index.filenames))
+print("WARNINGS", *[str(w.message) for w in caught], sep="\\n")
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs and /dev/zero")
+@pytest.mark.parametrize("kind", ["dev-zero", "fifo", "sparse-8GB", "directory"])
+def test_a_shuffle_index_that_is_not_a_small_regular_file_is_not_read(tmp_path, kind):
+    import subprocess
+    import sys
+
+    names = [f"{i:03d}.wav" for i in range(30)]
+    root = make_dataset(tmp_path / "data", {"yes": names})
+    expected = build_index(root, ["yes"], shuffle_index_dir=tmp_path / "clean", seed=3)
+    index_file = tmp_path / "index" / ".index" / "yes.txt"
+    index_file.parent.mkdir(parents=True)
+    if kind == "dev-zero":
+        index_file.symlink_to("/dev/zero")  # endless: memory would grow by about 1 GB/s
+    elif kind == "fifo":
+        os.mkfifo(index_file)  # opening it to read would block until a writer comes
+    elif kind == "sparse-8GB":
+        with open(index_file, "wb") as file:
+            file.truncate(8 << 30)  # one 8 GB line of NUL bytes, costing no disk
+    else:
+        index_file.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-c", _HOSTILE_INDEX_SCRIPT, str(root), str(tmp_path / "index")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    order, warned = result.stdout.split("WARNINGS\n")
+    assert order.split() == list(expected.filenames)  # the seeded order, as if none existed
+    if kind in ("dev-zero", "fifo"):
+        assert "(it is not a regular file); rebuilding it" in warned, warned
+    if kind != "directory":  # replaced by a regular file holding that order
+        assert index_file.read_text().split() == list(expected.filenames)
+
+
 def test_unwritable_shuffle_index_dir_warns_and_still_works(tmp_path):
     root = make_dataset(tmp_path / "data", {"yes": ["a.wav", "b.wav", "c.wav"]})
     blocker = tmp_path / "not_a_dir"
