@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from parallel_audio import limits
 from parallel_audio.audio_ops import fit_to_length, trim_silence
 from parallel_audio.augment import (
     NOISE_COLORS,
@@ -26,14 +27,15 @@ from parallel_audio.augment import (
     load_background_noise,
 )
 from parallel_audio.augment.pitch import octave_range_warning
-from parallel_audio.errors import DatasetError, SettingsError
+from parallel_audio.errors import DatasetError, SettingsError, short_repr
 from parallel_audio.feature_generator import AudioFeatureGenerator
 from parallel_audio.frontend_settings import AudioFeatureGeneratorSettings
 from parallel_audio.generator_checks import (
     FRONTEND_DTYPES,
     PARAMETER_CHECKS,
+    check_noise_level,
+    check_sample_length,
     check_sample_shape,
-    float_range,
 )
 
 if TYPE_CHECKING:
@@ -94,9 +96,10 @@ class ParallelAudioDataGenerator:
     debug : bool
         Run workers as threads, so breakpoints in the pipeline and callbacks stop.
     max_batches_pending : int
-        At most this many batches are computed ahead of the consumer, >= 1.
+        At most this many batches are computed ahead of the consumer, >= 1 and at most 256.
     batch_timeout : float, optional
-        Seconds a worker process may spend on one batch, > 0. A worker that takes longer is
+        Seconds a worker process may spend on one batch, > 0 and at most 604800 (a week).
+        A worker that takes longer is
         taken for hung: it is killed and replaced, with a RuntimeWarning, and its batches
         are computed again; a batch that hangs two workers raises WorkerError. None waits
         forever. Debug threads are never timed. Default 300.
@@ -113,9 +116,10 @@ class ParallelAudioDataGenerator:
     samplewise_center, samplewise_std_normalization : bool
         Subtract each sample's mean; divide by its standard deviation (+1e-6).
     samplewise_normalize_range : (float, float), optional
-        Scale each sample linearly onto this range, after the other normalizations.
+        Scale each sample linearly onto this range, after the other normalizations; within
+        [-1e6, 1e6].
     rescale : float, optional
-        Multiply each sample by this value first.
+        Multiply each sample by this value first; of a magnitude at most 1e6.
     validation_split : float
         Fraction of speakers (or files) held out for ``subset="validation"``, in [0, 1).
     validation_augmentation_enabled : bool
@@ -129,28 +133,32 @@ class ParallelAudioDataGenerator:
         default ``dtype``.
     trim_threshold_db : float, optional
         Leading and trailing audio more than this many dB below the clip's loudest frame
-        is cut (``librosa.effects.trim`` semantics). None or 0 keeps the clip whole.
-        Default 20.
+        is cut (``librosa.effects.trim`` semantics), at most 300. None or 0 keeps the clip
+        whole. Default 20.
     noise_colors : str or list of str, optional
         Colored noise to add: among white, pink, brown (power falling as 1/f^0, 1/f,
         1/f^2), blue, violet (rising as f, f^2); or "all", or "none".
     noise_color_range : (float, float), optional
-        Level of the colored noise, see ``noise_level_mode``.
+        Level of the colored noise, see ``noise_level_mode``: within [0, 100] as factors,
+        within [-100, 100] dB as signal-to-noise ratios.
     speed_range : (float, float), optional
-        Tempo factor, > 0 (< 1 slower and longer, > 1 faster and shorter), pitch kept.
-        Drawn continuously over the range.
+        Tempo factor within [0.1, 10] (< 1 slower and longer, > 1 faster and shorter), pitch
+        kept. Drawn continuously over the range.
     pitch_range : (int, int) or (float, float), optional
         Pitch shift, duration kept: two ints are semitone steps (both ends drawn); with a
-        float the range is in octaves, times 12 in semitones (``(-0.5, 0.5)`` is -6 to +6).
+        float the range is in octaves, times 12 in semitones (``(-0.5, 0.5)`` is -6 to +6);
+        at most 24 semitones either way (2 octaves as floats).
         A float range reaching beyond 6 semitones, such as ``(0.9, 1.1)`` (+10.8 to +13.2),
         warns: it was most likely meant as frequency factors.
     vtlp_range : (float, float), optional
-        Vocal tract length perturbation factor, > 0: frequencies below 4800 Hz are scaled by
-        it, the band above is warped linearly up to Nyquist.
+        Vocal tract length perturbation factor within [0.5, 2]: frequencies below 4800 Hz are
+        scaled by it, the band above is warped linearly up to Nyquist.
     loudness_range : (float, float), optional
-        Gain drawn per sample, >= 0 (< 1 quieter, > 1 louder); it also scales the noise.
+        Gain drawn per sample, within [0, 100] (< 1 quieter, > 1 louder); it also scales the
+        noise.
     bg_noise_range : (float, float), optional
-        Level of the background noise, see ``noise_level_mode``.
+        Level of the background noise, see ``noise_level_mode``: within [0, 100] as factors,
+        within [-100, 100] dB as signal-to-noise ratios.
     bg_noise_dir : str, optional
         Folder of background noise recordings (every audio file in it), used as given when
         it exists, else relative to the ``flow_from_directory`` directory. Each sample gets
@@ -162,11 +170,12 @@ class ParallelAudioDataGenerator:
         front of it, within [0, 1]. Default (0.0, 1.0).
     unknown_class_percentage, silence_class_percentage : float
         Size of the ``_unknown_`` / ``_silence_`` classes relative to the smallest real
-        class. Defaults 1.0 and 0.6.
+        class, >= 0 and at most 100. Defaults 1.0 and 0.6.
     disable_random_transforms : bool
         No augmentation at all (clips are still trimmed and padded at offset 0).
     frontend_settings : AudioFeatureGeneratorSettings, optional
-        The microfrontend's settings; their sample rate and length define the samples. The
+        The microfrontend's settings; their sample rate and length define the samples, of at
+        most 2**21 values (131 s at 16 kHz) and, with the frontend on, at least one window. The
         generator holds this object itself, as the reference does: later changes to it
         (or to :attr:`sample_rate_hz` and :attr:`sample_length_ms`) are followed by the
         generator's methods and by iterators created afterwards.
@@ -174,7 +183,8 @@ class ParallelAudioDataGenerator:
         Return spectrograms (True) or the augmented audio (False). With False the frontend
         settings are not checked against each other (a 360 Hz signal needs no filterbank).
     sample_shape : tuple of int, optional
-        Shape of a sample; required with ``frontend_enabled=False``, ignored otherwise.
+        Shape of a sample, dimensions >= 1 and at most 2**24 values; required with
+        ``frontend_enabled=False``, ignored otherwise.
     disable_gpu_in_subprocesses : bool
         Hide GPUs from worker processes.
     add_channel_dimension : bool
@@ -322,14 +332,16 @@ class ParallelAudioDataGenerator:
             raise
 
     def _check_noise_levels(self) -> None:
-        """As factors (not dB), noise levels must be >= 0."""
-        if self.__dict__.get("noise_level_mode") == "factor":
+        """Noise levels within their mode's bounds: [0, 100] as factors, +-100 dB as SNRs."""
+        mode = self.__dict__.get("noise_level_mode")
+        if mode is not None:
             for name in ("noise_color_range", "bg_noise_range"):
-                float_range(name, self.__dict__.get(name), minimum=0)
+                check_noise_level(name, self.__dict__.get(name), mode)
 
     def _check_configuration(self) -> None:
         """Check what involves several parameters; run at construction and per snapshot."""
         self._check_noise_levels()
+        check_sample_length(self.frontend_settings, self.frontend_enabled)
         if self.frontend_enabled:
             self.frontend_settings.validate()
         elif self._sample_shape is None:
@@ -811,14 +823,17 @@ class ParallelAudioDataGenerator:
         class_mode : {"categorical", "binary", "sparse", "input", None}
             Labels: one-hot, class ids (binary, sparse), the samples themselves, or none.
         batch_size : int
-            Samples per batch; -1 for the whole dataset in one batch.
+            Samples per batch, at most 65536; -1 for the whole dataset in one batch.
         shuffle : bool
             Visit samples in a fresh seeded order every epoch (else in index order).
         shuffle_index_dir : str, optional
-            Where the shuffled per-class file order is written once and reused.
+            Where the shuffled per-class file order is written once and reused. What is
+            there is read only if it is a regular file no larger than the class's list;
+            anything else (a FIFO, a link to a device) is replaced, with a warning.
         seed : int, optional
-            Seeds the file order, the epoch orders and every sample's augmentation. None
-            draws one; the iterator's ``seed`` attribute tells which, to repeat a run.
+            Seeds the file order, the epoch orders and every sample's augmentation, in
+            [0, 2**128 - 1]. None draws one; the iterator's ``seed`` attribute tells which, to
+            repeat a run.
         follow_links : bool
             Follow symbolic links to directories.
         subset : {"training", "validation"}, optional
@@ -870,9 +885,20 @@ class ParallelAudioDataGenerator:
         if (
             isinstance(batch_size, bool)
             or not isinstance(batch_size, numbers.Integral)
-            or not (batch_size >= 1 or batch_size == -1)
+            or not (1 <= batch_size <= limits.MAX_BATCH_SIZE or batch_size == -1)
         ):
-            raise SettingsError(f"batch_size must be an int >= 1 or -1, got {batch_size!r}")
+            raise SettingsError(
+                f"batch_size must be an int >= 1 and at most {limits.MAX_BATCH_SIZE}, or -1 for "
+                f"the whole dataset; got {short_repr(batch_size)}"
+            )
+        if seed is not None and not (
+            isinstance(seed, numbers.Integral)
+            and not isinstance(seed, bool)
+            and 0 <= seed <= limits.MAX_SEED
+        ):
+            raise SettingsError(
+                f"seed must be an int in [0, 2**128 - 1] or None, got {short_repr(seed)}"
+            )
         ignored = sorted(set(kwargs) - SILENTLY_IGNORED_KEYWORDS)
         if ignored:
             warnings.warn(f"flow_from_directory ignores {', '.join(ignored)}", stacklevel=2)

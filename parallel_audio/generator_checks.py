@@ -19,9 +19,15 @@ from typing import Any
 
 import numpy as np
 
+from parallel_audio import limits
 from parallel_audio.augment import NOISE_COLORS, NOISE_LEVEL_MODES, check_augmentations
 from parallel_audio.augment._ranges import check_range, is_number
-from parallel_audio.errors import SettingsError
+from parallel_audio.augment.levels import NOISE_LEVEL_LIMITS
+from parallel_audio.augment.loudness import MAX_LOUDNESS_FACTOR
+from parallel_audio.augment.pitch import MAX_PITCH_SEMITONES
+from parallel_audio.augment.speed import SPEED_FACTOR_LIMITS
+from parallel_audio.augment.vtlp import VTLP_FACTOR_LIMITS
+from parallel_audio.errors import SettingsError, short_repr
 from parallel_audio.frontend_settings import AudioFeatureGeneratorSettings
 
 FRONTEND_DTYPES = ("uint16", "float32", "int8")
@@ -45,7 +51,7 @@ def check_number(
     if not is_number(value, integer=integer) or not (
         minimum <= value < maximum if below_maximum else minimum <= value <= maximum
     ):
-        raise SettingsError(f"{name} must be {allowed}, got {value!r}")
+        raise SettingsError(f"{name} must be {allowed}, got {short_repr(value)}")
     return value
 
 
@@ -83,11 +89,14 @@ def check_cores(name: str, value: Any) -> int | float:
 
 
 def check_batch_timeout(name: str, value: Any) -> float | None:
-    """Seconds > 0, or None."""
+    """Seconds > 0 and at most MAX_BATCH_TIMEOUT_S, or None."""
     if value is None:
         return None
-    if not (is_number(value) and 0 < value < math.inf):
-        raise SettingsError(f"{name} must be a number of seconds > 0, or None; got {value!r}")
+    if not (is_number(value) and 0 < value <= limits.MAX_BATCH_TIMEOUT_S):
+        raise SettingsError(
+            f"{name} must be a number of seconds > 0 and at most {limits.MAX_BATCH_TIMEOUT_S} "
+            f"(a week), or None to wait forever; got {short_repr(value)}"
+        )
     return float(value)
 
 
@@ -119,14 +128,19 @@ def check_frontend_dtype(name: str, value: Any) -> np.dtype | None:
     return dtype
 
 
-def check_optional_number(name: str, value: Any, *, minimum: float = -math.inf) -> Any:
-    """None, or a finite number >= minimum."""
+def check_optional_number(
+    name: str, value: Any, *, minimum: float = -math.inf, maximum: float = math.inf
+) -> Any:
+    """None, or a finite number within [minimum, maximum]."""
     if value is None:
         return None
-    allowed = (
-        "a finite number or None" if minimum == -math.inf else f"a number >= {minimum} or None"
-    )
-    return check_number(name, value, allowed, minimum=minimum)
+    if minimum == -math.inf and maximum == math.inf:
+        allowed = "a finite number or None"
+    elif maximum == math.inf:
+        allowed = f"a number >= {minimum:g} or None"
+    else:
+        allowed = f"a number within [{minimum:g}, {maximum:g}] or None"
+    return check_number(name, value, allowed, minimum=minimum, maximum=maximum)
 
 
 def check_noise_colors(name: str, value: Any) -> tuple[str, ...]:
@@ -170,11 +184,18 @@ def check_offset_range(name: str, value: Any) -> tuple[float, float]:
 
 
 def check_normalize_range(name: str, value: Any) -> tuple[float, float] | None:
-    """Check an optional (low, high) pair of finite width."""
-    checked = float_range(name, value)
-    if checked is not None and not math.isfinite(checked[1] - checked[0]):
-        raise SettingsError(f"{name} must span a finite width, got {value!r}")
-    return checked
+    """Check an optional (low, high) pair within [-MAX_SCALE, MAX_SCALE]."""
+    return float_range(name, value, minimum=-limits.MAX_SCALE, maximum=limits.MAX_SCALE)
+
+
+def check_pitch_range(name: str, value: Any) -> tuple[float, float] | None:
+    """Check an optional pitch range: semitone ints or octave floats, two octaves at most."""
+    checked = check_range(name, value)
+    if checked is None:
+        return None
+    steps = all(is_number(end, integer=True) for end in checked)
+    limit = MAX_PITCH_SEMITONES if steps else MAX_PITCH_SEMITONES / 12
+    return check_range(name, value, minimum=-limit, maximum=limit)
 
 
 def check_frontend_settings(name: str, value: Any) -> AudioFeatureGeneratorSettings:
@@ -192,23 +213,58 @@ def check_frontend_settings(name: str, value: Any) -> AudioFeatureGeneratorSetti
 
 
 def check_sample_shape(name: str, value: Any) -> tuple[int, ...] | None:
-    """None or a tuple of ints >= 1."""
+    """None or a tuple of ints >= 1 holding at most MAX_SAMPLE_VALUES values."""
     if value is None:
         return None
     try:
         shape = tuple(int(d) for d in value)
-    except (TypeError, ValueError):
-        raise SettingsError(f"{name} must be a tuple of ints, got {value!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise SettingsError(f"{name} must be a tuple of ints, got {short_repr(value)}") from None
     if not shape or min(shape) < 1:
-        raise SettingsError(f"{name} must be a non-empty tuple of ints >= 1, got {value!r}")
+        raise SettingsError(
+            f"{name} must be a non-empty tuple of ints >= 1, got {short_repr(value)}"
+        )
+    if math.prod(shape) > limits.MAX_SAMPLE_VALUES:
+        raise SettingsError(
+            f"{name} must hold at most 2**24 ({limits.MAX_SAMPLE_VALUES}) values, got "
+            f"{short_repr(value)}: {math.prod(shape)} values"
+        )
     return shape
+
+
+def check_sample_length(settings: AudioFeatureGeneratorSettings, frontend_enabled: bool) -> None:
+    """Reject samples longer than MAX_SAMPLE_LENGTH, or too short for one frontend window."""
+    if settings.sample_length > limits.MAX_SAMPLE_LENGTH:
+        raise SettingsError(
+            f"frontend_settings.sample_length_ms={settings.sample_length_ms} at "
+            f"sample_rate_hz={settings.sample_rate_hz} gives samples of "
+            f"{settings.sample_length} values; at most 2**21 ({limits.MAX_SAMPLE_LENGTH}, "
+            "131 s at 16 kHz) are allowed"
+        )
+    if frontend_enabled and settings.spectrogram_shape[0] < 1:
+        raise SettingsError(
+            f"frontend_settings.window_size_ms={settings.window_size_ms} is longer than "
+            f"sample_length_ms={settings.sample_length_ms}: a sample holds no frame (make the "
+            "window shorter, the sample longer, or pass frontend_enabled=False)"
+        )
+
+
+def check_noise_level(name: str, value: Any, mode: str) -> tuple[float, float] | None:
+    """Check a noise level range against the bounds of ``noise_level_mode``."""
+    minimum, maximum = NOISE_LEVEL_LIMITS[mode]
+    return float_range(name, value, minimum=minimum, maximum=maximum)
 
 
 def _checked_augmentations(name: str, value: Any) -> Any:
     return check_augmentations(value)
 
 
-_percentage = partial(check_number, allowed="a number >= 0", minimum=0)
+_percentage = partial(
+    check_number,
+    allowed=f"a number within [0, {limits.MAX_PSEUDO_CLASS_PERCENTAGE:g}]",
+    minimum=0,
+    maximum=limits.MAX_PSEUDO_CLASS_PERCENTAGE,
+)
 
 #: The check of every parameter the generator stores under its own name. Noise level ranges
 #: are checked for their shape here and against ``noise_level_mode`` by the generator.
@@ -216,7 +272,14 @@ PARAMETER_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "cores": check_cores,
     "debug": check_bool,
     "max_batches_pending": lambda n, v: int(
-        check_number(n, v, "an int >= 1", integer=True, minimum=1)
+        check_number(
+            n,
+            v,
+            f"an int within [1, {limits.MAX_BATCHES_PENDING}]",
+            integer=True,
+            minimum=1,
+            maximum=limits.MAX_BATCHES_PENDING,
+        )
     ),
     "batch_timeout": check_batch_timeout,
     "get_batch_function": check_callable,
@@ -226,20 +289,28 @@ PARAMETER_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "samplewise_center": check_bool,
     "samplewise_std_normalization": check_bool,
     "samplewise_normalize_range": check_normalize_range,
-    "rescale": check_optional_number,
+    "rescale": partial(
+        check_optional_number, minimum=-limits.MAX_SCALE, maximum=limits.MAX_SCALE
+    ),
     "validation_split": lambda n, v: float(
         check_number(n, v, "in [0, 1)", minimum=0, maximum=1, below_maximum=True)
     ),
     "validation_augmentation_enabled": check_bool,
     "dtype": check_dtype,
     "frontend_dtype": check_frontend_dtype,
-    "trim_threshold_db": partial(check_optional_number, minimum=0),
+    "trim_threshold_db": partial(
+        check_optional_number, minimum=0, maximum=limits.MAX_TRIM_THRESHOLD_DB
+    ),
     "noise_colors": check_noise_colors,
     "noise_color_range": float_range,
-    "speed_range": partial(float_range, minimum=0, open_minimum=True),
-    "pitch_range": check_range,
-    "vtlp_range": partial(float_range, minimum=0, open_minimum=True),
-    "loudness_range": partial(float_range, minimum=0),
+    "speed_range": partial(
+        float_range, minimum=SPEED_FACTOR_LIMITS[0], maximum=SPEED_FACTOR_LIMITS[1]
+    ),
+    "pitch_range": check_pitch_range,
+    "vtlp_range": partial(
+        float_range, minimum=VTLP_FACTOR_LIMITS[0], maximum=VTLP_FACTOR_LIMITS[1]
+    ),
+    "loudness_range": partial(float_range, minimum=0, maximum=MAX_LOUDNESS_FACTOR),
     "bg_noise_range": float_range,
     "bg_noise_dir": check_path,
     "offset_range": check_offset_range,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -280,7 +282,7 @@ def test_standardize_in_the_reference_order():
     [
         ({"cores": -2}, "cores must be an int >= 0, -1 for every core"),
         ({"cores": 1.5}, r"or a fraction of the machine's cores in \(0, 1\]"),
-        ({"max_batches_pending": 0}, "max_batches_pending must be an int >= 1"),
+        ({"max_batches_pending": 0}, r"max_batches_pending must be an int within \[1, 256\]"),
         ({"offset_range": (0.5, 0.2)}, "low <= high"),
         ({"offset_range": (0.0, 2.0)}, r"within \[0, 1\]"),
         ({"loudness_range": (-1, 2)}, "loudness_range must lie within"),
@@ -298,6 +300,96 @@ def test_standardize_in_the_reference_order():
 def test_nonsense_is_rejected_at_construction(kwargs, message):
     with pytest.raises(SettingsError, match=message):
         ParallelAudioDataGenerator(**kwargs)
+
+
+# Every numeric parameter but cores: (name, a value at its documented bound, values beyond it,
+# how the docstring states the bound, other arguments it needs).
+NUMERIC_BOUNDS = [
+    ("max_batches_pending", 256, [257, 10**12], "at most 256", {}),
+    ("batch_timeout", 604800, [604801.0, 1e300], "at most 604800 (a week)", {}),
+    ("samplewise_normalize_range", (-1e6, 1e6), [(0, 2e6), (-1e300, 0)], "within [-1e6, 1e6]", {}),
+    ("rescale", -1e6, [1.5e6, -1e300], "at most 1e6", {}),
+    ("trim_threshold_db", 300, [301, 1e300], "at most 300", {}),
+    ("noise_color_range", (0, 100), [(0, 101), (1e300, 1e300)], "within [0, 100]",
+     {"noise_colors": "white"}),
+    ("noise_color_range", (-100, 100), [(-101, 0), (0, 1e300)], "within [-100, 100] dB",
+     {"noise_colors": "white", "noise_level_mode": "snr_db"}),
+    ("bg_noise_range", (0, 100), [(0, 101), (0, 1e300)], "within [0, 100]",
+     {"bg_noise_dir": "noise"}),
+    ("bg_noise_range", (-100, 100), [(-1e300, 0), (0, 101)], "within [-100, 100] dB",
+     {"bg_noise_dir": "noise", "noise_level_mode": "snr_db"}),
+    ("speed_range", (0.1, 10), [(0.09, 1), (1, 10.5), (1e-300, 1), (1, 1e300)],
+     "within [0.1, 10]", {}),
+    ("pitch_range", (-24, 24), [(0, 25), (-25, 0), (0, 10**300)], "at most 24 semitones", {}),
+    ("pitch_range", (-2.0, 2.0), [(0.0, 2.1), (-1e300, 0.0)], "2 octaves", {}),
+    ("vtlp_range", (0.5, 2.0), [(0.4, 1), (1, 2.1), (1, 1e300)], "within [0.5, 2]", {}),
+    ("loudness_range", (0, 100), [(0, 101), (0, 1e300)], "within [0, 100]", {}),
+    ("unknown_class_percentage", 100, [101, 1e300], "at most 100", {}),
+    ("silence_class_percentage", 100, [101, 1e300], "at most 100", {}),
+    ("sample_shape", (2**24,), [(2**24 + 1,), (4096, 4097), (0,)], "at most 2**24 values",
+     {"frontend_enabled": False}),
+]
+
+
+def parameter_text(name: str) -> str:
+    """The whole numpydoc entry of a constructor parameter (entries may name several)."""
+    doc = ParallelAudioDataGenerator.__doc__
+    for match in re.finditer(r"^    (\w+(?:, \w+)*) : .*\n((?:        .*\n|\n)*)", doc, re.M):
+        if name in match[1].split(", "):
+            return " ".join(match[2].split())
+    raise AssertionError(f"{name} is not documented")
+
+
+@pytest.mark.parametrize(
+    ("name", "bound", "beyond", "documented", "others"),
+    NUMERIC_BOUNDS,
+    ids=[f"{case[0]}-{i}" for i, case in enumerate(NUMERIC_BOUNDS)],
+)
+def test_every_numeric_parameter_has_a_documented_upper_bound(
+    name, bound, beyond, documented, others
+):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a noise range without its source warns
+        ParallelAudioDataGenerator(cores=0, **others, **{name: bound})
+        for value in beyond:
+            with pytest.raises(SettingsError, match=f"^{name} ") as caught:
+                ParallelAudioDataGenerator(cores=0, **others, **{name: value})
+            assert len(str(caught.value)) < 300
+    assert documented in parameter_text(name)
+
+
+@pytest.mark.parametrize("dtype", ["str", "U8", "object", "complex64", "datetime64"])
+def test_dtype_must_be_a_number_type(dtype):
+    with pytest.raises(SettingsError, match="^dtype must be a numeric numpy dtype"):
+        ParallelAudioDataGenerator(cores=0, dtype=dtype)
+    for accepted in ("float16", "float32", "float64", "int8", "uint16", "int32", "bool"):
+        assert ParallelAudioDataGenerator(cores=0, dtype=accepted).dtype == accepted
+
+
+def test_samples_must_hold_a_frame_and_at_most_2_to_the_21_values():
+    short = AudioFeatureGeneratorSettings(sample_length_ms=20, window_size_ms=30)
+    with pytest.raises(SettingsError, match="window_size_ms=30 .* sample_length_ms=20"):
+        ParallelAudioDataGenerator(cores=0, frontend_settings=short)
+    # Without the frontend, the samples are audio: a window does not matter.
+    ParallelAudioDataGenerator(
+        cores=0, frontend_settings=short, frontend_enabled=False, sample_shape=(320,)
+    )
+    longest = AudioFeatureGeneratorSettings(sample_length_ms=131072)  # 2**21 at 16 kHz
+    assert ParallelAudioDataGenerator(cores=0, frontend_settings=longest).sample_length == 2**21
+    longer = AudioFeatureGeneratorSettings(sample_length_ms=131073)
+    with pytest.raises(SettingsError, match=r"sample_length_ms=131073 .* at most 2\*\*21"):
+        ParallelAudioDataGenerator(cores=0, frontend_settings=longer)
+    assert "at most 2**21 values" in parameter_text("frontend_settings")
+
+
+def test_flow_bounds_batch_size_and_seed(dataset):
+    gen = generator()
+    assert gen.flow_from_directory(dataset, classes=["low"], batch_size=65536).batch_size == 65536
+    assert gen.flow_from_directory(dataset, classes=["low"], seed=2**128 - 1).seed == 2**128 - 1
+    with pytest.raises(SettingsError, match="batch_size .* at most 65536"):
+        gen.flow_from_directory(dataset, classes=["low"], batch_size=65537)
+    with pytest.raises(SettingsError, match="seed must be an int in"):
+        gen.flow_from_directory(dataset, classes=["low"], seed=2**128)
 
 
 def test_flow_rejects_a_bad_class_mode_and_batch_size(dataset):

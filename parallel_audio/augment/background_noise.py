@@ -8,7 +8,7 @@ from collections import Counter
 import numpy as np
 
 from parallel_audio.augment._ranges import check_range
-from parallel_audio.augment.levels import noise_scale
+from parallel_audio.augment.levels import NOISE_LEVEL_LIMITS, noise_scale
 from parallel_audio.errors import AudioFileError, DatasetError
 from parallel_audio.listing import AUDIO_EXTENSIONS, list_audio_files
 
@@ -131,7 +131,7 @@ class BackgroundNoise:
     noises : dict of str to numpy.ndarray
         From :func:`load_background_noise`.
     level_range : (float, float)
-        Factors >= 0, or SNRs in dB.
+        Factors within [0, 100], or SNRs within [-100, 100] dB (:data:`NOISE_LEVEL_LIMITS`).
     mode : {"factor", "snr_db"}
     sample_rate : int
 
@@ -153,8 +153,8 @@ class BackgroundNoise:
     ) -> None:
         self.noises = noises
         self.names = tuple(noises)
-        minimum = 0 if mode == "factor" else None
-        low, high = check_range("bg_noise_range", level_range, minimum=minimum)
+        minimum, maximum = NOISE_LEVEL_LIMITS[mode]
+        low, high = check_range("bg_noise_range", level_range, minimum=minimum, maximum=maximum)
         self.level_range = (float(low), float(high))
         self.mode = mode
         self.sample_rate = int(sample_rate)

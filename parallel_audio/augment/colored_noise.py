@@ -7,7 +7,7 @@ from functools import lru_cache
 import numpy as np
 
 from parallel_audio.augment._ranges import check_range
-from parallel_audio.augment.levels import noise_scale
+from parallel_audio.augment.levels import NOISE_LEVEL_LIMITS, noise_scale
 from parallel_audio.errors import SettingsError
 from parallel_audio.random_streams import Stream, random_generator
 
@@ -63,7 +63,7 @@ class ColoredNoise:
         Among white, pink, brown (power falling as 1/f^0, 1/f, 1/f^2), blue, violet (rising
         as f, f^2).
     level_range : (float, float)
-        Factors >= 0, or SNRs in dB.
+        Factors within [0, 100], or SNRs within [-100, 100] dB (:data:`NOISE_LEVEL_LIMITS`).
     mode : {"factor", "snr_db"}
     sample_rate : int
         Rate of the clips, for the buffer length and the loudness meter.
@@ -88,8 +88,8 @@ class ColoredNoise:
         if unknown or not colors:
             raise SettingsError(f"colors must be among {', '.join(NOISE_COLORS)}; got {colors!r}")
         self.colors = tuple(colors)
-        minimum = 0 if mode == "factor" else None
-        low, high = check_range("noise_color_range", level_range, minimum=minimum)
+        minimum, maximum = NOISE_LEVEL_LIMITS[mode]
+        low, high = check_range("noise_color_range", level_range, minimum=minimum, maximum=maximum)
         self.level_range = (float(low), float(high))
         self.mode = mode
         self.sample_rate = int(sample_rate)

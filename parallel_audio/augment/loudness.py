@@ -6,6 +6,9 @@ import numpy as np
 
 from parallel_audio.augment._ranges import check_range
 
+#: Largest gain: +40 dB. More turns any recording into a clipped square wave at the frontend.
+MAX_LOUDNESS_FACTOR = 100.0
+
 
 class LoudnessChange:
     """Multiply a clip by a gain drawn uniformly from ``loudness_range``.
@@ -16,7 +19,8 @@ class LoudnessChange:
     Parameters
     ----------
     loudness_range : (float, float)
-        Lowest and highest gain, >= 0; < 1 quieter, > 1 louder.
+        Lowest and highest gain, within [0, :data:`MAX_LOUDNESS_FACTOR`] (100); < 1 quieter,
+        > 1 louder.
 
     Examples
     --------
@@ -25,7 +29,9 @@ class LoudnessChange:
     """
 
     def __init__(self, loudness_range: tuple[float, float]) -> None:
-        low, high = check_range("loudness_range", loudness_range, minimum=0)
+        low, high = check_range(
+            "loudness_range", loudness_range, minimum=0, maximum=MAX_LOUDNESS_FACTOR
+        )
         self.loudness_range = (float(low), float(high))
 
     def draw(self, rng: np.random.Generator) -> float:

@@ -9,6 +9,10 @@ import numpy as np
 from parallel_audio.augment._ranges import check_range, is_number
 from parallel_audio.augment.vocoder import stretch_and_warp
 
+#: Largest shift either way, in semitones: two octaves. Beyond, a voice is no longer one, and
+#: the frequency map's slope would overflow.
+MAX_PITCH_SEMITONES = 24
+
 
 def frequency_ratio(semitones: float) -> float:
     """Return the factor a shift multiplies frequencies by: ``2 ** (semitones / 12)``."""
@@ -86,7 +90,8 @@ class PitchShift:
     Parameters
     ----------
     pitch_range : (int, int) or (float, float)
-        < 0 lowers, > 0 raises.
+        < 0 lowers, > 0 raises; at most :data:`MAX_PITCH_SEMITONES` (24) semitones either
+        way, 2 octaves as floats.
 
     Examples
     --------
@@ -99,6 +104,8 @@ class PitchShift:
     def __init__(self, pitch_range: tuple[float, float]) -> None:
         low, high = check_range("pitch_range", pitch_range)
         self.integer_steps = is_number(low, integer=True) and is_number(high, integer=True)
+        limit = MAX_PITCH_SEMITONES if self.integer_steps else MAX_PITCH_SEMITONES / 12
+        check_range("pitch_range", pitch_range, minimum=-limit, maximum=limit)
         self.semitone_range = (
             (int(low), int(high)) if self.integer_steps else (12.0 * low, 12.0 * high)
         )

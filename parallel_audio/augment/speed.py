@@ -7,6 +7,10 @@ import numpy as np
 from parallel_audio.augment._ranges import check_range
 from parallel_audio.augment.vocoder import stretch_and_warp
 
+#: Slowest and fastest speed factor. Beyond 10 times no syllable of speech survives, and the
+#: output of a factor near 0 would be without end (a 1 s clip at 1e-6 lasts 11 days).
+SPEED_FACTOR_LIMITS = (0.1, 10.0)
+
 
 class SpeedChange:
     """Change a clip's tempo by a factor drawn from ``speed_range``, keeping its pitch.
@@ -18,7 +22,8 @@ class SpeedChange:
     Parameters
     ----------
     speed_range : (float, float)
-        Lowest and highest factor, > 0; < 1 slows down, > 1 speeds up.
+        Lowest and highest factor, within :data:`SPEED_FACTOR_LIMITS` (0.1 to 10); < 1 slows
+        down, > 1 speeds up.
 
     Examples
     --------
@@ -29,7 +34,12 @@ class SpeedChange:
     """
 
     def __init__(self, speed_range: tuple[float, float]) -> None:
-        low, high = check_range("speed_range", speed_range, minimum=0, open_minimum=True)
+        low, high = check_range(
+            "speed_range",
+            speed_range,
+            minimum=SPEED_FACTOR_LIMITS[0],
+            maximum=SPEED_FACTOR_LIMITS[1],
+        )
         self.speed_range = (float(low), float(high))
 
     def draw(self, rng: np.random.Generator) -> float:

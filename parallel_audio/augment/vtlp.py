@@ -9,6 +9,9 @@ from parallel_audio.augment.vocoder import stretch_and_warp
 
 #: Upper edge, in Hz, of the band scaled by the warp factor (Jaitly and Hinton, 2013).
 VTLP_CUTOFF_HZ = 4800.0
+#: Smallest and largest warp factor: vocal tracts differ by well under a factor of 2 (a
+#: child's against an adult's), and the warp must keep the band below Nyquist increasing.
+VTLP_FACTOR_LIMITS = (0.5, 2.0)
 
 
 def vtlp_map(alpha: float, sample_rate: int, cutoff_hz: float = VTLP_CUTOFF_HZ):
@@ -37,7 +40,8 @@ class VocalTractLengthPerturbation:
     Parameters
     ----------
     vtlp_range : (float, float)
-        Lowest and highest factor ``alpha``, > 0; 0.9 to 1.1 is typical.
+        Lowest and highest factor ``alpha``, within :data:`VTLP_FACTOR_LIMITS` (0.5 to 2);
+        0.9 to 1.1 is typical.
     cutoff_hz : float
         Upper edge of the band scaled by ``alpha``, in Hz.
 
@@ -49,7 +53,9 @@ class VocalTractLengthPerturbation:
     """
 
     def __init__(self, vtlp_range: tuple[float, float], cutoff_hz: float = VTLP_CUTOFF_HZ):
-        low, high = check_range("vtlp_range", vtlp_range, minimum=0, open_minimum=True)
+        low, high = check_range(
+            "vtlp_range", vtlp_range, minimum=VTLP_FACTOR_LIMITS[0], maximum=VTLP_FACTOR_LIMITS[1]
+        )
         self.vtlp_range = (float(low), float(high))
         self.cutoff_hz = float(cutoff_hz)
 
