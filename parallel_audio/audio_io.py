@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import math
 import os
+from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 import numpy as np
 import soundfile
@@ -30,9 +34,18 @@ MAX_SAMPLE_MAGNITUDE = 2.0**32
 # Values decoded per block (frames x channels): bounds the memory a many-channel file
 # needs beyond its mono result, whatever frame count its header claims.
 _BLOCK_VALUES = 1 << 20
+# Frames read beyond each end of an excerpt that is resampled, so that the resampler's
+# filter (soxr HQ: well under 1000 frames at any ratio) sees the excerpt's neighbours.
+_RESAMPLER_LEAD_FRAMES = 1024
 
 
-def read_audio(path: str | os.PathLike, sample_rate_hz: int) -> np.ndarray:
+def read_audio(
+    path: str | os.PathLike,
+    sample_rate_hz: int,
+    *,
+    max_length: int | None = None,
+    position: float | Callable[[], float] = 0.0,
+) -> np.ndarray:
     """Read an audio file as mono float32 at ``sample_rate_hz``.
 
     Any format libsndfile reads: WAV of 8-bit unsigned, 16/24/32-bit integer or 32/64-bit
@@ -45,12 +58,25 @@ def read_audio(path: str | os.PathLike, sample_rate_hz: int) -> np.ndarray:
     one output sample. A file whose data ends before the length its header declares (a
     truncated copy) gives the samples it holds; bytes after the declared data are ignored.
 
+    With ``max_length``, a file longer than that (at ``sample_rate_hz``) gives an excerpt of
+    ``max_length`` samples, starting ``position`` of the way through the file (0: at its
+    start, 1: ending at its end), and only that part is decoded, checked and resampled: a
+    two-hour file costs what a few seconds do. The excerpt equals the same stretch of the
+    whole file read and resampled (within float32 rounding): reading starts on a frame that
+    resamples to a whole sample, with the resampler's filter length read on both sides.
+
     Parameters
     ----------
     path : str or os.PathLike
         The file. Names that are not valid UTF-8 work.
     sample_rate_hz : int
         Rate to return the audio at.
+    max_length : int, optional
+        Longest result in samples, >= 1; None reads the whole file.
+    position : float or callable
+        Where the excerpt of a longer file starts, as a fraction in [0, 1] of the samples
+        that are not in it; a callable returning it is called only for such a file (the
+        pipeline draws the position only when there is one to draw).
 
     Returns
     -------
@@ -76,10 +102,28 @@ def read_audio(path: str | os.PathLike, sample_rate_hz: int) -> np.ndarray:
     >>> audio.dtype, audio.ndim  # doctest: +SKIP
     (dtype('float32'), 1)
     """
-    mono, file_rate = decode_audio(path)
+    with _open_audio(path) as sound:
+        file_rate = sound.samplerate
+        plan = _excerpt_plan(sound, sample_rate_hz, max_length, position)
+        if plan is not None and file_rate != sample_rate_hz:
+            # As if read whole, so that a file is refused (or not) whatever part is read.
+            check_resampled_length(path, sound.frames, file_rate, sample_rate_hz)
+        if plan is None:
+            mono = _decode_mono(path, sound)
+        else:
+            sound.seek(plan.first_frame)
+            mono = _decode_mono(path, sound, max_frames=plan.num_frames, first=plan.first_frame)
+            if mono.size == 0:  # the header claims frames that are not there: read its start
+                sound.seek(0)
+                mono = _decode_mono(path, sound, max_frames=plan.num_frames)
+                plan = plan._replace(drop=0)
+    if mono.size == 0:
+        raise AudioFileError(path, "holds no audio samples")
     if file_rate != sample_rate_hz:
         check_resampled_length(path, mono.size, file_rate, sample_rate_hz)
         mono = soxr.resample(mono, file_rate, sample_rate_hz, quality="HQ")
+    if plan is not None:
+        mono = mono[plan.drop : plan.drop + max_length]
     return np.ascontiguousarray(mono, dtype=np.float32)
 
 
@@ -104,9 +148,8 @@ def check_resampled_length(
 def decode_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     """Decode a whole audio file to mono float32 at its own rate, checking every value.
 
-    :func:`read_audio` without the resampling; a file this accepts and
+    :func:`read_audio` without the resampling or an excerpt; a file this accepts and
     :func:`check_resampled_length` accepts at the target rate, :func:`read_audio` accepts.
-    ``flow_from_directory(on_error="skip")`` calls both on every file it keeps.
 
     Parameters
     ----------
@@ -125,6 +168,81 @@ def decode_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     AudioFileError
         As :func:`read_audio` documents.
     """
+    with _open_audio(path) as sound:
+        mono = _decode_mono(path, sound)
+        file_rate = sound.samplerate
+    if mono.size == 0:
+        raise AudioFileError(path, "holds no audio samples")
+    return mono, file_rate
+
+
+def check_audio(path: str | os.PathLike) -> tuple[int, int]:
+    """Decode a whole file and check every value as :func:`decode_audio`, keeping nothing.
+
+    ``flow_from_directory(on_error="skip")`` calls it, and :func:`check_resampled_length`,
+    on every file it keeps; memory stays one block whatever the file's length.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+
+    Returns
+    -------
+    num_frames : int
+        Frames decoded, >= 1.
+    sample_rate_hz : int
+        The file's sample rate.
+
+    Raises
+    ------
+    AudioFileError
+        As :func:`read_audio` documents.
+    """
+    with _open_audio(path) as sound:
+        num_frames = _count_frames(path, sound)
+        file_rate = sound.samplerate
+    if num_frames == 0:
+        raise AudioFileError(path, "holds no audio samples")
+    return num_frames, file_rate
+
+
+class _ExcerptPlan(NamedTuple):
+    """Which frames of a file to decode for an excerpt, and what to drop once resampled."""
+
+    first_frame: int
+    num_frames: int
+    drop: int  # samples at the front of the resampled frames: the resampler's lead-in
+
+
+def _excerpt_plan(
+    sound: soundfile.SoundFile,
+    rate: int,
+    max_length: int | None,
+    position: float | Callable[[], float],
+) -> _ExcerptPlan | None:
+    """Plan an excerpt of ``max_length`` samples at ``position``; None to read everything."""
+    if max_length is None or not sound.seekable():
+        return None
+    file_rate = sound.samplerate
+    # Frames resampling to a whole number of samples: an excerpt starting on a multiple of
+    # them lines up with the samples of the whole file resampled.
+    step = file_rate // math.gcd(file_rate, rate)
+    pad = 0 if file_rate == rate else step * -(-_RESAMPLER_LEAD_FRAMES // step)
+    needed = -(-max_length * file_rate // rate)
+    total = sound.frames
+    if total <= needed + 2 * pad:
+        return None
+    fraction = position() if callable(position) else position
+    start = int((total - needed) * min(max(fraction, 0.0), 1.0)) // step * step
+    first = max(0, start - pad)
+    last = min(total, start + needed + pad)
+    return _ExcerptPlan(first, last - first, (start - first) * rate // file_rate)
+
+
+@contextlib.contextmanager
+def _open_audio(path: str | os.PathLike) -> Iterator[soundfile.SoundFile]:
+    """Open a file with libsndfile, checking its rate and channels; name it in any failure."""
     # soundfile encodes a str path as strict UTF-8, which fails on names that are not;
     # bytes reach libsndfile as the file system spells them.
     encoded = os.fsencode(path)
@@ -144,28 +262,61 @@ def decode_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
             )
         if channels < 1:
             raise AudioFileError(path, f"declares {channels} channels")
-        mono = _decode_mono(path, sound)
-    if mono.size == 0:
-        raise AudioFileError(path, "holds no audio samples")
-    return mono, file_rate
+        yield sound
 
 
-def _decode_mono(path: str | os.PathLike, sound: soundfile.SoundFile) -> np.ndarray:
-    """Read ``sound`` block by block, check each block and average its channels."""
+def _decode_mono(
+    path: str | os.PathLike,
+    sound: soundfile.SoundFile,
+    *,
+    max_frames: int | None = None,
+    first: int = 0,
+) -> np.ndarray:
+    """Read ``sound`` block by block from where it stands, check each block, average channels.
+
+    At most ``max_frames`` frames (all without); ``first`` is the frame it stands at, for
+    messages.
+    """
+    blocks = list(_checked_blocks(path, sound, max_frames=max_frames, first=first))
+    if not blocks:
+        return np.empty(0, np.float32)
+    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+
+
+def _count_frames(path: str | os.PathLike, sound: soundfile.SoundFile) -> int:
+    """Decode and check all of ``sound`` as :func:`_decode_mono` does; return its frames."""
+    return sum(block.size for block in _checked_blocks(path, sound, keep=False))
+
+
+def _checked_blocks(
+    path: str | os.PathLike,
+    sound: soundfile.SoundFile,
+    *,
+    max_frames: int | None = None,
+    first: int = 0,
+    keep: bool = True,
+) -> Iterator[np.ndarray]:
+    """Yield ``sound``'s blocks, checked, as mono float32.
+
+    With ``keep=False`` only their lengths are wanted: each block is yielded as a broadcast
+    zero of its length, which costs no memory.
+    """
     channels = sound.channels
     # float64 keeps a double file's values that float32 cannot hold visible as such,
     # instead of turning them into infinities.
     dtype = np.float64 if sound.subtype == "DOUBLE" else np.float32
     block_frames = max(1, _BLOCK_VALUES // channels)
+    if max_frames is not None:
+        block_frames = max(1, min(block_frames, max_frames))
     buffer = np.empty((block_frames, channels), dtype)
-    blocks: list[np.ndarray] = []
     frames_read = 0
-    while True:
+    while max_frames is None or frames_read < max_frames:
+        wanted = block_frames if max_frames is None else min(block_frames, max_frames - frames_read)
         try:
-            block = sound.read(block_frames, dtype=dtype.__name__, always_2d=True, out=buffer)
+            block = sound.read(wanted, dtype=dtype.__name__, always_2d=True, out=buffer[:wanted])
         except (soundfile.LibsndfileError, RuntimeError, ValueError, OSError) as error:
             raise AudioFileError(
-                path, f"cannot be decoded after {frames_read} frames: {_reason(error)}"
+                path, f"cannot be decoded after {first + frames_read} frames: {_reason(error)}"
             ) from error
         if block.shape[0] == 0:
             break
@@ -173,18 +324,18 @@ def _decode_mono(path: str | os.PathLike, sound: soundfile.SoundFile) -> np.ndar
         plausible = np.abs(block) <= MAX_SAMPLE_MAGNITUDE
         if not plausible.all():
             frame, channel = np.argwhere(~plausible)[0]
-            raise AudioFileError(path, _implausible(block, plausible, frames_read, frame, channel))
-        if channels == 1:
-            mono = block[:, 0].astype(np.float32, copy=True)
+            raise AudioFileError(
+                path, _implausible(block, plausible, first + frames_read, frame, channel)
+            )
+        if not keep:
+            yield np.broadcast_to(np.float32(0), (block.shape[0],))
+        elif channels == 1:
+            yield block[:, 0].astype(np.float32, copy=True)
         else:
-            mono = block.mean(axis=1, dtype=np.float64).astype(np.float32)
-        blocks.append(mono)
+            yield block.mean(axis=1, dtype=np.float64).astype(np.float32)
         frames_read += block.shape[0]
-        if block.shape[0] < block_frames:
+        if block.shape[0] < wanted:
             break
-    if not blocks:
-        return np.empty(0, np.float32)
-    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
 
 def _implausible(

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from parallel_audio.audio_io import check_resampled_length, decode_audio
+from parallel_audio.audio_io import check_audio, check_resampled_length
 from parallel_audio.errors import (
     AudioFileError,
     DatasetError,
@@ -811,9 +811,9 @@ class _FileChecker:
             )
         try:
             path = os.path.join(self.directory, relative)
-            audio, file_rate = decode_audio(path)
+            num_frames, file_rate = check_audio(path)
             if self.sample_rate_hz is not None:
-                check_resampled_length(path, audio.size, file_rate, self.sample_rate_hz)
+                check_resampled_length(path, num_frames, file_rate, self.sample_rate_hz)
             readable = True
         except AudioFileError as error:
             self.skipped.append((relative, error.problem))

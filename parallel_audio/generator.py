@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from parallel_audio import limits
-from parallel_audio.audio_ops import fit_to_length, trim_silence
+from parallel_audio.audio_ops import fit_to_length, stretch_input_length, trim_silence
 from parallel_audio.augment import (
     NOISE_COLORS,
     BackgroundNoise,
@@ -108,10 +108,11 @@ class ParallelAudioDataGenerator:
         the whole pipeline.
     noaug_preprocessing_function, preprocessing_function, postprocessing_function : callable
         ``f(params, x, [batch_index, class_id, filename, batch_class_ids, batch_filenames,
-        rng]) -> x``, called before augmentation (float32 audio), before the frontend
-        (float32 audio of the sample length) and after it (the spectrogram). The optional
-        arguments are passed when the signature names them (as the reference does, a
-        ``**kwargs`` parameter receives none of them); ``rng`` is the sample's own
+        rng]) -> x``, called before augmentation (float32 audio; of a long file, the excerpt
+        the sample uses), before the frontend (float32 audio of the sample length) and after
+        it (the spectrogram). The optional arguments are passed when the signature names
+        them (as the reference does, a ``**kwargs`` parameter receives none of them); ``rng``
+        is the sample's own
         ``numpy.random.Generator``.
     samplewise_center, samplewise_std_normalization : bool
         Subtract each sample's mean; divide by its standard deviation (+1e-6).
@@ -621,7 +622,11 @@ class ParallelAudioDataGenerator:
         In that order (the order of the design): resample to the frontend's rate, trim
         silence, speed / pitch / VTLP in one pass, pad or crop to the sample length at
         ``offset_percentage``, multiply by ``loudness_factor``, add the colored or
-        background noise, then apply the ``augmentations`` transforms.
+        background noise, then apply the ``augmentations`` transforms. Unless
+        ``whole_sample``, a trimmed clip longer than
+        :func:`~parallel_audio.audio_ops.stretch_input_length` is first cropped to it at
+        ``offset_percentage``: the speed, pitch and VTLP pass then costs what the sample
+        uses, whatever the clip's length.
 
         Parameters
         ----------
@@ -648,6 +653,11 @@ class ParallelAudioDataGenerator:
         sample = self._resampled(np.asarray(sample, np.float32), orignal_sr)
         if self.trim_threshold_db and not whole_sample:
             sample = trim_silence(sample, self.trim_threshold_db)
+        needed = stretch_input_length(self.sample_length, params["speed_factor"])
+        if not whole_sample and sample.size > needed:
+            # A long clip: the next pass gets only what the sample can use, around the same
+            # place (where it lands in the sample is the same to within a sample).
+            sample = fit_to_length(sample, needed, params["offset_percentage"])
         sample = change_speed_pitch_vtlp(
             sample,
             sample_rate=rate,

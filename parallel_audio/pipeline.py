@@ -5,6 +5,7 @@ Imports neither TensorFlow nor Keras, so that worker processes stay small.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 from collections.abc import Callable, Sequence
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from parallel_audio.audio_io import read_audio
+from parallel_audio.audio_ops import read_length
 from parallel_audio.process_params import ParallelProcessParams
 from parallel_audio.random_streams import Stream, random_generator
 
@@ -45,6 +47,19 @@ def unaugmented_silence_rng(seed: int, sample_id: int) -> np.random.Generator:
     crop and level in every epoch, whatever the number of workers.
     """
     return random_generator(Stream.UNAUGMENTED_SILENCE, seed, sample_id)
+
+
+def excerpt_position(params: ParallelProcessParams, epoch: int, sample_id: int) -> float:
+    """Where the excerpt of a file too long to read whole starts, as a fraction.
+
+    Drawn over ``offset_range`` from its own stream of ``(seed, epoch, sample_id)``, as the
+    sample's offset is: over the epochs, the sample's window visits the whole file. Without
+    augmentation, 0 (the start), as the offset is.
+    """
+    if not params.augmentation_enabled:
+        return 0.0
+    rng = random_generator(Stream.LONG_FILE_EXCERPT, params.seed, epoch, sample_id)
+    return float(rng.uniform(*params.audio_data_generator.offset_range))
 
 
 @lru_cache(maxsize=64)
@@ -96,6 +111,7 @@ def transform_sample(
     callback_arguments: dict[str, Any],
     *,
     sample_id: int = 0,
+    position: Callable[[], float] | float = 0.0,
 ) -> np.ndarray:
     """Read, augment and featurize one sample, in the order the design fixes.
 
@@ -103,12 +119,21 @@ def transform_sample(
     sample still gets its noise, as training's do, but a fixed draw per ``sample_id``
     (:func:`unaugmented_silence_rng`): a class defined by its background noise would
     otherwise be digital zero in validation only. MLTK's is all zeros.
+
+    A file longer than :func:`~parallel_audio.audio_ops.read_length` is read as an excerpt
+    of that length, starting ``position`` of the way through it.
     """
     generator = params.audio_data_generator
     if filename is None:  # a _silence_ sample
         x = np.zeros(generator.sample_length, np.float32)
     else:
-        x = read_audio(os.path.join(params.directory, filename), params.sample_rate)
+        max_speed = generator.speed_range[1] if generator.speed_range else 1.0
+        x = read_audio(
+            os.path.join(params.directory, filename),
+            params.sample_rate,
+            max_length=read_length(generator.sample_length, max_speed),
+            position=position,
+        )
     arguments = {**callback_arguments, "class_id": class_id, "filename": filename, "rng": rng}
 
     if params.noaug_preprocessing_function is not None:
@@ -163,9 +188,16 @@ def get_batches_of_transformed_samples(
             "batch_class_ids": batch_class_ids,
             "batch_filenames": batch_filenames,
         }
+        position = functools.partial(excerpt_position, params, epoch, int(sample_id))
         try:
             batch_x[i] = transform_sample(
-                params, filename, int(class_id), rng, callback_arguments, sample_id=int(sample_id)
+                params,
+                filename,
+                int(class_id),
+                rng,
+                callback_arguments,
+                sample_id=int(sample_id),
+                position=position,
             )
         except Exception as error:
             if hasattr(error, "add_note"):  # Python >= 3.11

@@ -43,6 +43,9 @@ class Stream(enum.IntEnum):
     #: The noise of an unaugmented ``_silence_`` sample, the same every epoch; key
     #: ``(sample_id,)``.
     UNAUGMENTED_SILENCE = 9
+    #: Where the excerpt of a file too long to read whole starts; key ``(epoch, sample_id)``.
+    #: Apart from SAMPLE, so that a file's draws are the same whether or not it is long.
+    LONG_FILE_EXCERPT = 10
 
 
 def seed_sequence(stream: Stream, seed: int, *key: int) -> np.random.SeedSequence:

@@ -25,6 +25,7 @@ KEY_LENGTHS = {
     Stream.DEMO_CLIP: 2,
     Stream.DEMO_NOISE: 0,
     Stream.UNAUGMENTED_SILENCE: 1,
+    Stream.LONG_FILE_EXCERPT: 2,
 }
 KEY_VALUES = (0, 1, 2, 3, 0x5A5A, 2**31)
 
