@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import keras
 import numpy as np
 
+from parallel_audio import keras_errors
 from parallel_audio.errors import WorkerError
 from parallel_audio.process_params import ParallelProcessParams
 from parallel_audio.random_streams import Stream, random_generator
@@ -151,6 +152,7 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         # The generator's own pool does the work; Keras' workers stay off.
         super().__init__(workers=1, use_multiprocessing=False)
         self.last_batch = last_batch
+        keras_errors.install()  # so that fit's caller gets the errors raised here
         self.directory = index.directory
         self.class_indices = {name: i for i, name in enumerate(index.class_names)}
         self.classes = np.asarray(index.class_ids, dtype=np.int32)
@@ -276,11 +278,15 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         if not 0 <= batch_index < len(self):
             raise IndexError(f"batch {batch_index} is out of range: {len(self)} batches per epoch")
         epoch = self.epoch if epoch is None else epoch
-        if self._scheduler is None:
-            if self._closed:
-                raise WorkerError("the iterator was closed; create a new iterator to continue")
-            return compute_batch(self.process_params, self._describe(epoch, batch_index))
-        return self._scheduler.get(epoch, batch_index, advance=advance)
+        try:
+            if self._scheduler is None:
+                if self._closed:
+                    raise WorkerError("the iterator was closed; create a new iterator to continue")
+                return compute_batch(self.process_params, self._describe(epoch, batch_index))
+            return self._scheduler.get(epoch, batch_index, advance=advance)
+        except Exception as error:
+            keras_errors.remember(error)  # in case Keras or TensorFlow hides it on its way
+            raise
 
     def __getitem__(self, batch_index: int) -> Any:
         if not 0 <= batch_index < len(self):
