@@ -580,7 +580,7 @@ def test_assigned_parameters_are_followed_by_the_generator_and_later_iterators(d
     assert not plain.process_params.augmentation_enabled
     generator.noise_level_mode = "snr_db"
     generator.noise_color_range = (-5.0, 5.0)  # dB may be negative
-    with pytest.raises(SettingsError, match=r"noise_color_range must lie within \[0, inf\]"):
+    with pytest.raises(SettingsError, match=r"noise_color_range must lie within \[0.0, 100.0\]"):
         generator.noise_level_mode = "factor"  # then -5 would be a negative factor
     assert generator.noise_level_mode == "snr_db"
 
