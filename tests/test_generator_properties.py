@@ -236,8 +236,9 @@ INVALID_CONSTRUCTOR_VALUES = {
     "speed_range": [(0.0, 1.0), (-1.0, 1.0), (1.2, 0.8)],
     "pitch_range": [(3.0, -3.0), (NAN, 1.0)],
     "vtlp_range": [(0.0, 1.1), (1.1, 0.9)],
-    "noise_color_range": [(-0.1, 0.2), (0.5, 0.1)],
-    "bg_noise_range": [(-1.0, 0.5)],
+    # Invalid in both noise level modes (a negative level is a valid SNR in dB).
+    "noise_color_range": [(0.0, 101.0), (0.5, 0.1)],
+    "bg_noise_range": [(-101.0, 0.5)],
 }
 
 
