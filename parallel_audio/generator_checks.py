@@ -289,9 +289,7 @@ PARAMETER_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "samplewise_center": check_bool,
     "samplewise_std_normalization": check_bool,
     "samplewise_normalize_range": check_normalize_range,
-    "rescale": partial(
-        check_optional_number, minimum=-limits.MAX_SCALE, maximum=limits.MAX_SCALE
-    ),
+    "rescale": partial(check_optional_number, minimum=-limits.MAX_SCALE, maximum=limits.MAX_SCALE),
     "validation_split": lambda n, v: float(
         check_number(n, v, "in [0, 1)", minimum=0, maximum=1, below_maximum=True)
     ),

@@ -89,9 +89,7 @@ def test_two_hour_files_cost_a_worker_what_short_ones_do(tmp_path, rng):
     # The middle 20 s hold a 1 kHz tone; the rest is silence (written sparse, in no time).
     write_long_wav(tmp_path / "long" / "a_nohash_0.wav", hours, RATE, 1, {hours / 2 - 10: tone})
     tone44 = 8000 * np.sin(2 * np.pi * 1000 / 44100 * np.arange(20 * 44100))
-    write_long_wav(
-        tmp_path / "long" / "b_nohash_0.wav", hours, 44100, 2, {hours / 2 - 10: tone44}
-    )
+    write_long_wav(tmp_path / "long" / "b_nohash_0.wav", hours, 44100, 2, {hours / 2 - 10: tone44})
     (tmp_path / "short").mkdir()
     for i in range(4):
         soundfile.write(tmp_path / "short" / f"s{i}_nohash_0.wav", tone[:RATE] / 2**15, RATE)
