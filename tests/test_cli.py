@@ -22,13 +22,10 @@ from PIL import Image
 from parallel_audio import AudioFeatureGeneratorSettings, ParallelAudioDataGenerator
 from parallel_audio.cli import COMMANDS, build_parser, main
 from parallel_audio.cli.augment import copy_stems
-from parallel_audio.cli.options import (
-    build_generator,
-    frontend_option_specs,
-    generator_option_specs,
-    load_config,
-    resolve_settings,
-)
+from parallel_audio.cli.config_file import config_from_settings, load_config, save_config
+from parallel_audio.cli.data_settings import DataSettings, build_generator
+from parallel_audio.cli.option_specs import frontend_option_specs, generator_option_specs
+from parallel_audio.cli.options import resolve_settings
 from parallel_audio.cli.synthetic import MARKER_FILE, write_keyword_dataset
 from parallel_audio.cli.tune import Measurement, recommend
 
@@ -227,6 +224,47 @@ def test_the_command_line_overrides_the_config_file(tmp_path, suffix):
     rebuilt = build_generator(again)
     assert rebuilt.speed_range == (0.9, 1.1)
     assert rebuilt.frontend_settings == generator.frontend_settings
+
+
+# One value per kind of option; the strings are words YAML 1.1 reads as booleans.
+VALUE_OF_KIND = {
+    "int": 3,
+    "float": 0.25,
+    "number": 0.5,
+    "str": "on",
+    "range": (2, 3),
+    "strings": ("yes", "off"),
+    "ints": (4, 5),
+}
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_every_option_survives_a_config_file(tmp_path, suffix):
+    # Whatever the command line can set, --save-config writes and --config reads back with its
+    # type: ints stay ints, tuples come back as sequences of the same values, text stays text.
+    specs = generator_option_specs() + frontend_option_specs()
+    values = {
+        spec: (not spec.default) if spec.kind == "bool" else VALUE_OF_KIND[spec.kind]
+        for spec in specs
+    }
+    settings = DataSettings(
+        generator_kwargs={s.name: v for s, v in values.items() if not s.frontend},
+        frontend={s.name: v for s, v in values.items() if s.frontend},
+        classes=["yes", "no", "on", "off"],
+        seed=7,
+        batch_size=16,
+    )
+    path = tmp_path / f"settings{suffix}"
+    save_config(settings, path)
+    again = load_config(path)
+
+    def written(mapping):
+        # repr tells 2 from 2.0 and "on" from True; tuples are written as lists.
+        return {k: repr(list(v) if isinstance(v, tuple) else v) for k, v in mapping.items()}
+
+    assert written(again.generator_kwargs) == written(settings.generator_kwargs)
+    assert written(again.frontend) == written(settings.frontend)
+    assert (again.classes, again.seed, again.batch_size) == (["yes", "no", "on", "off"], 7, 16)
 
 
 def test_an_unknown_config_key_is_named(tmp_path, capsys, dataset):
@@ -631,7 +669,7 @@ def test_synthetic_dataset_is_reproducible_and_kept(tmp_path):
 
 def test_synthetic_dataset_refuses_a_foreign_folder(tmp_path):
     (tmp_path / "mine.txt").write_text("keep me")
-    from parallel_audio.cli.options import CommandLineError
+    from parallel_audio.cli.data_settings import CommandLineError
 
     with pytest.raises(CommandLineError, match="not empty"):
         write_keyword_dataset(tmp_path, samples_per_class=1, progress=False)
@@ -695,7 +733,7 @@ def test_quick_demo_trains_and_saves_everything(tmp_path, capsys):
     assert read_png_size(out / "preview.png") == (90 + 160 * 5, 50 + 120 * 8)
     model = keras.models.load_model(out / "model.keras")
     frontend = AudioFeatureGeneratorSettings.from_dict(
-        load_config(out / "data_config.yaml").to_config()
+        config_from_settings(load_config(out / "data_config.yaml"))
     )
     assert frontend.spectrogram_shape == (49, 40)
     assert model.predict(np.zeros((2, 49, 40, 1), np.float32), verbose=0).shape == (2, 8)

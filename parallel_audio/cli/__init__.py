@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     0
     """
     from parallel_audio.cli.common import quiet_tensorflow
-    from parallel_audio.cli.options import CommandLineError
+    from parallel_audio.cli.data_settings import CommandLineError
 
     quiet_tensorflow()  # the iterator's Keras may load TensorFlow, which logs at start-up
     parser = build_parser()

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from parallel_audio.cli.common import build_audio_generator, write_wav
+from parallel_audio.cli.data_settings import CommandLineError
 from parallel_audio.cli.options import (
-    CommandLineError,
     add_command_parser,
     add_generator_options,
     resolve_settings,

@@ -9,7 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from parallel_audio.cli.options import DataSettings, build_generator
+from parallel_audio.cli.data_settings import (
+    DataSettings,
+    build_generator,
+)
 from parallel_audio.frontend_settings import AudioFeatureGeneratorSettings
 
 if TYPE_CHECKING:

@@ -16,15 +16,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from parallel_audio.cli.options import (
+from parallel_audio.cli.config_file import save_config
+from parallel_audio.cli.data_settings import (
     CommandLineError,
     DataSettings,
-    add_command_parser,
-    add_generator_options,
     build_generator,
-    resolve_settings,
-    save_config,
 )
+from parallel_audio.cli.options import add_command_parser, add_generator_options, resolve_settings
 from parallel_audio.cli.synthetic import KEYWORDS, NOISE_FOLDER, write_keyword_dataset
 
 CLASSES = [*KEYWORDS, "_unknown_", "_silence_"]

@@ -19,12 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from parallel_audio.cli.options import (
+from parallel_audio.cli.data_settings import (
     CommandLineError,
     DataSettings,
+    build_generator,
+)
+from parallel_audio.cli.options import (
     add_command_parser,
     add_generator_options,
-    build_generator,
     resolve_settings,
 )
 from parallel_audio.cli.snr import add_snr_option, report_settings_snr

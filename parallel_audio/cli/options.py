@@ -1,376 +1,50 @@
-"""Generator options on the command line and in config files, derived from the constructor.
+"""The generator's options on a command's parser, and the settings a command line resolves to.
 
-Every parameter of :class:`~parallel_audio.ParallelAudioDataGenerator` that has a value a
-command line can spell becomes one option (``speed_range`` is ``--speed-range LOW HIGH``),
-and every frontend setting becomes ``--fe.<setting>`` (``--fe.window-size-ms 30``). The
-options are read from the constructor's signature and the help texts from its docstring, so
-a parameter added to the constructor appears here without any change. Callbacks and
-``augmentations`` (Python objects) have no command-line form.
+Every :class:`~parallel_audio.cli.option_specs.OptionSpec` becomes one argparse option
+(``speed_range`` is ``--speed-range LOW HIGH``, frontend settings are
+``--fe.window-size-ms 30``, booleans have a ``--no-`` form, ``none`` sets an optional value
+to None), next to ``--config`` and ``--save-config``; :func:`resolve_settings` merges a
+command's defaults, the config file (:mod:`parallel_audio.cli.config_file`) and the options
+given, in that order.
 
-A config file (YAML or JSON) holds the same settings under the constructor's names, the
-frontend settings either nested under ``frontend_settings`` or flat with ``fe.`` keys as
-:meth:`AudioFeatureGeneratorSettings.to_dict` writes them, and optionally the dataset's
-``classes``, ``seed`` and ``batch_size``. Options given on the command line override it.
+jsonargparse derives a parser from the same signature, but not these command lines: it takes
+a range as one word (``[0.9, 1.1]``) and turns ``--pitch-range -2 2`` into floats (octaves,
+where two ints are semitones), spells ``None`` as ``null``, has no ``--no-`` form nor dashes
+in option names, cannot see the fields of AudioFeatureGeneratorSettings (its constructor
+takes ``**settings``), reads ``yes`` and ``no`` as booleans, and reports a bad number over several
+lines of union subtypes. Mapping each back would take more code than the specs below.
 """
 
 from __future__ import annotations
 
 import argparse
-import collections.abc
-import inspect
-import json
-import os
-import types
-import typing
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
+from collections.abc import Iterable
 from typing import Any
 
-from parallel_audio.errors import ParallelAudioError, printable_path, short_repr
-from parallel_audio.frontend_settings import KEY_PREFIX, AudioFeatureGeneratorSettings
-
-#: Parameters that take Python objects, which no command line or config file can express.
-EXCLUDED_PARAMETERS = frozenset({"augmentations"})
-#: Keys a config file may hold besides the generator's parameters: the dataset's settings.
-DATASET_KEYS = ("classes", "seed", "batch_size")
-#: The word that sets an optional value to None on the command line.
-NONE_WORD = "none"
+from parallel_audio.cli.config_file import load_config, save_config
+from parallel_audio.cli.data_settings import (
+    DATASET_KEYS,
+    DataSettings,
+    build_generator,
+)
+from parallel_audio.cli.option_specs import (
+    NONE_WORD,
+    OptionSpec,
+    frontend_option_specs,
+    generator_option_specs,
+    value_from_words,
+)
 
 _GENERATOR_DEST = "generator:"
 _FRONTEND_DEST = "frontend:"
 
 
-class CommandLineError(ParallelAudioError):
-    """A command cannot run as asked; the message says why, and no traceback is shown."""
+def _dest(spec: OptionSpec) -> str:
+    """Where argparse stores an option's value; apart from every command's own options."""
+    return (_FRONTEND_DEST if spec.frontend else _GENERATOR_DEST) + spec.name
 
 
-@dataclass(frozen=True)
-class OptionSpec:
-    """How one constructor parameter or frontend setting is written on the command line.
-
-    Attributes
-    ----------
-    name : str
-        The parameter's name (``speed_range``), or the setting's name for frontend options.
-    kind : str
-        ``"bool"``, ``"int"``, ``"float"``, ``"number"`` (int or float), ``"str"``,
-        ``"range"`` (two numbers), ``"strings"`` (one or several words) or ``"ints"``.
-    optional : bool
-        Whether the value may be None (spelled ``none``).
-    default : Any
-        The constructor's default.
-    help : str
-        The first sentence of the parameter's documentation.
-    frontend : bool
-        Whether this is a frontend setting (``--fe.<name>``).
-    """
-
-    name: str
-    kind: str
-    optional: bool
-    default: Any
-    help: str = ""
-    frontend: bool = False
-
-    @property
-    def flag(self) -> str:
-        """The option as typed: ``--speed-range`` or ``--fe.window-size-ms``."""
-        dashed = self.name.replace("_", "-")
-        return f"--fe.{dashed}" if self.frontend else f"--{dashed}"
-
-    @property
-    def dest(self) -> str:
-        """Where argparse stores the value; separate from every command's own options."""
-        return (_FRONTEND_DEST if self.frontend else _GENERATOR_DEST) + self.name
-
-
-@dataclass
-class DataSettings:
-    """Everything that defines a dataset's samples: the generator's arguments and the classes.
-
-    Attributes
-    ----------
-    generator_kwargs : dict
-        Keyword arguments of ``ParallelAudioDataGenerator``, without ``frontend_settings``.
-    frontend : dict
-        Frontend settings by name (without the ``fe.`` prefix) that differ from the command's
-        base settings.
-    classes : list of str or None
-        The ``classes`` of ``flow_from_directory``, if given.
-    seed : int or None
-        The seed, if given.
-    batch_size : int or None
-        The batch size, if given.
-    """
-
-    generator_kwargs: dict[str, Any] = field(default_factory=dict)
-    frontend: dict[str, Any] = field(default_factory=dict)
-    classes: list[str] | None = None
-    seed: int | None = None
-    batch_size: int | None = None
-
-    def frontend_settings(
-        self, base: AudioFeatureGeneratorSettings | None = None
-    ) -> AudioFeatureGeneratorSettings:
-        """Return ``base`` (default settings when None) with this object's settings applied."""
-        settings = AudioFeatureGeneratorSettings() if base is None else base.copy()
-        for name, value in self.frontend.items():
-            try:
-                setattr(settings, name, value)
-            except AttributeError as error:
-                raise CommandLineError(str(error)) from None
-        return settings
-
-    def to_config(self) -> dict[str, Any]:
-        """Return the settings as a config file holds them (plain lists, ``fe.`` keys)."""
-        config: dict[str, Any] = {}
-        for key in DATASET_KEYS:
-            value = getattr(self, key)
-            if value is not None:
-                config[key] = list(value) if key == "classes" else value
-        for name, value in self.generator_kwargs.items():
-            if name != "frontend_settings":
-                config[name] = _plain(value)
-        for name, value in self.frontend.items():
-            config[KEY_PREFIX + name] = value
-        return config
-
-
-def _plain(value: Any) -> Any:
-    """Tuples as lists and numpy scalars as Python numbers, so that YAML writes plain values."""
-    if isinstance(value, (tuple, list)):
-        return [_plain(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        return value.item()
-    return value
-
-
-# ----------------------------------------------------------------------------- option specs
-
-
-def _generator_class() -> type:
-    from parallel_audio.generator import ParallelAudioDataGenerator
-
-    return ParallelAudioDataGenerator
-
-
-def parameter_descriptions(docstring: str | None) -> dict[str, str]:
-    """Map each parameter of a numpydoc ``Parameters`` section to its first sentence.
-
-    Parameters
-    ----------
-    docstring : str or None
-        A numpydoc docstring; entries may document several names at once
-        (``low, high : float``) and their names may run over two lines.
-
-    Returns
-    -------
-    dict of str to str
-        Parameter name to the first sentence of its description; empty without a section.
-    """
-    if not docstring:
-        return {}
-    lines = inspect.cleandoc(docstring).splitlines()
-    try:
-        start = next(
-            i
-            for i in range(len(lines) - 1)
-            if lines[i].strip() == "Parameters" and set(lines[i + 1].strip()) == {"-"}
-        )
-    except StopIteration:
-        return {}
-    entries: list[tuple[str, list[str]]] = []
-    header: list[str] = []
-    i = start + 2
-    while i < len(lines):
-        line = lines[i]
-        if i + 1 < len(lines) and line.strip() and set(lines[i + 1].strip()) == {"-"}:
-            break  # the next section's title
-        if line and not line[0].isspace():
-            header.append(line.strip())
-            if " : " in line or line.rstrip().endswith(":") or _description_follows(lines, i):
-                entries.append((" ".join(header), []))
-                header = []
-        elif line.strip() and entries:
-            entries[-1][1].append(line.strip())
-        i += 1
-    descriptions = {}
-    for header_text, text in entries:
-        # Inline code marks are noise on a terminal.
-        sentence = " ".join(text).split(". ")[0].rstrip(".").replace("``", "")
-        names = [n.strip() for n in header_text.split(" : ")[0].rstrip(":").split(",")]
-        names = [n for n in names if n]
-        # "a, b : bool / Do this; do that." describes a and b in turn.
-        parts = sentence.split("; ")
-        if len(names) > 1 and len(parts) == len(names):
-            descriptions.update(zip(names, (p[0].upper() + p[1:] for p in parts), strict=True))
-        else:
-            descriptions.update(dict.fromkeys(names, sentence))
-    return descriptions
-
-
-def _description_follows(lines: list[str], i: int) -> bool:
-    return i + 1 < len(lines) and lines[i + 1][:1].isspace()
-
-
-def _resolve_annotation(annotation: Any, namespace: Mapping[str, Any]) -> Any:
-    """Evaluate a string annotation (``from __future__ import annotations``); None if it fails."""
-    if not isinstance(annotation, str):
-        return annotation
-    try:
-        return eval(annotation, dict(namespace))  # noqa: S307 - the package's own annotations
-    except Exception:
-        return None
-
-
-def _union_members(annotation: Any) -> tuple[list[Any], bool]:
-    """Return the members of a union other than None, and whether None is one of them."""
-    origin = typing.get_origin(annotation)
-    if origin is typing.Union or origin is types.UnionType:
-        members = list(typing.get_args(annotation))
-    else:
-        members = [annotation]
-    has_none = type(None) in members
-    return [m for m in members if m is not type(None)], has_none
-
-
-def _is_callable_type(member: Any) -> bool:
-    origin = typing.get_origin(member) or member
-    return origin is collections.abc.Callable or origin is typing.Callable
-
-
-def _classify(annotation: Any, default: Any) -> tuple[str | None, bool]:
-    """Return (kind, optional) for an annotation; kind None when no command line can spell it."""
-    if annotation is None or annotation is inspect.Parameter.empty:
-        return _classify_default(default), default is None
-    members, optional = _union_members(annotation)
-    optional = optional or default is None
-    if any(_is_callable_type(m) for m in members):
-        return None, optional
-    plain = set(members)
-    if plain == {bool}:
-        return "bool", optional
-    if plain == {int, float}:
-        return "number", optional
-    if plain == {int}:
-        return "int", optional
-    if plain == {float}:
-        return "float", optional
-    if plain == {str}:
-        return "str", optional
-    if str in plain and any(
-        typing.get_origin(m) in (collections.abc.Sequence, list, tuple) for m in members
-    ):
-        return "strings", optional
-    if len(members) == 1:
-        member = members[0]
-        origin = typing.get_origin(member)
-        args = typing.get_args(member)
-        if origin is typing.Literal:
-            return "str", optional
-        if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
-            return ("ints" if args[0] is int else None), optional
-        if origin is tuple and len(args) == 2 and all(a in (int, float) for a in args):
-            return "range", optional
-        if origin in (collections.abc.Sequence, list) and args == (str,):
-            return "strings", optional
-    return None, optional
-
-
-def _classify_default(default: Any) -> str | None:
-    if isinstance(default, bool):
-        return "bool"
-    if isinstance(default, int):
-        return "int"
-    if isinstance(default, float):
-        return "float"
-    if isinstance(default, str):
-        return "str"
-    if isinstance(default, tuple) and len(default) == 2:
-        return "range"
-    return None
-
-
-@lru_cache(maxsize=1)
-def generator_option_specs() -> tuple[OptionSpec, ...]:
-    """Return one OptionSpec per constructor parameter a command line can spell.
-
-    ``frontend_settings`` is not among them: :func:`frontend_option_specs` lists its
-    settings one by one.
-    """
-    import parallel_audio.generator as generator_module
-
-    cls = _generator_class()
-    descriptions = parameter_descriptions(cls.__doc__)
-    namespace = vars(generator_module)
-    specs = []
-    for parameter in inspect.signature(cls.__init__).parameters.values():
-        if parameter.name == "self" or parameter.name in EXCLUDED_PARAMETERS:
-            continue
-        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
-            continue
-        default = None if parameter.default is parameter.empty else parameter.default
-        annotation = _resolve_annotation(parameter.annotation, namespace)
-        if annotation is AudioFeatureGeneratorSettings or (
-            _union_members(annotation)[0] == [AudioFeatureGeneratorSettings]
-        ):
-            continue
-        kind, optional = _classify(annotation, default)
-        if kind is None:
-            continue
-        specs.append(
-            OptionSpec(
-                parameter.name, kind, optional, default, descriptions.get(parameter.name, "")
-            )
-        )
-    return tuple(specs)
-
-
-@lru_cache(maxsize=1)
-def frontend_option_specs() -> tuple[OptionSpec, ...]:
-    """Return one OptionSpec per frontend setting that can be set (derived ones excluded)."""
-    descriptions = parameter_descriptions(AudioFeatureGeneratorSettings.__doc__)
-    defaults = AudioFeatureGeneratorSettings()
-    specs = []
-    for key, value in defaults.to_dict().items():
-        name = key[len(KEY_PREFIX) :]
-        try:
-            setattr(defaults.copy(), name, value)
-        except AttributeError:
-            continue  # derived from the others (fft_length)
-        kind = _classify_default(value)
-        specs.append(
-            OptionSpec(name, kind, False, value, descriptions.get(name, ""), frontend=True)
-        )
-    return tuple(specs)
-
-
-def frontend_setting_names() -> tuple[str, ...]:
-    """Names of the frontend settings that can be set."""
-    return tuple(spec.name for spec in frontend_option_specs())
-
-
-# ----------------------------------------------------------------------------- parsing values
-
-
-def _parse_word(text: str, kind: str, optional: bool) -> Any:
-    if optional and text.lower() == NONE_WORD:
-        return None
-    if kind == "int":
-        try:
-            return int(text)
-        except ValueError:
-            raise ValueError(f"expected an integer, got {text!r}") from None
-    if kind in ("float", "number"):
-        try:
-            number = float(text)
-        except ValueError:
-            raise ValueError(f"expected a number, got {text!r}") from None
-        if kind == "number" and number.is_integer() and "." not in text and "e" not in text:
-            return int(number)
-        return number
-    return text
+# ----------------------------------------------------------------------------- argparse
 
 
 class _ValueAction(argparse.Action):
@@ -387,20 +61,9 @@ class _ValueAction(argparse.Action):
         values: Any,
         option_string: str | None = None,
     ) -> None:
-        spec = self.spec
         words = values if isinstance(values, list) else [values]
         try:
-            if spec.optional and len(words) == 1 and words[0].lower() == NONE_WORD:
-                value = None
-            elif spec.kind == "range":
-                # Ints stay ints: for pitch_range, two ints are semitones, floats octaves.
-                value = tuple(_parse_word(w, "number", False) for w in words)
-            elif spec.kind == "ints":
-                value = tuple(_parse_word(w, "int", False) for w in words)
-            elif spec.kind == "strings":
-                value = words[0] if len(words) == 1 else tuple(words)
-            else:
-                value = _parse_word(words[0], spec.kind, spec.optional)
+            value = value_from_words(self.spec, words)
         except ValueError as error:
             raise argparse.ArgumentError(self, str(error)) from None
         setattr(namespace, self.dest, value)
@@ -475,7 +138,7 @@ def _add_spec(group: argparse._ArgumentGroup, spec: OptionSpec) -> None:
     if spec.kind == "bool":
         group.add_argument(
             spec.flag,
-            dest=spec.dest,
+            dest=_dest(spec),
             action=argparse.BooleanOptionalAction,
             default=argparse.SUPPRESS,
             help=_help(spec),
@@ -485,7 +148,7 @@ def _add_spec(group: argparse._ArgumentGroup, spec: OptionSpec) -> None:
     metavar = _metavar(spec)
     group.add_argument(
         spec.flag,
-        dest=spec.dest,
+        dest=_dest(spec),
         action=_ValueAction,
         spec=spec,
         nargs=nargs,
@@ -534,117 +197,6 @@ def add_generator_options(parser: argparse.ArgumentParser, *, exclude: Iterable[
         _add_spec(frontend, spec)
 
 
-# ----------------------------------------------------------------------------- config files
-
-
-def load_config(path: str | os.PathLike) -> DataSettings:
-    """Read a YAML or JSON config file into DataSettings.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The file, read as :func:`parallel_audio.cli.config_file.read_config` reads it: JSON
-        is YAML, booleans are YAML 1.2's (``yes``, ``no``, ``on``, ``off`` are text), at most
-        1 MiB whose aliases expand to at most 10 000 values.
-
-    Returns
-    -------
-    DataSettings
-
-    Raises
-    ------
-    CommandLineError
-        The file cannot be read, is not a mapping, or names a key that is no setting.
-    """
-    from parallel_audio.cli.config_file import ConfigFileProblem, read_config
-
-    name = printable_path(os.fspath(path))
-    try:
-        content = read_config(path)
-    except ConfigFileProblem as error:
-        raise CommandLineError(str(error)) from None
-    if content is None:
-        content = {}
-    if not isinstance(content, Mapping):
-        raise CommandLineError(
-            f"config file {name!r} must hold a mapping of setting names to values, "
-            f"got {type(content).__name__}"
-        )
-    return settings_from_mapping(content, source=f"config file {name!r}")
-
-
-def settings_from_mapping(content: Mapping[str, Any], *, source: str = "settings") -> DataSettings:
-    """Sort a flat or nested mapping of settings into DataSettings, rejecting unknown keys."""
-    generator_names = {spec.name for spec in generator_option_specs()}
-    frontend_names = set(frontend_setting_names())
-    derived = {key[len(KEY_PREFIX) :] for key in AudioFeatureGeneratorSettings().to_dict()}
-    derived -= frontend_names
-    settings = DataSettings()
-    unknown = []
-    for raw_key, value in content.items():
-        key = str(raw_key).replace("-", "_")
-        if key in DATASET_KEYS:
-            setattr(settings, key, _dataset_value(key, value, source))
-        elif key == "frontend_settings":
-            if not isinstance(value, Mapping):
-                raise CommandLineError(
-                    f"{source}: frontend_settings must be a mapping of setting names to values"
-                )
-            nested = {f"{KEY_PREFIX}{k}": v for k, v in value.items()}
-            settings.frontend.update(settings_from_mapping(nested, source=source).frontend)
-        elif key.startswith(KEY_PREFIX):
-            name = key[len(KEY_PREFIX) :]
-            if name in frontend_names:
-                settings.frontend[name] = value
-            elif name not in derived:
-                unknown.append(str(raw_key))
-        elif key in generator_names:
-            settings.generator_kwargs[key] = value
-        else:
-            unknown.append(str(raw_key))
-    if unknown:
-        raise CommandLineError(
-            f"{source} holds unknown settings {', '.join(repr(k) for k in unknown)}; the known "
-            f"ones are the generator's parameters ({', '.join(sorted(generator_names))}), "
-            f"frontend settings as fe.<name> or under frontend_settings "
-            f"({', '.join(sorted(frontend_names))}), and {', '.join(DATASET_KEYS)}"
-        )
-    return settings
-
-
-def _dataset_value(key: str, value: Any, source: str) -> Any:
-    """Check ``classes`` (a list of names), ``seed`` and ``batch_size`` (ints) from a file."""
-    if value is None:
-        return None
-    if key == "classes":
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, Sequence) or not all(isinstance(v, str) for v in value):
-            raise CommandLineError(
-                f"{source}: classes must be a list of names (quote a name YAML reads as a "
-                f"number: '1'), got {short_repr(value)}"
-            )
-        return list(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise CommandLineError(f"{source}: {key} must be an integer, got {short_repr(value)}")
-    return value
-
-
-def save_config(settings: DataSettings, path: str | os.PathLike) -> None:
-    """Write settings as YAML, or JSON when the file name ends in ``.json``."""
-    config = settings.to_config()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as file:
-        if os.fspath(path).lower().endswith(".json"):
-            json.dump(config, file, indent=2)
-            file.write("\n")
-        else:
-            import yaml
-
-            file.write("# parallel_audio data settings\n")
-            yaml.safe_dump(config, file, sort_keys=False)
-
-
 # ----------------------------------------------------------------------------- resolution
 
 
@@ -689,49 +241,3 @@ def resolve_settings(args: argparse.Namespace, base: DataSettings | None = None)
         build_generator(merged)  # a file of settings the generator rejects helps no one
         save_config(merged, args.save_config)
     return merged
-
-
-def build_generator(
-    settings: DataSettings,
-    *,
-    base_frontend: AudioFeatureGeneratorSettings | None = None,
-    **overrides: Any,
-):
-    """Construct the generator, turning its validation errors into a CommandLineError.
-
-    Parameters
-    ----------
-    settings : DataSettings
-        From :func:`resolve_settings`.
-    base_frontend : AudioFeatureGeneratorSettings, optional
-        Frontend settings the command starts from (the defaults when None).
-    **overrides
-        Constructor arguments the command imposes, applied last.
-
-    Returns
-    -------
-    ParallelAudioDataGenerator
-
-    Raises
-    ------
-    CommandLineError
-        With the generator's own message when it rejects a setting.
-    """
-    cls = _generator_class()
-    kwargs = dict(settings.generator_kwargs)
-    kwargs.update(overrides)
-    try:
-        kwargs["frontend_settings"] = settings.frontend_settings(base_frontend)
-        return cls(**kwargs)
-    except (ValueError, TypeError, NotImplementedError) as error:
-        raise CommandLineError(str(error)) from None
-
-
-def check_classes(classes: Sequence[str] | None, command: str) -> list[str]:
-    """Return the classes, or raise saying how to give them."""
-    if not classes:
-        raise CommandLineError(
-            f"{command} needs the classes: pass --classes NAME [NAME ...] or put "
-            "'classes: [...]' in the --config file"
-        )
-    return list(classes)

@@ -18,13 +18,15 @@ from typing import Any
 import numpy as np
 
 from parallel_audio.cli.common import build_audio_generator, write_wav
-from parallel_audio.cli.options import (
+from parallel_audio.cli.data_settings import (
     CommandLineError,
     DataSettings,
-    add_command_parser,
-    add_generator_options,
     build_generator,
     check_classes,
+)
+from parallel_audio.cli.options import (
+    add_command_parser,
+    add_generator_options,
     resolve_settings,
 )
 from parallel_audio.cli.snr import add_snr_option, report_settings_snr

@@ -26,7 +26,7 @@ import numpy as np
 
 from parallel_audio.augment import loudness_lufs
 from parallel_audio.cli.common import build_audio_generator
-from parallel_audio.cli.options import CommandLineError
+from parallel_audio.cli.data_settings import CommandLineError
 from parallel_audio.errors import AudioFileError
 
 #: Samples measured unless the command says otherwise: enough for the 10th percentile to

@@ -380,7 +380,7 @@ def espeak_word(word: str, speaker: Speaker, rng: np.random.Generator) -> np.nda
         result = subprocess.run(command, capture_output=True, check=True, timeout=30)
         audio, rate = soundfile.read(io.BytesIO(result.stdout), dtype="float32", always_2d=True)
     except (OSError, subprocess.SubprocessError, RuntimeError, ValueError) as error:
-        from parallel_audio.cli.options import CommandLineError
+        from parallel_audio.cli.data_settings import CommandLineError
 
         detail = getattr(error, "stderr", b"") or b""
         raise CommandLineError(
@@ -524,7 +524,7 @@ def write_keyword_dataset(
     import soundfile
     from tqdm import tqdm
 
-    from parallel_audio.cli.options import CommandLineError
+    from parallel_audio.cli.data_settings import CommandLineError
 
     unknown = list(unknown_words)
     if unknown_per_word is None:

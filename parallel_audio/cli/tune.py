@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from parallel_audio.cli.common import worker_rss_mb
-from parallel_audio.cli.options import (
+from parallel_audio.cli.data_settings import (
     CommandLineError,
     DataSettings,
+    build_generator,
+)
+from parallel_audio.cli.options import (
     add_command_parser,
     add_generator_options,
-    build_generator,
     resolve_settings,
 )
 from parallel_audio.listing import class_folders
