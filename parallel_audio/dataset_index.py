@@ -642,7 +642,8 @@ def _check_percentage(name: str, value: float) -> float:
 
 def _check_on_error(on_error: str) -> str:
     if not (isinstance(on_error, str) and on_error in ON_ERROR_MODES):
-        raise SettingsError(
+        error = SettingsError if isinstance(on_error, str) else TypeError
+        raise error(
             f"on_error must be one of {', '.join(repr(m) for m in ON_ERROR_MODES)}, got "
             f"{on_error!r}: 'raise' stops at the first file that cannot be read, 'skip' leaves "
             "such files out with a warning"

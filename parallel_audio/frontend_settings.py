@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from parallel_audio.errors import SettingsError
 
 #: Prefix of every key of the settings mapping (``fe.window_size_ms``), as in the reference.
@@ -49,18 +51,28 @@ class _Setting:
         return f"{kind} in {low}{lo}, {hi}{high}"
 
     def coerce(self, name: str, value: Any) -> Any:
-        """Return value as this setting's type, or raise SettingsError saying what is allowed."""
-        bad = SettingsError(f"{name} must be {self.allowed()}, got {value!r}")
+        """Return value as this setting's type, or raise saying what is allowed.
+
+        The package's rule (see :mod:`parallel_audio.validation`): ``TypeError`` for a value
+        of the wrong type (a string, None, a float for a switch), ``SettingsError`` for a
+        value of the right type outside the setting's range.
+        """
+        message = f"{name} must be {self.allowed()}, got {value!r}"
+        bad = SettingsError(message)
         if self.choices:
             if isinstance(value, str) and value in self.choices:
                 return value
-            raise bad
+            if isinstance(value, str):
+                raise bad
+            raise TypeError(message)
         if self.kind is bool:
-            if isinstance(value, bool | numbers.Integral) and value in (0, 1):
+            if isinstance(value, bool | np.bool_ | numbers.Integral) and value in (0, 1):
                 return bool(value)
-            raise bad
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise bad
+            if isinstance(value, numbers.Integral):
+                raise bad
+            raise TypeError(message)
+        if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+            raise TypeError(message)
         if self.kind is int:
             if not float(value).is_integer():
                 raise bad

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import copy
-import numbers
 import os
 import secrets
-import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from parallel_audio import limits
 from parallel_audio.audio_ops import fit_to_length, stretch_input_length, trim_silence
 from parallel_audio.augment import (
-    NOISE_COLORS,
     BackgroundNoise,
     ColoredNoise,
     LoudnessChange,
@@ -26,22 +22,25 @@ from parallel_audio.augment import (
     change_speed_pitch_vtlp,
     load_background_noise,
 )
-from parallel_audio.augment.pitch import octave_range_warning
-from parallel_audio.errors import DatasetError, SettingsError, short_repr
+from parallel_audio.errors import DatasetError, SettingsError
 from parallel_audio.feature_generator import AudioFeatureGenerator
 from parallel_audio.frontend_settings import AudioFeatureGeneratorSettings
-from parallel_audio.generator_checks import (
+from parallel_audio.validation import (
     FRONTEND_DTYPES,
+    NOISE_COLORS,
     PARAMETER_CHECKS,
+    check_flow_arguments,
     check_noise_level,
     check_sample_length,
     check_sample_shape,
+    warn_at_caller,
+    wrong_type,
+    wrong_value,
 )
 
 if TYPE_CHECKING:
     from parallel_audio.iterator import ParallelAudioIterator
 
-CLASS_MODES = ("categorical", "binary", "sparse", "input", None)
 #: ``flow_from_directory`` keywords of the reference that have no meaning for audio and are
 #: ignored without a word: the reference's dataset mixin passes ``target_size`` every time.
 SILENTLY_IGNORED_KEYWORDS = frozenset({"target_size"})
@@ -51,15 +50,16 @@ _NOISE_LEVEL_PARAMETERS = frozenset({"noise_level_mode", "noise_color_range", "b
 
 def _noise_color(value: Any) -> str | None:
     """Return the color a transform's ``noise_color`` names; None for None or "none"."""
+    allowed = f"one of {', '.join(NOISE_COLORS)}, 'none' or None"
     if value is None:
         return None
-    color = str(value).lower()
+    if not isinstance(value, str):
+        raise wrong_type("noise_color", allowed, value)
+    color = value.lower()
     if color == "none":
         return None
     if color not in NOISE_COLORS:
-        raise SettingsError(
-            f"noise_color must be one of {', '.join(NOISE_COLORS)}, 'none' or None; got {value!r}"
-        )
+        raise wrong_value("noise_color", allowed, value)
     return color
 
 
@@ -282,9 +282,7 @@ class ParallelAudioDataGenerator:
         self.noise_colors = noise_colors
         self.noise_color_range = noise_color_range
         self.speed_range = speed_range
-        self.pitch_range = pitch_range
-        if (pitch_warning := octave_range_warning(self.pitch_range)) is not None:
-            warnings.warn(pitch_warning, UserWarning, stacklevel=2)  # at the caller's line
+        self.pitch_range = pitch_range  # a float range beyond 6 semitones warns
         self.vtlp_range = vtlp_range
         self.loudness_range = loudness_range
         self.bg_noise_range = bg_noise_range
@@ -361,10 +359,7 @@ class ParallelAudioDataGenerator:
             if has_source != (has_level is not None):
                 missing = level if has_source else source
                 present = source if has_source else level
-                warnings.warn(
-                    f"{present} is set but {missing} is not: no such noise is added",
-                    stacklevel=3,
-                )
+                warn_at_caller(f"{present} is set but {missing} is not: no such noise is added")
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -881,37 +876,20 @@ class ParallelAudioDataGenerator:
         ParallelAudioIterator
         """
         from parallel_audio.dataset_index import build_index
-        from parallel_audio.iterator import LAST_BATCH_MODES, ParallelAudioIterator
+        from parallel_audio.iterator import ParallelAudioIterator
         from parallel_audio.worker_start import prepare_worker_processes
 
         prepare_worker_processes(self)
-        if last_batch not in LAST_BATCH_MODES:
-            raise SettingsError(
-                f"last_batch must be one of {', '.join(map(repr, LAST_BATCH_MODES))}, "
-                f"got {last_batch!r}"
-            )
-        if class_mode not in CLASS_MODES:
-            raise SettingsError(f"class_mode must be one of {CLASS_MODES}, got {class_mode!r}")
-        if (
-            isinstance(batch_size, bool)
-            or not isinstance(batch_size, numbers.Integral)
-            or not (1 <= batch_size <= limits.MAX_BATCH_SIZE or batch_size == -1)
-        ):
-            raise SettingsError(
-                f"batch_size must be an int >= 1 and at most {limits.MAX_BATCH_SIZE}, or -1 for "
-                f"the whole dataset; got {short_repr(batch_size)}"
-            )
-        if seed is not None and not (
-            isinstance(seed, numbers.Integral)
-            and not isinstance(seed, bool)
-            and 0 <= seed <= limits.MAX_SEED
-        ):
-            raise SettingsError(
-                f"seed must be an int in [0, 2**128 - 1] or None, got {short_repr(seed)}"
-            )
+        batch_size = check_flow_arguments(
+            class_mode=class_mode,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            last_batch=last_batch,
+            seed=seed,
+        )
         ignored = sorted(set(kwargs) - SILENTLY_IGNORED_KEYWORDS)
         if ignored:
-            warnings.warn(f"flow_from_directory ignores {', '.join(ignored)}", stacklevel=2)
+            warn_at_caller(f"flow_from_directory ignores {', '.join(ignored)}")
         if seed is None:
             seed = secrets.randbits(32)
         if self.bg_noise_dir is not None:

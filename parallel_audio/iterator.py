@@ -18,6 +18,7 @@ from parallel_audio import keras_errors
 from parallel_audio.errors import WorkerError
 from parallel_audio.process_params import ParallelProcessParams
 from parallel_audio.random_streams import Stream, random_generator
+from parallel_audio.validation import LAST_BATCH_MODES
 from parallel_audio.worker_pool import (
     BatchScheduler,
     BatchTask,
@@ -30,10 +31,7 @@ if TYPE_CHECKING:
     from parallel_audio.dataset_index import DatasetIndex
     from parallel_audio.generator import ParallelAudioDataGenerator
 
-#: What the last batch of an epoch holds when the batch size does not divide the samples:
-#: "short", the samples left (fewer than batch_size); "repeat", as many as the other batches,
-#: the missing ones taken again from the start of the epoch's order (as MLTK fills it).
-LAST_BATCH_MODES = ("short", "repeat")
+__all__ = ["LAST_BATCH_MODES", "ParallelAudioIterator"]
 
 
 #: The module of Keras' PyDataset adapter, whose code asks for the batches fit, evaluate

@@ -1,10 +1,9 @@
-"""The largest values the generator's own numeric parameters accept, and why.
+"""The largest values the generator's numeric parameters accept, and why.
 
-Each augmentation module holds the limits of its own range (``SPEED_FACTOR_LIMITS``,
-``MAX_PITCH_SEMITONES``, ``VTLP_FACTOR_LIMITS``, ``MAX_LOUDNESS_FACTOR``,
-``NOISE_LEVEL_LIMITS``). Values beyond a limit are rejected when the generator is built, so
-that nonsense fails there, naming the parameter, rather than deep inside a batch or as a
-batch of zeros.
+Values beyond a limit are rejected when the generator is built (or the parameter assigned),
+so that nonsense fails there, naming the parameter, rather than deep inside a batch or as a
+batch of zeros. The augmentations' own limits are here too, for :mod:`parallel_audio.validation`
+and the augmentation classes to share without either importing the other.
 """
 
 from __future__ import annotations
@@ -43,3 +42,25 @@ MAX_BATCH_SIZE = 65536
 #: Largest seed: random streams keep seeds below 2**128 apart from their keys (see
 #: random_streams); seeds drawn for ``seed=None`` are 32-bit.
 MAX_SEED = 2**128 - 1
+
+# --- The augmentations' ranges ---------------------------------------------------------------
+
+#: Slowest and fastest speed factor. Beyond 10 times no syllable of speech survives, and the
+#: output of a factor near 0 would be without end (a 1 s clip at 1e-6 lasts 11 days).
+SPEED_FACTOR_LIMITS = (0.1, 10.0)
+
+#: Largest pitch shift either way, in semitones: two octaves. Beyond, a voice is no longer
+#: one, and the frequency map's slope would overflow.
+MAX_PITCH_SEMITONES = 24
+
+#: Smallest and largest VTLP warp factor: vocal tracts differ by well under a factor of 2 (a
+#: child's against an adult's), and the warp must keep the band below Nyquist increasing.
+VTLP_FACTOR_LIMITS = (0.5, 2.0)
+
+#: Largest gain: +40 dB. More turns any recording into a clipped square wave at the frontend.
+MAX_LOUDNESS_FACTOR = 100.0
+
+#: The noise levels each ``noise_level_mode`` allows: up to 100 times full-scale noise as a
+#: factor; -100 dB to 100 dB as a signal-to-noise ratio (beyond, one of the two is below
+#: float32's resolution of the other).
+NOISE_LEVEL_LIMITS = {"factor": (0.0, 100.0), "snr_db": (-100.0, 100.0)}

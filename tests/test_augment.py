@@ -529,7 +529,7 @@ def test_bad_augmentation_settings_are_rejected():
         ParallelAudioDataGenerator(speed_range=(0, 1.1))
     with pytest.raises(SettingsError, match="vtlp_range"):
         ParallelAudioDataGenerator(vtlp_range=(1.1, 0.9))
-    with pytest.raises(SettingsError, match="augmentations"):
+    with pytest.raises(TypeError, match="augmentations"):
         ParallelAudioDataGenerator(augmentations=[42])
     with pytest.warns(UserWarning, match="noise_color_range"):
         ParallelAudioDataGenerator(noise_colors="white")

@@ -361,7 +361,7 @@ def test_a_config_file_that_never_ends_is_refused(capsys, dataset):
     ],
 )
 def test_invalid_options_give_the_generators_message(capsys, dataset, options, constructor_kwargs):
-    with pytest.raises(ValueError) as expected:
+    with pytest.raises((ValueError, TypeError)) as expected:
         ParallelAudioDataGenerator(**constructor_kwargs)
     code, out, err = run_cli(capsys, "info", dataset, *options)
     assert code == 2 and out == ""

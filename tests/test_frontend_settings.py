@@ -77,21 +77,39 @@ def test_defaults_are_the_reference_defaults():
         ("log_scale_shift", -1, r"\[0, 15\]"),
         ("dc_notch_filter_coefficient", 1.0, r"\[0.0, 1.0\)"),
         ("quantize_dynamic_scale_range_db", 0.0, r"\(0.0, 200.0\]"),
-        ("pcan_enable", "yes", "True or False"),
         ("log_scale_enable", 2, "True or False"),
-        ("window_step_ms", None, "an integer"),
         ("arithmetic", "tflite", "one of 'mltk', 'tf_op', 'tflm'"),
         ("arithmetic", "MLTK", "one of 'mltk', 'tf_op', 'tflm'"),
-        ("arithmetic", 0, "one of 'mltk', 'tf_op', 'tflm'"),
     ],
 )
 def test_out_of_range_values_name_the_setting_and_the_range(name, value, allowed):
     with pytest.raises(SettingsError, match=f"{name} must be .*{allowed}.*got"):
         AudioFeatureGeneratorSettings(**{name: value})
     settings = AudioFeatureGeneratorSettings()
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises(SettingsError, match=name):
         setattr(settings, name, value)
     # Unchanged by the failed set.
+    assert getattr(settings, name) == REFERENCE_DEFAULTS.get(name, "mltk")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "allowed"),
+    [
+        ("pcan_enable", "yes", "True or False"),
+        ("pcan_enable", 1.0, "True or False"),
+        ("window_step_ms", None, "an integer"),
+        ("window_size_ms", "30", "an integer"),
+        ("filterbank_upper_band_limit", True, "a number"),
+        ("arithmetic", 0, "one of 'mltk', 'tf_op', 'tflm'"),
+    ],
+)
+def test_values_of_the_wrong_type_raise_type_error(name, value, allowed):
+    # The package's rule: TypeError for the wrong type, SettingsError for a wrong value.
+    with pytest.raises(TypeError, match=f"{name} must be .*{allowed}.*got"):
+        AudioFeatureGeneratorSettings(**{name: value})
+    settings = AudioFeatureGeneratorSettings()
+    with pytest.raises(TypeError, match=name):
+        setattr(settings, name, value)
     assert getattr(settings, name) == REFERENCE_DEFAULTS.get(name, "mltk")
 
 

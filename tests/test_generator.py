@@ -290,7 +290,6 @@ def test_standardize_in_the_reference_order():
         ({"frontend_dtype": "int16"}, "frontend_dtype must be one of uint16, float32, int8"),
         ({"noise_colors": ["green"]}, "noise_colors must be"),
         ({"trim_threshold_db": -3}, "trim_threshold_db must be"),
-        ({"preprocessing_function": 3}, "preprocessing_function must be callable"),
         (
             {"frontend_settings": AudioFeatureGeneratorSettings(sample_rate_hz=8000)},
             "above the Nyquist frequency",

@@ -209,29 +209,47 @@ def test_accepted_parameters_give_batches_of_the_declared_shape_and_dtype(datase
 # ----------------------------------------------------------------------------- rejected
 
 NAN = float("nan")
-# parameter -> invalid values; the error must name the parameter (or the key in the tuple).
-INVALID_CONSTRUCTOR_VALUES = {
-    "cores": [-2, 1.5, "two", None, True],
-    "max_batches_pending": [0, -3, 2.5, "4"],
-    "samplewise_center": ["yes", None],
+# The package's rule: a value of the wrong type raises TypeError, a value of the right type
+# outside what is allowed SettingsError; either names the parameter.
+# parameter -> values of the wrong type.
+WRONG_TYPE_CONSTRUCTOR_VALUES = {
+    "cores": ["two", None, True],
+    "max_batches_pending": [2.5, "4"],
+    "samplewise_center": ["yes", None, 1],
     "samplewise_std_normalization": [2, "no"],
-    "samplewise_normalize_range": [(1.0, 0.0), (0.0, NAN), "ab", (1.0,)],
-    "rescale": [NAN, float("inf"), "2"],
-    "validation_split": [1.0, -0.1, NAN, "0.1"],
+    "samplewise_normalize_range": ["ab", (1.0,), 0.5, (0.0, "1")],
+    "rescale": ["2"],
+    "validation_split": ["0.1", None],
     "validation_augmentation_enabled": ["yes"],
-    "dtype": ["not_a_dtype"],
-    "frontend_dtype": ["int16", "float64", "bogus"],
-    "trim_threshold_db": [-1, NAN, "20"],
-    "loudness_range": [(-0.5, 1.0), (2.0, 1.0), (0.0, float("inf"))],
-    "offset_range": [(0.5, 1.5), (-0.1, 0.5), None],
-    "unknown_class_percentage": [-0.1, float("inf")],
-    "silence_class_percentage": [-1, NAN],
+    "dtype": [None, 3.5],
+    "trim_threshold_db": ["20"],
+    "offset_range": [None, 0.5],
     "disable_random_transforms": ["no"],
     "frontend_settings": ["16 kHz", {"sample_rate_hz": 16000}],
     "frontend_enabled": ["off"],
     "add_channel_dimension": [None],
     "get_batch_function": [3],
     "preprocessing_function": ["f"],
+    "noise_colors": [5, ["white", 3]],
+    "speed_range": ["fast", 1.1, (0.9, 1.1, 1.2)],
+    "bg_noise_dir": [3],
+    "noise_level_mode": [1],
+    "augmentations": [[42]],
+}
+# parameter -> values of the right type that are not allowed.
+WRONG_VALUE_CONSTRUCTOR_VALUES = {
+    "cores": [-2, 1.5],
+    "max_batches_pending": [0, -3],
+    "samplewise_normalize_range": [(1.0, 0.0), (0.0, NAN)],
+    "rescale": [NAN, float("inf")],
+    "validation_split": [1.0, -0.1, NAN],
+    "dtype": ["not_a_dtype", "U8"],
+    "frontend_dtype": ["int16", "float64", "bogus"],
+    "trim_threshold_db": [-1, NAN],
+    "loudness_range": [(-0.5, 1.0), (2.0, 1.0), (0.0, float("inf"))],
+    "offset_range": [(0.5, 1.5), (-0.1, 0.5)],
+    "unknown_class_percentage": [-0.1, float("inf")],
+    "silence_class_percentage": [-1, NAN],
     "noise_colors": ["purple", ["white", "grey"], []],
     "speed_range": [(0.0, 1.0), (-1.0, 1.0), (1.2, 0.8)],
     "pitch_range": [(3.0, -3.0), (NAN, 1.0)],
@@ -239,43 +257,47 @@ INVALID_CONSTRUCTOR_VALUES = {
     # Invalid in both noise level modes (a negative level is a valid SNR in dB).
     "noise_color_range": [(0.0, 101.0), (0.5, 0.1)],
     "bg_noise_range": [(-101.0, 0.5)],
+    "noise_level_mode": ["loud"],
 }
+INVALID_CONSTRUCTOR_VALUES = [
+    (name, value, TypeError)
+    for name, values in WRONG_TYPE_CONSTRUCTOR_VALUES.items()
+    for value in values
+] + [
+    (name, value, SettingsError)
+    for name, values in WRONG_VALUE_CONSTRUCTOR_VALUES.items()
+    for value in values
+]
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 @PROPERTY_SETTINGS
-@given(
-    base=generator_parameters(),
-    invalid=st.sampled_from(
-        [(name, value) for name, values in INVALID_CONSTRUCTOR_VALUES.items() for value in values]
-    ),
-)
+@given(base=generator_parameters(), invalid=st.sampled_from(INVALID_CONSTRUCTOR_VALUES))
 def test_rejected_constructor_parameters_fail_at_construction_naming_them(base, invalid):
-    name, value = invalid
+    name, value, error = invalid
     kwargs = {**base, name: value}
     if name == "frontend_enabled":
         kwargs.pop("sample_shape", None)
-    with pytest.raises((SettingsError, ValueError)) as caught:
+    with pytest.raises(error) as caught:
         ParallelAudioDataGenerator(**{"cores": 0, **kwargs})
+    assert not isinstance(caught.value, SettingsError) or error is SettingsError
     assert re.search(rf"\b{name}\b", str(caught.value)), (name, value, str(caught.value))
+    assert "got" in str(caught.value)  # what was received
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 @PROPERTY_SETTINGS
-@given(
-    base=generator_parameters(),
-    invalid=st.sampled_from(
-        [(name, value) for name, values in INVALID_CONSTRUCTOR_VALUES.items() for value in values]
-    ),
-)
+@given(base=generator_parameters(), invalid=st.sampled_from(INVALID_CONSTRUCTOR_VALUES))
 def test_rejected_values_are_rejected_when_assigned_later_and_change_nothing(base, invalid):
     # Reference code assigns parameters after construction (datagen.debug = True): a value
-    # the constructor refuses is refused there too, and the attribute keeps its value.
-    name, value = invalid
+    # the constructor refuses is refused there too, with the same class, and the attribute
+    # keeps its value.
+    name, value, error = invalid
     generator = ParallelAudioDataGenerator(**{"cores": 0, **base})
     before = getattr(generator, name)
-    with pytest.raises((SettingsError, ValueError)) as caught:
+    with pytest.raises(error) as caught:
         setattr(generator, name, value)
+    assert not isinstance(caught.value, SettingsError) or error is SettingsError
     assert re.search(rf"\b{name}\b", str(caught.value)), (name, value, str(caught.value))
     after = getattr(generator, name)
     assert after is before or after == before
@@ -286,32 +308,49 @@ def test_frontend_disabled_without_sample_shape_names_sample_shape():
         ParallelAudioDataGenerator(cores=0, frontend_enabled=False)
 
 
-INVALID_FLOW_VALUES = {
-    "class_mode": ["bogus", "Categorical"],
-    "batch_size": [0, -2, 2.5, True, "8"],
-    "subset": ["test"],
-    "max_samples_per_class": [0, -5],
-    "seed": [-1],
-    "on_error": ["ignore", None],
-    "classes": [["nope"], [], ["a", "a"], ["_unknown_"]],
-}
+# (argument, value, the error it must raise): TypeError for the wrong type, SettingsError for
+# a wrong value of the generator's own arguments, DatasetError for the dataset's.
+INVALID_FLOW_VALUES = [
+    ("class_mode", "bogus", SettingsError),
+    ("class_mode", "Categorical", SettingsError),
+    ("class_mode", 1, TypeError),
+    ("batch_size", 0, SettingsError),
+    ("batch_size", -2, SettingsError),
+    ("batch_size", 2.5, TypeError),
+    ("batch_size", True, TypeError),
+    ("batch_size", "8", TypeError),
+    ("shuffle", "yes", TypeError),
+    ("last_batch", "drop", SettingsError),
+    ("last_batch", None, TypeError),
+    ("subset", "test", DatasetError),
+    ("max_samples_per_class", 0, DatasetError),
+    ("max_samples_per_class", -5, DatasetError),
+    ("seed", -1, SettingsError),
+    ("seed", 2**128, SettingsError),
+    ("seed", 1.5, TypeError),
+    ("on_error", "ignore", SettingsError),
+    ("on_error", None, TypeError),
+    ("classes", ["nope"], DatasetError),
+    ("classes", [], DatasetError),
+    ("classes", ["a", "a"], DatasetError),
+    ("classes", ["_unknown_"], DatasetError),
+]
 
 
 @PROPERTY_SETTINGS
 @given(
-    invalid=st.sampled_from(
-        [(name, value) for name, values in INVALID_FLOW_VALUES.items() for value in values]
-    ),
+    invalid=st.sampled_from(INVALID_FLOW_VALUES),
     validation_split=st.sampled_from([0.0, 0.3]),
 )
 def test_rejected_flow_parameters_fail_in_flow_from_directory_naming_them(
     dataset, invalid, validation_split
 ):
-    name, value = invalid
+    name, value, error = invalid
     generator = ParallelAudioDataGenerator(cores=0, validation_split=validation_split)
     kwargs = {"classes": ["a", "b"], "batch_size": 4, name: value}
-    with pytest.raises((SettingsError, ValueError, TypeError)) as caught:
+    with pytest.raises(error) as caught:
         generator.flow_from_directory(dataset, **kwargs)
+    assert not isinstance(caught.value, SettingsError) or error is SettingsError
     text = str(caught.value)
     if name == "classes":  # named by what is wrong with them
         assert re.search(r"\bclass", text), text

@@ -596,8 +596,10 @@ def test_every_real_class_file_unreadable_is_an_error_naming_reasons(tmp_path):
 
 def test_on_error_must_be_raise_or_skip(tmp_path):
     write(tmp_path / "x" / "a.wav", wav_bytes(np.arange(10), RATE))
-    for value in ("ignore", None, True):
-        with pytest.raises(SettingsError, match=r"on_error must be one of 'raise', 'skip'"):
+    with pytest.raises(SettingsError, match=r"on_error must be one of 'raise', 'skip'"):
+        flow(tmp_path, ["x"], on_error="ignore")
+    for value in (None, True):  # not a string: the wrong type
+        with pytest.raises(TypeError, match=r"on_error must be one of 'raise', 'skip'"):
             flow(tmp_path, ["x"], on_error=value)
 
 

@@ -409,7 +409,7 @@ def test_dtype_is_stored_as_a_numpy_dtype():
     assert isinstance(generator.dtype, np.dtype) and generator.frontend_dtype == np.int8
     generator.dtype = "float16"
     assert generator.dtype == np.float16
-    with pytest.raises(SettingsError, match="dtype must be a numpy dtype"):
+    with pytest.raises(TypeError, match="dtype must be a numeric numpy dtype"):
         generator.dtype = None
 
 

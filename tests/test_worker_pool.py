@@ -596,9 +596,19 @@ def test_batch_timeout_leaves_slow_batches_alone_and_never_times_debug_threads(d
             assert all(b[0].shape[0] == 4 for b in batches)
 
 
-@pytest.mark.parametrize("value", [0, -1.0, float("inf"), float("nan"), "10", True])
-def test_batch_timeout_must_be_a_positive_number_or_none(value):
-    with pytest.raises(SettingsError, match="batch_timeout"):
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        (0, SettingsError),
+        (-1.0, SettingsError),
+        (float("inf"), SettingsError),
+        (float("nan"), SettingsError),
+        ("10", TypeError),
+        (True, TypeError),
+    ],
+)
+def test_batch_timeout_must_be_a_positive_number_or_none(value, error):
+    with pytest.raises(error, match="batch_timeout"):
         ParallelAudioDataGenerator(batch_timeout=value)
     assert ParallelAudioDataGenerator(batch_timeout=None).batch_timeout is None
 

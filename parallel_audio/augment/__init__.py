@@ -9,15 +9,16 @@ from parallel_audio.augment.background_noise import (
     crop_looped,
     load_background_noise,
 )
-from parallel_audio.augment.colored_noise import NOISE_COLORS, ColoredNoise, noise_buffer
-from parallel_audio.augment.external import apply_augmentations, check_augmentations
-from parallel_audio.augment.levels import NOISE_LEVEL_MODES, loudness_lufs, noise_scale
+from parallel_audio.augment.colored_noise import ColoredNoise, noise_buffer
+from parallel_audio.augment.external import apply_augmentations
+from parallel_audio.augment.levels import loudness_lufs, noise_scale
 from parallel_audio.augment.loudness import LoudnessChange
 from parallel_audio.augment.perturb import change_speed_pitch_vtlp
 from parallel_audio.augment.pitch import PitchShift, frequency_ratio
 from parallel_audio.augment.speed import SpeedChange
 from parallel_audio.augment.vocoder import stretch_and_warp
 from parallel_audio.augment.vtlp import VocalTractLengthPerturbation, vtlp_map
+from parallel_audio.validation import NOISE_COLORS, NOISE_LEVEL_MODES
 
 __all__ = [
     "NOISE_COLORS",
@@ -30,7 +31,6 @@ __all__ = [
     "VocalTractLengthPerturbation",
     "apply_augmentations",
     "change_speed_pitch_vtlp",
-    "check_augmentations",
     "crop_looped",
     "frequency_ratio",
     "load_background_noise",

@@ -7,10 +7,11 @@ from collections import Counter
 
 import numpy as np
 
-from parallel_audio.augment._ranges import check_range
-from parallel_audio.augment.levels import NOISE_LEVEL_LIMITS, noise_scale
+from parallel_audio.augment.levels import noise_scale
 from parallel_audio.errors import AudioFileError, DatasetError
+from parallel_audio.limits import NOISE_LEVEL_LIMITS
 from parallel_audio.listing import AUDIO_EXTENSIONS, list_audio_files
+from parallel_audio.validation import check_range
 
 
 def load_background_noise(directory: str, sample_rate: int) -> dict[str, np.ndarray]:

@@ -6,14 +6,14 @@ from functools import lru_cache
 
 import numpy as np
 
-from parallel_audio.augment._ranges import check_range
-from parallel_audio.augment.levels import NOISE_LEVEL_LIMITS, noise_scale
+from parallel_audio.augment.levels import noise_scale
 from parallel_audio.errors import SettingsError
+from parallel_audio.limits import NOISE_LEVEL_LIMITS
 from parallel_audio.random_streams import Stream, random_generator
+from parallel_audio.validation import NOISE_COLORS, check_range
 
 #: Power spectrum exponent of each color: power falls as 1 / f ** exponent.
-NOISE_EXPONENTS = {"white": 0.0, "pink": 1.0, "brown": 2.0, "blue": -1.0, "violet": -2.0}
-NOISE_COLORS = tuple(NOISE_EXPONENTS)
+NOISE_EXPONENTS = dict(zip(NOISE_COLORS, (0.0, 1.0, 2.0, -1.0, -2.0), strict=True))
 
 #: Length of the noise buffer each color is cropped from. Generating noise costs more than a
 #: whole augmented sample, so each process generates every color once, from a fixed seed

@@ -4,34 +4,13 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
 
 import numpy as np
-
-from parallel_audio.errors import SettingsError
 
 # audiomentations draws from the global `random` and `numpy.random` states. Seeding them
 # per sample makes its draws reproducible; the lock keeps debug threads from interleaving.
 _GLOBAL_RANDOM_LOCK = threading.Lock()
-
-
-def check_augmentations(augmentations: Any) -> tuple[Callable, ...]:
-    """Validate ``augmentations=``: one transform, or a sequence applied in order."""
-    if augmentations is None:
-        return ()
-    transforms = (
-        tuple(augmentations)
-        if isinstance(augmentations, Sequence) and not callable(augmentations)
-        else (augmentations,)
-    )
-    for transform in transforms:
-        if not callable(transform):
-            raise SettingsError(
-                "augmentations must be an audiomentations transform or Compose (a callable "
-                f"taking samples= and sample_rate=), or a list of them; got {transform!r}"
-            )
-    return transforms
 
 
 def apply_augmentations(

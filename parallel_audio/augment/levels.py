@@ -9,14 +9,6 @@ import numpy as np
 
 from parallel_audio import _loudness
 
-#: Ways to read ``noise_color_range`` and ``bg_noise_range``.
-NOISE_LEVEL_MODES = ("factor", "snr_db")
-
-#: The levels each mode allows: up to 100 times full-scale noise as a factor; -100 dB to
-#: 100 dB as a signal-to-noise ratio (beyond, one of the two is below float32's resolution
-#: of the other).
-NOISE_LEVEL_LIMITS = {"factor": (0.0, 100.0), "snr_db": (-100.0, 100.0)}
-
 #: Loudness a clip without measurable loudness (a ``_silence_`` sample) counts as in
 #: "snr_db" mode: the EBU R128 programme target.
 SILENT_CLIP_LUFS = -23.0

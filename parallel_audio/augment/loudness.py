@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from parallel_audio.augment._ranges import check_range
-
-#: Largest gain: +40 dB. More turns any recording into a clipped square wave at the frontend.
-MAX_LOUDNESS_FACTOR = 100.0
+from parallel_audio.limits import MAX_LOUDNESS_FACTOR
+from parallel_audio.validation import check_range
 
 
 class LoudnessChange:

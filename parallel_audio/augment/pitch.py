@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from parallel_audio.augment._ranges import check_range, is_number
 from parallel_audio.augment.vocoder import stretch_and_warp
-
-#: Largest shift either way, in semitones: two octaves. Beyond, a voice is no longer one, and
-#: the frequency map's slope would overflow.
-MAX_PITCH_SEMITONES = 24
+from parallel_audio.limits import MAX_PITCH_SEMITONES
+from parallel_audio.validation import check_range, is_number
 
 
 def frequency_ratio(semitones: float) -> float:
@@ -23,60 +18,6 @@ def pitch_map(semitones: float) -> tuple[np.ndarray, np.ndarray]:
     """Knots (source, target), in fractions of the sample rate, of ``f -> ratio * f``."""
     ratio = frequency_ratio(semitones)
     return np.array([0.0, 0.5]), np.array([0.0, 0.5 * ratio])
-
-
-#: A float ``pitch_range`` reaching further than this from the original pitch, in semitones,
-#: was most likely written as frequency factors (``(0.9, 1.1)``) rather than in octaves.
-LARGE_OCTAVE_SHIFT_SEMITONES = 6.0
-
-
-def octave_range_warning(pitch_range: tuple[float, float] | None) -> str | None:
-    """Explain a float ``pitch_range`` that shifts by more than 6 semitones, else None.
-
-    A float range is in octaves (the reference's documented meaning, which both libraries
-    implement), so ``(0.9, 1.1)`` shifts every clip up by 10.8 to 13.2 semitones, about an
-    octave: almost surely meant as frequency factors. The message gives the octave range
-    that does mean those factors (their base-2 logarithms) when both bounds are positive.
-
-    Parameters
-    ----------
-    pitch_range : (float, float) or None
-        As the generator received it (already validated).
-
-    Returns
-    -------
-    str or None
-        The warning's text, or None when the range is ints, None, or within 6 semitones.
-
-    Examples
-    --------
-    >>> octave_range_warning((-0.25, 0.25)) is None
-    True
-    >>> print(octave_range_warning((0.9, 1.1)).split(": ")[1].split(",")[0])
-    +10.8 to +13.2 semitones
-    """
-    if pitch_range is None or all(is_number(v, integer=True) for v in pitch_range):
-        return None
-    low, high = (12.0 * float(v) for v in pitch_range)
-    if max(abs(low), abs(high)) <= LARGE_OCTAVE_SHIFT_SEMITONES:
-        return None
-    message = (
-        f"pitch_range={tuple(pitch_range)!r} holds floats, so it is in octaves (as MLTK reads "
-        f"it too): {low:+.1f} to {high:+.1f} semitones, every frequency multiplied by "
-        f"{frequency_ratio(low):.2f} to {frequency_ratio(high):.2f}. "
-    )
-    if 0 < pitch_range[0] <= pitch_range[1]:
-        octaves = (round(math.log2(pitch_range[0]), 3), round(math.log2(pitch_range[1]), 3))
-        message += (
-            f"If you meant frequency factors, pass their log2, pitch_range={octaves!r}, or "
-            "two ints for whole semitone steps, such as (-2, 2)."
-        )
-    else:
-        message += (
-            "A float range within (-0.5, 0.5) stays within 6 semitones; two ints are whole "
-            "semitone steps, such as (-2, 2)."
-        )
-    return message
 
 
 class PitchShift:

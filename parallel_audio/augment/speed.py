@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from parallel_audio.augment._ranges import check_range
 from parallel_audio.augment.vocoder import stretch_and_warp
-
-#: Slowest and fastest speed factor. Beyond 10 times no syllable of speech survives, and the
-#: output of a factor near 0 would be without end (a 1 s clip at 1e-6 lasts 11 days).
-SPEED_FACTOR_LIMITS = (0.1, 10.0)
+from parallel_audio.limits import SPEED_FACTOR_LIMITS
+from parallel_audio.validation import check_range
 
 
 class SpeedChange:

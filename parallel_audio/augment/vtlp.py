@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from parallel_audio.augment._ranges import check_range
 from parallel_audio.augment.vocoder import stretch_and_warp
+from parallel_audio.limits import VTLP_FACTOR_LIMITS
+from parallel_audio.validation import check_range
 
 #: Upper edge, in Hz, of the band scaled by the warp factor (Jaitly and Hinton, 2013).
 VTLP_CUTOFF_HZ = 4800.0
-#: Smallest and largest warp factor: vocal tracts differ by well under a factor of 2 (a
-#: child's against an adult's), and the warp must keep the band below Nyquist increasing.
-VTLP_FACTOR_LIMITS = (0.5, 2.0)
 
 
 def vtlp_map(alpha: float, sample_rate: int, cutoff_hz: float = VTLP_CUTOFF_HZ):
