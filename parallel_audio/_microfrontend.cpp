@@ -47,7 +47,10 @@ class Frontend {
  public:
   explicit Frontend(const mf_config& config) {
     const char* bad_setting = nullptr;
-    raise_for(mf_config_validate(&config, &bad_setting), bad_setting);
+    // Two statements: in one call, bad_setting could be read before validation sets it
+    // (argument evaluation order is unspecified), and no setting would ever be named.
+    const mf_status status = mf_config_validate(&config, &bad_setting);
+    raise_for(status, bad_setting);
     mf_frontend* frontend = nullptr;
     raise_for(mf_frontend_create(&config, &frontend), nullptr);
     frontend_.reset(frontend);
@@ -108,8 +111,11 @@ void check_dynamic_scaling(float range_db, int32_t log_scale_shift) {
   if (!std::isfinite(range_db) || range_db <= 0.0f || range_db > 200.0f) {
     throw nb::value_error("range_db must be a number in (0, 200]");
   }
-  if (log_scale_shift < 0 || log_scale_shift > 15) {
-    throw nb::value_error("log_scale_shift must be an integer in [0, 15]");
+  if (log_scale_shift < 0 || log_scale_shift > MF_MAX_LOG_SCALE_SHIFT) {
+    throw nb::value_error(
+        ("log_scale_shift must be an integer in [0, " +
+         std::to_string(MF_MAX_LOG_SCALE_SHIFT) + "]")
+            .c_str());
   }
 }
 
@@ -200,4 +206,7 @@ NB_MODULE(_microfrontend, m) {
       },
       nb::arg("values").noconvert(), nb::arg("out").noconvert(),
       nb::arg("range_db"), nb::arg("log_scale_shift"));
+
+  // The C's own bound, for Python's settings to be checked against.
+  m.attr("MAX_LOG_SCALE_SHIFT") = MF_MAX_LOG_SCALE_SHIFT;
 }

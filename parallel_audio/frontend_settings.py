@@ -24,6 +24,8 @@ MAX_WINDOW_SAMPLES = 32768
 #: samples, a band below the Nyquist frequency), which :meth:`validate` checks.
 MIN_SAMPLE_RATE_HZ = 10
 MAX_SAMPLE_RATE_HZ = 384000
+#: The lowest rate the C frontend computes spectrograms at (``frontend/src/frontend.c``).
+MIN_FRONTEND_SAMPLE_RATE_HZ = 1000
 
 
 @dataclass(frozen=True)
@@ -405,6 +407,12 @@ class AudioFeatureGeneratorSettings(dict):
     def validate(self) -> None:
         """Check the settings that constrain each other; raise SettingsError naming the fix."""
         nyquist = self.sample_rate_hz / 2
+        if self.sample_rate_hz < MIN_FRONTEND_SAMPLE_RATE_HZ:
+            raise SettingsError(
+                f"sample_rate_hz={self.sample_rate_hz} is below {MIN_FRONTEND_SAMPLE_RATE_HZ} "
+                "Hz, the lowest rate the frontend computes spectrograms at; lower rates work "
+                "with frontend_enabled=False"
+            )
         if not self.window_samples >= 4:
             raise SettingsError(
                 f"window_size_ms={self.window_size_ms} gives {self.window_samples} samples at "

@@ -137,7 +137,7 @@ mf_status mf_config_validate(const mf_config* c, const char** bad_setting) {
     if (c->noise_reduction_smoothing_bits - correction < 0)
       REJECT("noise_reduction_smoothing_bits");
   }
-  if (c->log_scale_shift < 0 || c->log_scale_shift > 15)
+  if (c->log_scale_shift < 0 || c->log_scale_shift > MF_MAX_LOG_SCALE_SHIFT)
     REJECT("log_scale_shift");
   if (!isfinite(c->dc_notch_filter_coefficient) ||
       c->dc_notch_filter_coefficient < 0.0f ||
@@ -326,7 +326,8 @@ void mf_quantize_int8_dynamic(const uint16_t* values, size_t count,
                               int8_t* output) {
   /* Outside the documented domain the shift and the conversion below would be
    * undefined: fall back to the static scaling. */
-  if (!isfinite(range_db) || log_scale_shift < 0 || log_scale_shift > 30) {
+  if (!isfinite(range_db) || log_scale_shift < 0 ||
+      log_scale_shift > MF_MAX_LOG_SCALE_SHIFT) {
     mf_quantize_int8_static(values, count, output);
     return;
   }

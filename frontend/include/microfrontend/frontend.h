@@ -45,6 +45,11 @@ typedef enum {
   MF_ARITHMETIC_TFLM = 2,
 } mf_arithmetic;
 
+/* The largest log_scale_shift: the log scale's values are ln(energy) *
+ * 2^shift, and beyond 15 they leave uint16. The configuration and the dynamic
+ * int8 scaling both hold to it. */
+#define MF_MAX_LOG_SCALE_SHIFT 15
+
 /* Every setting, in the units of its name. Fill with mf_config_defaults(). */
 typedef struct {
   int32_t arithmetic; /* an mf_arithmetic */
@@ -122,8 +127,8 @@ void mf_quantize_int8_static(const uint16_t* values, size_t count,
 
 /* Maps the top range_db decibels of the spectrogram onto -128..127, given the
  * log scale shift its values were produced with. A range below one log unit,
- * a range that is not finite, or a shift outside 0..30 gives the static
- * scaling. */
+ * a range that is not finite, or a shift outside 0..MF_MAX_LOG_SCALE_SHIFT
+ * gives the static scaling. */
 void mf_quantize_int8_dynamic(const uint16_t* values, size_t count,
                               float range_db, int32_t log_scale_shift,
                               int8_t* output);
