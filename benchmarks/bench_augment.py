@@ -29,10 +29,11 @@ from parallel_audio import ParallelAudioDataGenerator
 from parallel_audio.audio_ops import fit_to_length
 from parallel_audio.augment import (
     ColoredNoise,
+    NoiseDraw,
     PitchShift,
     SpeedChange,
     VocalTractLengthPerturbation,
-    change_speed_pitch_vtlp,
+    VocoderPass,
     loudness_lufs,
 )
 
@@ -205,32 +206,52 @@ def main() -> None:
         noise_level_mode="snr_db",
     )
     snr_generator.flow_from_directory(dataset, classes=["word"], seed=0)
-    vtlp = VocalTractLengthPerturbation((ALPHA, ALPHA))
+    speed = SpeedChange((SPEED, SPEED))
+    pitch = PitchShift((SEMITONES, SEMITONES))
+    vtlp = VocalTractLengthPerturbation((ALPHA, ALPHA), sample_rate=RATE)
+
+    def one_pass(x):
+        vocoder = speed.apply(pitch.apply(vtlp.apply(VocoderPass(), ALPHA), SEMITONES), SPEED)
+        return vocoder.run(x)
+
     colored = ColoredNoise(["pink"], (0.05, 0.05), sample_rate=RATE)
     snr = ColoredNoise(["pink"], (10, 10), mode="snr_db", sample_rate=RATE)
 
     # (step, ours, theirs, inputs); `theirs` None: ours alone, no counterpart.
     rows = [
-        ("speed 1.1 (time stretch)", lambda x: SpeedChange.apply(x, SPEED), librosa_speed, clips),
-        ("pitch +3 semitones", lambda x: PitchShift.apply(x, SEMITONES), librosa_pitch, clips),
-        ("VTLP 0.9", lambda x: vtlp.apply(x, ALPHA, RATE), lambda x: loop_vtlp(x, ALPHA), clips),
+        (
+            "speed 1.1 (time stretch)",
+            lambda x: speed.apply(VocoderPass(), SPEED).run(x),
+            librosa_speed,
+            clips,
+        ),
+        (
+            "pitch +3 semitones",
+            lambda x: pitch.apply(VocoderPass(), SEMITONES).run(x),
+            librosa_pitch,
+            clips,
+        ),
+        (
+            "VTLP 0.9",
+            lambda x: vtlp.apply(VocoderPass(), ALPHA).run(x),
+            lambda x: loop_vtlp(x, ALPHA),
+            clips,
+        ),
         (
             "speed + pitch + VTLP",
-            lambda x: change_speed_pitch_vtlp(
-                x, sample_rate=RATE, speed=SPEED, semitones=SEMITONES, vtlp=ALPHA
-            ),
+            one_pass,
             lambda x: loop_vtlp(librosa_pitch(librosa_speed(x)), ALPHA),
             clips,
         ),
         (
             "pink noise",
-            lambda x: colored.apply(x, "pink", 0.05, 0.3),
+            lambda x: colored.apply(x, NoiseDraw("pink", 0.05, 0.3)),
             colorednoise_per_sample,
             clips,
         ),
         (
             "pink noise at an SNR (two loudness measurements)",
-            lambda x: snr.apply(x, "pink", 10.0, 0.3),
+            lambda x: snr.apply(x, NoiseDraw("pink", 10.0, 0.3)),
             None,
             clips,
         ),

@@ -1,75 +1,12 @@
-"""Deterministic operations on one clip: trimming silence and fitting it to a length.
-
-Also how much of a long clip each step needs, so that a long file costs what its sample uses:
-the pipeline reads an excerpt of :func:`read_length` samples, trims it, and hands the phase
-vocoder at most :func:`stretch_input_length` samples of it.
-"""
+"""Deterministic operations on one clip: trimming silence and fitting it to a length."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-
-from parallel_audio.augment.vocoder import FRAME_LENGTH
 
 #: Frame and hop of the silence detector, in samples (librosa.effects.trim's defaults).
 TRIM_FRAME_LENGTH = 2048
 TRIM_HOP_LENGTH = 512
-
-#: Samples the phase vocoder's input keeps on each side of what its output needs: one
-#: analysis frame, whose window fades the output's first and last frame.
-STRETCH_MARGIN = FRAME_LENGTH
-
-
-def stretch_input_length(sample_length: int, speed: float) -> int:
-    """Longest input the speed, pitch and VTLP pass needs to fill a sample.
-
-    The pass turns ``n`` samples into ``n / speed``; a sample of ``sample_length`` takes
-    ``sample_length * speed`` of them, and :data:`STRETCH_MARGIN` more on each side. Never less
-    than ``sample_length + 2 * STRETCH_MARGIN``, so that a clip as long as the sample (or a
-    little longer) is always processed whole.
-
-    Parameters
-    ----------
-    sample_length : int
-        Samples in one sample.
-    speed : float
-        The speed factor, > 0.
-
-    Returns
-    -------
-    int
-
-    Examples
-    --------
-    >>> stretch_input_length(16000, 1.1)
-    18624
-    >>> stretch_input_length(16000, 0.5)
-    17024
-    """
-    return math.ceil(sample_length * max(1.0, speed)) + 2 * STRETCH_MARGIN
-
-
-def read_length(sample_length: int, max_speed: float) -> int:
-    """Return how many samples of a file a sample can use: twice the longest stretch input.
-
-    Trimming silence needs context around what it keeps, and the stretch pass then takes at
-    most :func:`stretch_input_length` of what trimming left; a file longer than this is read
-    as an excerpt of this length.
-
-    Parameters
-    ----------
-    sample_length : int
-        Samples in one sample.
-    max_speed : float
-        The largest speed factor a sample may draw (1.0 without speed changes).
-
-    Returns
-    -------
-    int
-    """
-    return 2 * stretch_input_length(sample_length, max_speed)
 
 
 def trim_silence(

@@ -6,20 +6,14 @@ import copy
 import os
 import secrets
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from parallel_audio.audio_ops import fit_to_length, stretch_input_length, trim_silence
+from parallel_audio.audio_ops import fit_to_length
 from parallel_audio.augment import (
-    BackgroundNoise,
-    ColoredNoise,
-    LoudnessChange,
-    PitchShift,
-    SpeedChange,
-    VocalTractLengthPerturbation,
-    apply_augmentations,
-    change_speed_pitch_vtlp,
+    AugmentationPolicy,
+    AugmentationTransform,
     load_background_noise,
 )
 from parallel_audio.errors import DatasetError, SettingsError
@@ -27,15 +21,12 @@ from parallel_audio.feature_generator import AudioFeatureGenerator
 from parallel_audio.frontend_settings import AudioFeatureGeneratorSettings
 from parallel_audio.validation import (
     FRONTEND_DTYPES,
-    NOISE_COLORS,
     PARAMETER_CHECKS,
     check_flow_arguments,
     check_noise_level,
     check_sample_length,
     check_sample_shape,
     warn_at_caller,
-    wrong_type,
-    wrong_value,
 )
 
 if TYPE_CHECKING:
@@ -46,33 +37,6 @@ if TYPE_CHECKING:
 SILENTLY_IGNORED_KEYWORDS = frozenset({"target_size"})
 #: Parameters whose allowed values depend on each other, checked together on every change.
 _NOISE_LEVEL_PARAMETERS = frozenset({"noise_level_mode", "noise_color_range", "bg_noise_range"})
-
-
-def _noise_color(value: Any) -> str | None:
-    """Return the color a transform's ``noise_color`` names; None for None or "none"."""
-    allowed = f"one of {', '.join(NOISE_COLORS)}, 'none' or None"
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise wrong_type("noise_color", allowed, value)
-    color = value.lower()
-    if color == "none":
-        return None
-    if color not in NOISE_COLORS:
-        raise wrong_value("noise_color", allowed, value)
-    return color
-
-
-class _Augmenters(NamedTuple):
-    """The augmentations a configuration draws from (None where not configured)."""
-
-    speed: SpeedChange | None
-    pitch: PitchShift | None
-    vtlp: VocalTractLengthPerturbation | None
-    loudness: LoudnessChange | None
-    colored_noise: ColoredNoise | None  # draws among the configured colors
-    background_noise: BackgroundNoise | None
-    any_colored_noise: ColoredNoise  # applies whatever color a transform names
 
 
 class ParallelAudioDataGenerator:
@@ -365,7 +329,7 @@ class ParallelAudioDataGenerator:
         state = dict(self.__dict__)
         # Rebuilt lazily in each process: native state does not pickle.
         state.pop("_frontend", None)
-        state.pop("_augmenter_cache", None)
+        state.pop("_policy_cache", None)
         return state
 
     def snapshot(self) -> ParallelAudioDataGenerator:
@@ -464,25 +428,13 @@ class ParallelAudioDataGenerator:
         ``noise_color_factor``, ``bg_noise``, ``bg_noise_factor``, ``speed_factor``,
         ``pitch_factor``, ``vtlp_factor``) plus where the noise crops start
         (``noise_position``, ``bg_noise_position``, fractions) and the seed of the
-        ``augmentations`` transforms. ``pitch_factor`` is in semitones (0 is no shift).
-        ``noise_color`` None (or the reference's ``"none"``) is no colored noise.
+        ``augmentations`` transforms (see :class:`~parallel_audio.augment.AugmentationTransform`).
+        ``pitch_factor`` is in semitones (0 is no shift). ``noise_color`` None (or the
+        reference's ``"none"``) is no colored noise.
         """
-        return {
-            "offset_percentage": 0.0,
-            "loudness_factor": 1.0,
-            "noise_color": None,
-            "noise_color_factor": 0.0,
-            "noise_position": 0.0,
-            "bg_noise": None,
-            "bg_noise_factor": 0.0,
-            "bg_noise_position": 0.0,
-            "speed_factor": 1.0,
-            "pitch_factor": 0.0,
-            "vtlp_factor": 1.0,
-            "augmentation_seed": None,
-        }
+        return AugmentationTransform().to_dict()
 
-    # The pipeline's steps.
+    # The pipeline's steps, as the reference offers them.
 
     def get_random_transform(
         self, rng: np.random.Generator | None = None, *, silence: bool = False
@@ -491,7 +443,8 @@ class ParallelAudioDataGenerator:
 
         When both colored and background noise are configured, each sample gets one of
         them, with equal probability. A ``_silence_`` sample (``silence=True``) gets noise
-        only: background noise when there is some, else colored noise.
+        only: background noise when there is some, else colored noise. See
+        :class:`~parallel_audio.augment.AugmentationPolicy`.
 
         Parameters
         ----------
@@ -505,77 +458,23 @@ class ParallelAudioDataGenerator:
         -------
         dict
         """
-        transform = self.default_transform
-        if self.disable_random_transforms:
-            return transform
         rng = rng if rng is not None else np.random.default_rng()
-        augmenters = self._augmenters()
-        colored, background = augmenters.colored_noise, augmenters.background_noise
-        if silence:
-            colored = None if background is not None else colored
-        elif colored is not None and background is not None:
-            if rng.random() < 0.5:
-                background = None
-            else:
-                colored = None
-        if colored is not None:
-            color, level, position = colored.draw(rng)
-            transform.update(noise_color=color, noise_color_factor=level, noise_position=position)
-        if background is not None:
-            name, level, position = background.draw(rng)
-            transform.update(bg_noise=name, bg_noise_factor=level, bg_noise_position=position)
-        if silence:
-            return transform
+        return self._policy().draw(rng, silence=silence).to_dict()
 
-        transform["offset_percentage"] = float(rng.uniform(*self.offset_range))
-        if augmenters.loudness is not None:
-            transform["loudness_factor"] = augmenters.loudness.draw(rng)
-        if augmenters.speed is not None:
-            transform["speed_factor"] = augmenters.speed.draw(rng)
-        if augmenters.pitch is not None:
-            transform["pitch_factor"] = augmenters.pitch.draw(rng)
-        if augmenters.vtlp is not None:
-            transform["vtlp_factor"] = augmenters.vtlp.draw(rng)
-        if self.augmentations:
-            transform["augmentation_seed"] = int(rng.integers(2**63))
-        return transform
-
-    def _augmenters(self) -> _Augmenters:
-        """Return the augmentations of the configuration as it is now.
+    def _policy(self) -> AugmentationPolicy:
+        """Return the augmentation policy of the configuration as it is now.
 
         Built afresh on every call of a live generator, so nothing drawn or applied is ever
         stale after a parameter (or the frontend's sample rate) changes; built once by a
         snapshot, which cannot change.
         """
-        cached = self.__dict__.get("_augmenter_cache")
+        cached = self.__dict__.get("_policy_cache")
         if cached is not None:
             return cached
-        rate = self.sample_rate_hz
-        mode = self.noise_level_mode
-        background = None
-        if self.bg_noise_range is not None:
-            noises = self._current_background_noise()
-            if noises is not None:
-                background = BackgroundNoise(
-                    noises, self.bg_noise_range, mode=mode, sample_rate=rate
-                )
-        augmenters = _Augmenters(
-            speed=SpeedChange(self.speed_range) if self.speed_range else None,
-            pitch=PitchShift(self.pitch_range) if self.pitch_range else None,
-            vtlp=VocalTractLengthPerturbation(self.vtlp_range) if self.vtlp_range else None,
-            loudness=LoudnessChange(self.loudness_range) if self.loudness_range else None,
-            colored_noise=(
-                ColoredNoise(self.noise_colors, self.noise_color_range, mode=mode, sample_rate=rate)
-                if self.noise_colors and self.noise_color_range
-                else None
-            ),
-            background_noise=background,
-            # The level comes with each transform: the range is only checked, never drawn.
-            any_colored_noise=ColoredNoise(NOISE_COLORS, (0.0, 0.0), mode=mode, sample_rate=rate),
-        )
+        policy = AugmentationPolicy.from_settings(self, self._current_background_noise())
         if self.is_snapshot:
-            object.__setattr__(self, "_augmenter_cache", augmenters)
-        return augmenters
+            object.__setattr__(self, "_policy_cache", policy)
+        return policy
 
     def adjust_length(
         self,
@@ -609,7 +508,7 @@ class ParallelAudioDataGenerator:
         self,
         sample: np.ndarray,
         orignal_sr: int,
-        params: dict[str, Any],
+        params: dict[str, Any] | AugmentationTransform,
         whole_sample: bool = False,
     ) -> np.ndarray:
         """Trim, change speed, pitch and VTLP, place at the offset, set loudness, add noise.
@@ -619,7 +518,7 @@ class ParallelAudioDataGenerator:
         ``offset_percentage``, multiply by ``loudness_factor``, add the colored or
         background noise, then apply the ``augmentations`` transforms. Unless
         ``whole_sample``, a trimmed clip longer than
-        :func:`~parallel_audio.audio_ops.stretch_input_length` is first cropped to it at
+        :func:`~parallel_audio.augment.vocoder.stretch_input_length` is first cropped to it at
         ``offset_percentage``: the speed, pitch and VTLP pass then costs what the sample
         uses, whatever the clip's length.
 
@@ -629,7 +528,7 @@ class ParallelAudioDataGenerator:
             float32 audio at ``orignal_sr``.
         orignal_sr : int
             Its sample rate.
-        params : dict
+        params : dict or AugmentationTransform
             From :meth:`get_random_transform` or :attr:`default_transform`; missing keys
             take their default and keys of other meaning are ignored. ``noise_color`` may
             name any color (white, pink, brown, blue, violet, in any case), configured or
@@ -642,57 +541,10 @@ class ParallelAudioDataGenerator:
         -------
         numpy.ndarray of float32
         """
-        params = {**self.default_transform, **params}
-        augmenters = self._augmenters()
-        rate = self.sample_rate_hz
+        if not isinstance(params, AugmentationTransform):
+            params = AugmentationTransform.from_dict(params)
         sample = self._resampled(np.asarray(sample, np.float32), orignal_sr)
-        if self.trim_threshold_db and not whole_sample:
-            sample = trim_silence(sample, self.trim_threshold_db)
-        needed = stretch_input_length(self.sample_length, params["speed_factor"])
-        if not whole_sample and sample.size > needed:
-            # A long clip: the next pass gets only what the sample can use, around the same
-            # place (where it lands in the sample is the same to within a sample).
-            sample = fit_to_length(sample, needed, params["offset_percentage"])
-        sample = change_speed_pitch_vtlp(
-            sample,
-            sample_rate=rate,
-            speed=params["speed_factor"],
-            semitones=params["pitch_factor"],
-            vtlp=params["vtlp_factor"],
-        )
-        if not whole_sample:
-            sample = fit_to_length(sample, self.sample_length, params["offset_percentage"])
-        gain = params["loudness_factor"]
-        sample = LoudnessChange.apply(sample, gain)
-        color = _noise_color(params["noise_color"])
-        if color is not None:
-            sample = augmenters.any_colored_noise.apply(
-                sample,
-                color,
-                params["noise_color_factor"],
-                params["noise_position"],
-                gain,
-            )
-        if params["bg_noise"] is not None:
-            if augmenters.background_noise is None:
-                raise SettingsError(
-                    "the transform asks for background noise but none is loaded: "
-                    "flow_from_directory loads bg_noise_dir (with bg_noise_range set)"
-                )
-            sample = augmenters.background_noise.apply(
-                sample,
-                params["bg_noise"],
-                params["bg_noise_factor"],
-                params["bg_noise_position"],
-                gain,
-            )
-        if params["augmentation_seed"] is not None:
-            sample = apply_augmentations(
-                self.augmentations, sample, rate, params["augmentation_seed"]
-            )
-            if not whole_sample and sample.size != self.sample_length:
-                sample = fit_to_length(sample, self.sample_length, 0.0)
-        return np.ascontiguousarray(sample, np.float32)
+        return self._policy().apply(sample, params, whole_sample=whole_sample)
 
     def apply_frontend(self, sample: np.ndarray, dtype: Any = np.float32) -> np.ndarray:
         """Return the spectrogram of one sample, (frames, channels), in ``dtype``.

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from parallel_audio.audio_io import read_audio
-from parallel_audio.audio_ops import read_length
+from parallel_audio.augment.vocoder import read_length
 from parallel_audio.process_params import ParallelProcessParams
 from parallel_audio.random_streams import Stream, random_generator
 
@@ -120,7 +120,7 @@ def transform_sample(
     (:func:`unaugmented_silence_rng`): a class defined by its background noise would
     otherwise be digital zero in validation only. MLTK's is all zeros.
 
-    A file longer than :func:`~parallel_audio.audio_ops.read_length` is read as an excerpt
+    A file longer than :func:`~parallel_audio.augment.vocoder.read_length` is read as an excerpt
     of that length, starting ``position`` of the way through it.
     """
     generator = params.audio_data_generator

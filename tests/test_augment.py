@@ -20,10 +20,11 @@ from parallel_audio.augment import (
     NOISE_COLORS,
     BackgroundNoise,
     ColoredNoise,
+    NoiseDraw,
     PitchShift,
     SpeedChange,
     VocalTractLengthPerturbation,
-    change_speed_pitch_vtlp,
+    VocoderPass,
     crop_looped,
     loudness_lufs,
     stretch_and_warp,
@@ -31,6 +32,26 @@ from parallel_audio.augment import (
 from parallel_audio.augment.vtlp import vtlp_map
 
 RATE = 16000
+
+
+def change_speed(audio: np.ndarray, factor: float) -> np.ndarray:
+    return SpeedChange(None).apply(VocoderPass(), factor).run(audio)
+
+
+def shift_pitch(audio: np.ndarray, semitones: float) -> np.ndarray:
+    return PitchShift(None).apply(VocoderPass(), semitones).run(audio)
+
+
+def perturb_vocal_tract(audio: np.ndarray, alpha: float) -> np.ndarray:
+    vtlp = VocalTractLengthPerturbation(None, sample_rate=RATE)
+    return vtlp.apply(VocoderPass(), alpha).run(audio)
+
+
+def one_pass(audio: np.ndarray, *, speed=1.0, semitones=0.0, vtlp=1.0) -> np.ndarray:
+    """The three contributions to one vocoder pass, in the policy's order."""
+    vocoder = VocalTractLengthPerturbation(None, sample_rate=RATE).apply(VocoderPass(), vtlp)
+    vocoder = PitchShift(None).apply(vocoder, semitones)
+    return SpeedChange(None).apply(vocoder, speed).run(audio)
 
 
 def tone(frequency: float, seconds: float, amplitude: float = 0.5) -> np.ndarray:
@@ -67,7 +88,7 @@ def burst_duration(audio: np.ndarray) -> float:
 )
 def test_noise_color_has_its_spectral_slope(color, slope, rng):
     noise = ColoredNoise([color], (1.0, 1.0), sample_rate=RATE)
-    x = noise.apply(np.zeros(4 * RATE, np.float32), color, 1.0, rng.random())
+    x = noise.apply(np.zeros(4 * RATE, np.float32), NoiseDraw(color, 1.0, rng.random()))
     frequencies, power = scipy.signal.welch(x, RATE, nperseg=2048)
     band = (frequencies >= 50) & (frequencies <= 6000)
     fitted = np.polyfit(np.log10(frequencies[band]), np.log10(power[band]), 1)[0]
@@ -77,17 +98,17 @@ def test_noise_color_has_its_spectral_slope(color, slope, rng):
 def test_noise_factor_one_reaches_full_scale_and_scales_linearly():
     noise = ColoredNoise(["white"], (0.0, 1.0), sample_rate=RATE)
     silent = np.zeros(RATE * 30, np.float32)  # the whole buffer: its peak is exactly 1
-    full = noise.apply(silent, "white", 1.0, 0.0)
+    full = noise.apply(silent, NoiseDraw("white", 1.0, 0.0))
     assert np.max(np.abs(full)) == pytest.approx(1.0)
-    half = noise.apply(silent[:RATE], "white", 0.5, 0.25, gain=0.5)
+    half = noise.apply(silent[:RATE], NoiseDraw("white", 0.5, 0.25, gain=0.5))
     assert np.allclose(half, 0.25 * full[RATE * 30 // 4 :][:RATE], atol=1e-7)
 
 
 def test_noise_is_not_time_symmetric_and_differs_by_position():
     noise = ColoredNoise(["pink"], (1.0, 1.0), sample_rate=RATE)
     zeros = np.zeros(RATE, np.float32)
-    a = noise.apply(zeros, "pink", 1.0, 0.1)
-    b = noise.apply(zeros, "pink", 1.0, 0.6)
+    a = noise.apply(zeros, NoiseDraw("pink", 1.0, 0.1))
+    b = noise.apply(zeros, NoiseDraw("pink", 1.0, 0.6))
     assert not np.allclose(a, a[::-1], atol=1e-3)
     assert abs(np.corrcoef(a, b)[0, 1]) < 0.2
 
@@ -97,7 +118,7 @@ def test_noise_is_not_time_symmetric_and_differs_by_position():
 
 def test_speed_125_shortens_a_tone_burst_and_keeps_its_frequency():
     burst = tone_burst(440, 0.2, 0.6, 0.2)
-    faster = SpeedChange.apply(burst, 1.25)
+    faster = change_speed(burst, 1.25)
     assert faster.size == round(burst.size / 1.25)
     assert burst_duration(faster) == pytest.approx(burst_duration(burst) / 1.25, rel=0.03)
     assert peak_frequency(faster) == pytest.approx(440, rel=0.005)
@@ -106,21 +127,21 @@ def test_speed_125_shortens_a_tone_burst_and_keeps_its_frequency():
 @pytest.mark.parametrize("factor", [0.8, 0.9, 1.1, 1.5])
 def test_speed_changes_duration_by_its_factor(factor):
     burst = tone_burst(1000, 0.1, 0.5, 0.1)
-    changed = SpeedChange.apply(burst, factor)
+    changed = change_speed(burst, factor)
     assert burst_duration(changed) == pytest.approx(burst_duration(burst) / factor, rel=0.03)
     assert peak_frequency(changed) == pytest.approx(1000, rel=0.005)
 
 
 def test_pitch_up_an_octave_doubles_a_tone_and_keeps_its_length():
     clip = tone(440, 1.0)
-    shifted = PitchShift.apply(clip, 12)
+    shifted = shift_pitch(clip, 12)
     assert shifted.size == clip.size
     assert peak_frequency(shifted) == pytest.approx(880, rel=0.005)
 
 
 @pytest.mark.parametrize("semitones", [-7, -3, 2, 5])
 def test_pitch_shift_moves_a_tone_by_its_semitones(semitones):
-    shifted = PitchShift.apply(tone(500, 1.0), semitones)
+    shifted = shift_pitch(tone(500, 1.0), semitones)
     assert peak_frequency(shifted) == pytest.approx(500 * 2 ** (semitones / 12), rel=0.005)
     # The partial keeps its amplitude within a few percent (a gain would be a bug).
     rms = np.sqrt(np.mean(shifted[2000:-2000] ** 2))
@@ -184,7 +205,7 @@ def spectral_peak(audio: np.ndarray) -> float:
 @pytest.mark.parametrize("alpha", [0.85, 0.9, 1.1, 1.15])
 def test_vtlp_moves_a_formant_below_the_cutoff_by_alpha(alpha, rng):
     clip = formant(1500, rng)
-    warped = VocalTractLengthPerturbation((alpha, alpha)).apply(clip, alpha, RATE)
+    warped = perturb_vocal_tract(clip, alpha)
     assert warped.size == clip.size
     assert spectral_peak(warped) == pytest.approx(alpha * spectral_peak(clip), rel=0.03)
 
@@ -193,7 +214,7 @@ def test_vtlp_keeps_nyquist_in_place_and_warps_linearly_above_the_boundary(rng):
     # A formant at 6 kHz sits above the boundary: it moves along the line to (8k, 8k).
     alpha, boundary = 0.9, 4800.0
     clip = formant(6000, rng)
-    warped = VocalTractLengthPerturbation((alpha, alpha)).apply(clip, alpha, RATE)
+    warped = perturb_vocal_tract(clip, alpha)
     expected = 8000 - (8000 - alpha * boundary) / (8000 - boundary) * (8000 - 6000)
     assert spectral_peak(warped) == pytest.approx(expected, rel=0.02)
 
@@ -253,7 +274,7 @@ def test_vocoder_rejects_bad_arguments_clearly():
 
 def test_one_pass_equals_the_separate_transforms_on_a_tone():
     clip = tone_burst(700, 0.1, 0.7, 0.2)
-    combined = change_speed_pitch_vtlp(clip, sample_rate=RATE, speed=1.2, semitones=3, vtlp=0.9)
+    combined = one_pass(clip, speed=1.2, semitones=3, vtlp=0.9)
     assert combined.size == round(clip.size / 1.2)
     # 700 Hz is below the VTLP boundary: 700 * 0.9 * 2 ** (3 / 12).
     assert peak_frequency(combined) == pytest.approx(700 * 0.9 * 2**0.25, rel=0.01)
@@ -262,7 +283,7 @@ def test_one_pass_equals_the_separate_transforms_on_a_tone():
 
 def test_identity_factors_return_the_clip_unchanged():
     clip = tone(440, 0.3)
-    assert change_speed_pitch_vtlp(clip, sample_rate=RATE) is clip
+    assert one_pass(clip) is clip
     near = stretch_and_warp(clip, rate=1.0)
     assert np.max(np.abs(near - clip)) < 1e-4
 
@@ -270,7 +291,7 @@ def test_identity_factors_return_the_clip_unchanged():
 @pytest.mark.parametrize("length", [0, 1, 100, 511, 512, 513, 5000])
 def test_short_and_edge_lengths(length, rng):
     clip = rng.standard_normal(length).astype(np.float32) * 0.1
-    out = change_speed_pitch_vtlp(clip, sample_rate=RATE, speed=0.9, semitones=-2, vtlp=1.1)
+    out = one_pass(clip, speed=0.9, semitones=-2, vtlp=1.1)
     assert out.shape == (round(length / 0.9),) and out.dtype == np.float32
     assert np.all(np.isfinite(out))
 
@@ -282,7 +303,7 @@ def test_short_and_edge_lengths(length, rng):
 def test_snr_mode_hits_the_requested_loudness_ratio(snr, rng):
     clip = formant(800, rng) * np.float32(0.05)
     noise = ColoredNoise(["pink"], (snr, snr), mode="snr_db", sample_rate=RATE)
-    mixed = noise.apply(clip, "pink", snr, 0.3)
+    mixed = noise.apply(clip, NoiseDraw("pink", snr, 0.3))
     meter = pyloudnorm.Meter(RATE)
     measured = meter.integrated_loudness(clip.astype(float)) - meter.integrated_loudness(
         (mixed - clip).astype(float)
@@ -294,7 +315,7 @@ def test_snr_mode_with_equal_spectra_matches_the_rms_ratio(rng):
     # White noise on white noise: K-weighting cancels, so the loudness SNR is the power SNR.
     clip = (0.05 * rng.standard_normal(2 * RATE)).astype(np.float32)
     mixed = ColoredNoise(["white"], (6, 6), mode="snr_db", sample_rate=RATE).apply(
-        clip, "white", 6.0, 0.5
+        clip, NoiseDraw("white", 6.0, 0.5)
     )
     added = mixed - clip
     rms_snr = 20 * np.log10(np.sqrt(np.mean(clip**2)) / np.sqrt(np.mean(added**2)))
@@ -308,7 +329,7 @@ def test_snr_mode_on_silence_uses_the_reference_loudness(rng):
         mode="snr_db",
         sample_rate=RATE,
     )
-    mixed = noise.apply(np.zeros(RATE, np.float32), "hiss", 10.0, 0.0)
+    mixed = noise.apply(np.zeros(RATE, np.float32), NoiseDraw("hiss", 10.0, 0.0))
     assert loudness_lufs(mixed, RATE) == pytest.approx(-23 - 10, abs=0.5)
 
 
@@ -320,8 +341,7 @@ def test_background_crops_come_from_random_positions_across_the_file(rng):
     noise = BackgroundNoise({"ramp": ramp}, (1.0, 1.0), sample_rate=RATE)
     starts = []
     for _ in range(500):
-        name, level, position = noise.draw(rng)
-        crop = noise.apply(np.zeros(RATE, np.float32), name, level, position)
+        crop = noise.apply(np.zeros(RATE, np.float32), noise.draw(rng))
         assert np.array_equal(np.diff(crop), np.ones(RATE - 1))  # a contiguous crop
         starts.append(crop[0])
     deciles = np.histogram(starts, bins=10, range=(0, ramp.size - RATE + 1))[0]

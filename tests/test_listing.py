@@ -259,7 +259,7 @@ def test_background_names_never_collide_and_keep_the_stem_when_they_can(parts):
 def test_background_noise_draws_every_name_it_was_given(rng):
     noises = {"hum.flac": np.full(10, -0.5, np.float32), "hum.wav": np.full(10, 0.25, np.float32)}
     background = BackgroundNoise(noises, (1.0, 1.0))
-    drawn = {background.draw(rng)[0] for _ in range(100)}
+    drawn = {background.draw(rng).source for _ in range(100)}
     assert drawn == set(noises)
 
 

@@ -147,8 +147,14 @@ def test_two_hour_files_cost_a_worker_what_short_ones_do(tmp_path, rng):
 @pytest.mark.parametrize("speed", [0.9, 1.0, 1.3])
 def test_the_stretch_pass_gets_a_clip_whole_up_to_its_input_length_then_a_crop(rng, speed):
     from parallel_audio import ParallelAudioDataGenerator
-    from parallel_audio.audio_ops import fit_to_length, stretch_input_length
-    from parallel_audio.augment import change_speed_pitch_vtlp
+    from parallel_audio.audio_ops import fit_to_length
+    from parallel_audio.augment import (
+        PitchShift,
+        SpeedChange,
+        VocalTractLengthPerturbation,
+        VocoderPass,
+    )
+    from parallel_audio.augment.vocoder import stretch_input_length
 
     generator = ParallelAudioDataGenerator(
         cores=0, trim_threshold_db=None, frontend_enabled=False, sample_shape=(RATE,)
@@ -158,7 +164,9 @@ def test_the_stretch_pass_gets_a_clip_whole_up_to_its_input_length_then_a_crop(r
     assert needed == int(np.ceil(RATE * max(1.0, speed))) + 2 * 512
 
     def stretched(x):
-        return change_speed_pitch_vtlp(x, sample_rate=RATE, speed=speed, semitones=1.0)
+        vocoder = VocalTractLengthPerturbation(None, sample_rate=RATE).apply(VocoderPass(), 1.0)
+        vocoder = PitchShift(None).apply(vocoder, 1.0)
+        return SpeedChange(None).apply(vocoder, speed).run(x)
 
     for n in (RATE // 2, RATE, needed, needed + 1, 20 * RATE):
         x = rng.standard_normal(n).astype(np.float32)

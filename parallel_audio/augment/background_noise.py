@@ -7,11 +7,9 @@ from collections import Counter
 
 import numpy as np
 
-from parallel_audio.augment.levels import noise_scale
-from parallel_audio.errors import AudioFileError, DatasetError
-from parallel_audio.limits import NOISE_LEVEL_LIMITS
+from parallel_audio.augment.added_noise import AddedNoise
+from parallel_audio.errors import AudioFileError, DatasetError, SettingsError
 from parallel_audio.listing import AUDIO_EXTENSIONS, list_audio_files
-from parallel_audio.validation import check_range
 
 
 def load_background_noise(directory: str, sample_rate: int) -> dict[str, np.ndarray]:
@@ -118,61 +116,56 @@ def crop_looped(noise: np.ndarray, length: int, position: float) -> np.ndarray:
     return np.take(noise, np.arange(start, start + length), mode="wrap")
 
 
-class BackgroundNoise:
+class BackgroundNoise(AddedNoise):
     """Add a crop of a background noise file at a level drawn from ``level_range``.
 
-    Levels, with ``b`` the crop at its recorded level and ``g`` the sample's loudness gain:
-
-    - ``mode="factor"`` (the reference's meaning): ``y = x + g * level * b``.
-    - ``mode="snr_db"``: ``level`` is the signal-to-noise ratio in dB between the clip and
-      the crop, both measured in LUFS (see :func:`~parallel_audio.augment.levels.noise_scale`).
+    The file is drawn among the loaded ones; the crop is cut at a drawn position, looped if
+    the file is shorter than the clip (:func:`crop_looped`), and added at its recorded level
+    times the drawn one, read as :class:`~parallel_audio.augment.added_noise.AddedNoise` says.
 
     Parameters
     ----------
-    noises : dict of str to numpy.ndarray
-        From :func:`load_background_noise`.
-    level_range : (float, float)
-        Factors within [0, 100], or SNRs within [-100, 100] dB (:data:`NOISE_LEVEL_LIMITS`).
+    noises : dict of str to numpy.ndarray, optional
+        From :func:`load_background_noise`. None or empty: off, and nothing to apply.
+    level_range : (float, float), optional
+        Factors within [0, 100], or SNRs within [-100, 100] dB. None: off (files named by a
+        transform still apply).
     mode : {"factor", "snr_db"}
     sample_rate : int
 
     Examples
     --------
     >>> noise = BackgroundNoise({"hum": np.ones(100, np.float32)}, (0.5, 0.5))
-    >>> name, level, position = noise.draw(np.random.default_rng(0))
-    >>> noise.apply(np.zeros(3, np.float32), name, level, position)
+    >>> draw = noise.draw(np.random.default_rng(0))
+    >>> noise.apply(np.zeros(3, np.float32), draw)
     array([0.5, 0.5, 0.5], dtype=float32)
     """
 
+    range_name = "bg_noise_range"
+
     def __init__(
         self,
-        noises: dict[str, np.ndarray],
-        level_range: tuple[float, float],
+        noises: dict[str, np.ndarray] | None,
+        level_range: tuple[float, float] | None,
         *,
         mode: str = "factor",
         sample_rate: int = 16000,
     ) -> None:
-        self.noises = noises
-        self.names = tuple(noises)
-        minimum, maximum = NOISE_LEVEL_LIMITS[mode]
-        low, high = check_range("bg_noise_range", level_range, minimum=minimum, maximum=maximum)
-        self.level_range = (float(low), float(high))
-        self.mode = mode
-        self.sample_rate = int(sample_rate)
+        self.noises = dict(noises or {})
+        super().__init__(tuple(self.noises), level_range, mode=mode, sample_rate=sample_rate)
 
-    def draw(self, rng: np.random.Generator) -> tuple[str, float, float]:
-        """Draw one sample's (file name, level, crop position as a fraction)."""
-        name = self.names[int(rng.integers(len(self.names)))]
-        return name, float(rng.uniform(*self.level_range)), float(rng.random())
-
-    def apply(
-        self, audio: np.ndarray, name: str, level: float, position: float, gain: float = 1.0
-    ) -> np.ndarray:
-        """Return ``audio`` with a crop of background noise ``name`` added at ``level``."""
-        if self.mode == "factor" and level == 0:
-            return audio
-        noise = crop_looped(self.noises[name], audio.size, position)
-        scale = noise_scale(level, self.mode, audio, noise, self.sample_rate)
-        if self.mode == "factor":
-            scale *= gain
-        return audio + np.float32(scale) * noise
+    def crop(self, source: str, length: int, position: float) -> np.ndarray:
+        """Return ``length`` samples of background noise ``source`` from ``position``."""
+        noise = self.noises.get(source)
+        if noise is None:
+            if not self.noises:
+                raise SettingsError(
+                    f"the transform asks for background noise {source!r} but none is loaded: "
+                    "set bg_noise_dir (flow_from_directory reads it, relative to the dataset "
+                    "when it is not a folder of its own)"
+                )
+            raise SettingsError(
+                f"the transform asks for background noise {source!r}, which bg_noise_dir does "
+                f"not hold; it holds {', '.join(map(repr, self.noises))}"
+            )
+        return crop_looped(noise, length, position)

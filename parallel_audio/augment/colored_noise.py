@@ -6,11 +6,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from parallel_audio.augment.levels import noise_scale
-from parallel_audio.errors import SettingsError
-from parallel_audio.limits import NOISE_LEVEL_LIMITS
+from parallel_audio.augment.added_noise import AddedNoise
 from parallel_audio.random_streams import Stream, random_generator
-from parallel_audio.validation import NOISE_COLORS, check_range
+from parallel_audio.validation import NOISE_COLORS, wrong_value
 
 #: Power spectrum exponent of each color: power falls as 1 / f ** exponent.
 NOISE_EXPONENTS = dict(zip(NOISE_COLORS, (0.0, 1.0, 2.0, -1.0, -2.0), strict=True))
@@ -46,24 +44,21 @@ def crop_circular(buffer: np.ndarray, length: int, start: int) -> np.ndarray:
     return np.take(buffer, np.arange(start, start + length), mode="wrap")
 
 
-class ColoredNoise:
+class ColoredNoise(AddedNoise):
     """Add noise of a color drawn from ``colors`` at a level drawn from ``level_range``.
 
-    Levels, with ``n`` the noise crop, peak-normalized over its buffer, and ``g`` the
-    sample's loudness gain:
-
-    - ``mode="factor"`` (the reference's meaning: 0.0 no noise, 1.0 full noise):
-      ``y = x + g * level * n``; at 1.0 the noise reaches digital full scale.
-    - ``mode="snr_db"``: ``level`` is the signal-to-noise ratio in dB between the clip
-      and the noise, both measured in LUFS (see :func:`~parallel_audio.augment.levels.noise_scale`).
+    The crop is cut from a buffer of the color (peak 1 over the whole buffer, so that at the
+    factor 1.0 the noise reaches digital full scale), wrapping around its end. Levels are read
+    as :class:`~parallel_audio.augment.added_noise.AddedNoise` says. Any color can be applied,
+    drawn among ``colors`` or not.
 
     Parameters
     ----------
     colors : sequence of str
         Among white, pink, brown (power falling as 1/f^0, 1/f, 1/f^2), blue, violet (rising
-        as f, f^2).
-    level_range : (float, float)
-        Factors within [0, 100], or SNRs within [-100, 100] dB (:data:`NOISE_LEVEL_LIMITS`).
+        as f, f^2). Empty: off.
+    level_range : (float, float), optional
+        Factors within [0, 100], or SNRs within [-100, 100] dB. None: off.
     mode : {"factor", "snr_db"}
     sample_rate : int
         Rate of the clips, for the buffer length and the loudness meter.
@@ -71,43 +66,25 @@ class ColoredNoise:
     Examples
     --------
     >>> noise = ColoredNoise(["pink"], (0.1, 0.2), sample_rate=16000)
-    >>> color, level, position = noise.draw(np.random.default_rng(0))
-    >>> color
+    >>> noise.draw(np.random.default_rng(0)).source
     'pink'
     """
+
+    range_name = "noise_color_range"
 
     def __init__(
         self,
         colors: tuple[str, ...] | list[str],
-        level_range: tuple[float, float],
+        level_range: tuple[float, float] | None,
         *,
         mode: str = "factor",
         sample_rate: int = 16000,
     ) -> None:
-        unknown = [c for c in colors if c not in NOISE_EXPONENTS]
-        if unknown or not colors:
-            raise SettingsError(f"colors must be among {', '.join(NOISE_COLORS)}; got {colors!r}")
-        self.colors = tuple(colors)
-        minimum, maximum = NOISE_LEVEL_LIMITS[mode]
-        low, high = check_range("noise_color_range", level_range, minimum=minimum, maximum=maximum)
-        self.level_range = (float(low), float(high))
-        self.mode = mode
-        self.sample_rate = int(sample_rate)
+        if any(color not in NOISE_EXPONENTS for color in colors):
+            raise wrong_value("colors", f"colors among {', '.join(NOISE_COLORS)}", colors)
+        super().__init__(colors, level_range, mode=mode, sample_rate=sample_rate)
 
-    def draw(self, rng: np.random.Generator) -> tuple[str, float, float]:
-        """Draw one sample's (color, level, crop position as a fraction of the buffer)."""
-        color = self.colors[int(rng.integers(len(self.colors)))]
-        return color, float(rng.uniform(*self.level_range)), float(rng.random())
-
-    def apply(
-        self, audio: np.ndarray, color: str, level: float, position: float, gain: float = 1.0
-    ) -> np.ndarray:
-        """Return ``audio`` with the noise of ``color`` added at ``level``."""
-        if self.mode == "factor" and level == 0:
-            return audio
-        buffer = noise_buffer(color, max(NOISE_BUFFER_SECONDS * self.sample_rate, audio.size))
-        noise = crop_circular(buffer, audio.size, int(position * buffer.size))
-        scale = noise_scale(level, self.mode, audio, noise, self.sample_rate)
-        if self.mode == "factor":
-            scale *= gain
-        return audio + np.float32(scale) * noise
+    def crop(self, source: str, length: int, position: float) -> np.ndarray:
+        """Return ``length`` samples of the color ``source`` from ``position`` of its buffer."""
+        buffer = noise_buffer(source, max(NOISE_BUFFER_SECONDS * self.sample_rate, length))
+        return crop_circular(buffer, length, int(position * buffer.size))

@@ -1,4 +1,4 @@
-"""Running ``audiomentations`` transforms reproducibly."""
+"""Running ``audiomentations`` transforms reproducibly, after the built-in augmentations."""
 
 from __future__ import annotations
 
@@ -37,3 +37,45 @@ def apply_augmentations(
             random.setstate(python_state)
             np.random.set_state(numpy_state)
     return np.asarray(audio, np.float32)
+
+
+class ExternalAugmentations:
+    """The user's ``augmentations`` transforms, run with global random states seeded per sample.
+
+    ``draw`` draws the seed; ``apply`` runs the transforms in order with Python's and numpy's
+    global random states seeded from it (audiomentations draws from them), then restores them.
+
+    Parameters
+    ----------
+    transforms : tuple of callable
+        Each called as ``transform(samples=audio, sample_rate=sample_rate)``. Empty: off.
+    sample_rate : int
+        Rate of the clips, in Hz.
+
+    Examples
+    --------
+    >>> double = ExternalAugmentations((lambda samples, sample_rate: 2 * samples,), sample_rate=8)
+    >>> double.apply(np.ones(2, np.float32), double.draw(np.random.default_rng(0)))
+    array([2., 2.], dtype=float32)
+    """
+
+    def __init__(self, transforms: tuple[Callable, ...], *, sample_rate: int) -> None:
+        self.transforms = tuple(transforms)
+        self.sample_rate = int(sample_rate)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether there are transforms."""
+        return bool(self.transforms)
+
+    def draw(self, rng: np.random.Generator) -> int | None:
+        """Draw one sample's seed (None, drawing nothing, when off)."""
+        if not self.transforms:
+            return None
+        return int(rng.integers(2**63))
+
+    def apply(self, audio: np.ndarray, seed: int | None) -> np.ndarray:
+        """Return ``audio`` through the transforms seeded by ``seed`` (itself for None)."""
+        if seed is None:
+            return audio
+        return apply_augmentations(self.transforms, audio, self.sample_rate, seed)

@@ -5,20 +5,21 @@ from __future__ import annotations
 import numpy as np
 
 from parallel_audio.limits import MAX_LOUDNESS_FACTOR
-from parallel_audio.validation import check_range
+from parallel_audio.validation import float_range
 
 
 class LoudnessChange:
     """Multiply a clip by a gain drawn uniformly from ``loudness_range``.
 
     The gain applies to the whole mix: the noise added afterwards is multiplied by it too,
-    as the reference does, so the signal-to-noise ratio does not depend on it.
+    as the reference does, so the signal-to-noise ratio does not depend on it (see
+    :class:`~parallel_audio.augment.added_noise.NoiseDraw`).
 
     Parameters
     ----------
-    loudness_range : (float, float)
-        Lowest and highest gain, within [0, :data:`MAX_LOUDNESS_FACTOR`] (100); < 1 quieter,
-        > 1 louder.
+    loudness_range : (float, float), optional
+        Lowest and highest gain, within [0, :data:`~parallel_audio.limits.MAX_LOUDNESS_FACTOR`]
+        (100); < 1 quieter, > 1 louder. None: off (draws 1).
 
     Examples
     --------
@@ -26,19 +27,24 @@ class LoudnessChange:
     array([0.5, 0.5], dtype=float32)
     """
 
-    def __init__(self, loudness_range: tuple[float, float]) -> None:
-        low, high = check_range(
+    def __init__(self, loudness_range: tuple[float, float] | None) -> None:
+        self.loudness_range = float_range(
             "loudness_range", loudness_range, minimum=0, maximum=MAX_LOUDNESS_FACTOR
         )
-        self.loudness_range = (float(low), float(high))
+
+    @property
+    def enabled(self) -> bool:
+        """Whether a range was given."""
+        return self.loudness_range is not None
 
     def draw(self, rng: np.random.Generator) -> float:
-        """Draw one sample's gain."""
+        """Draw one sample's gain (1.0, drawing nothing, when off)."""
+        if self.loudness_range is None:
+            return 1.0
         return float(rng.uniform(*self.loudness_range))
 
-    @staticmethod
-    def apply(audio: np.ndarray, gain: float) -> np.ndarray:
-        """Return ``audio * gain``."""
+    def apply(self, audio: np.ndarray, gain: float) -> np.ndarray:
+        """Return ``audio * gain`` (``audio`` itself for a gain of 1)."""
         if gain == 1.0:
             return audio
         return audio * np.float32(gain)

@@ -10,12 +10,18 @@ FFTs between are scipy's.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from functools import lru_cache
 
 import numpy as np
 import scipy.fft
 
 from parallel_audio import _phase_vocoder
+
+#: A piecewise-linear frequency map: increasing knots (source, target), in fractions of the
+#: sample rate, from 0 to the Nyquist frequency (0.5), extended past the last knot.
+FrequencyMap = tuple[np.ndarray, np.ndarray]
 
 #: Analysis window and hop in samples. 32 ms frames at 16 kHz resolve speech harmonics;
 #: a hop of a quarter frame keeps the phase advance between frames unambiguous within the
@@ -24,6 +30,64 @@ FRAME_LENGTH = 512
 HOP_LENGTH = FRAME_LENGTH // 4
 
 _IDENTITY = np.zeros(0, np.float64)
+
+# How much of a long clip each step needs, so that a long file costs what its sample uses: the
+# pipeline reads an excerpt of read_length samples, trims it, and hands the pass at most
+# stretch_input_length samples of it.
+
+#: Samples the phase vocoder's input keeps on each side of what its output needs: one
+#: analysis frame, whose window fades the output's first and last frame.
+STRETCH_MARGIN = FRAME_LENGTH
+
+
+def stretch_input_length(sample_length: int, speed: float) -> int:
+    """Longest input the speed, pitch and VTLP pass needs to fill a sample.
+
+    The pass turns ``n`` samples into ``n / speed``; a sample of ``sample_length`` takes
+    ``sample_length * speed`` of them, and :data:`STRETCH_MARGIN` more on each side. Never less
+    than ``sample_length + 2 * STRETCH_MARGIN``, so that a clip as long as the sample (or a
+    little longer) is always processed whole.
+
+    Parameters
+    ----------
+    sample_length : int
+        Samples in one sample.
+    speed : float
+        The speed factor, > 0.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> stretch_input_length(16000, 1.1)
+    18624
+    >>> stretch_input_length(16000, 0.5)
+    17024
+    """
+    return math.ceil(sample_length * max(1.0, speed)) + 2 * STRETCH_MARGIN
+
+
+def read_length(sample_length: int, max_speed: float) -> int:
+    """Return how many samples of a file a sample can use: twice the longest stretch input.
+
+    Trimming silence needs context around what it keeps, and the stretch pass then takes at
+    most :func:`stretch_input_length` of what trimming left; a file longer than this is read
+    as an excerpt of this length.
+
+    Parameters
+    ----------
+    sample_length : int
+        Samples in one sample.
+    max_speed : float
+        The largest speed factor a sample may draw (1.0 without speed changes).
+
+    Returns
+    -------
+    int
+    """
+    return 2 * stretch_input_length(sample_length, max_speed)
 
 
 @lru_cache(maxsize=8)
@@ -130,3 +194,71 @@ def stretch_and_warp(
     out = np.empty(out_length, np.float32)
     _phase_vocoder.overlap_add(out_frames, window, hop_length, out)
     return out
+
+
+#: The map that moves no frequency, as two knots.
+_IDENTITY_MAP = (np.array([0.0, 0.5]), np.array([0.0, 0.5]))
+
+
+@dataclasses.dataclass(frozen=True)
+class VocoderPass:
+    """The time rate and frequency map of one phase-vocoder pass, as augmentations set them.
+
+    Speed, pitch and vocal tract length perturbation each contribute to one pass instead of
+    running their own: VTLP sets the frequency map (:meth:`warped`; it acts on the clip's own
+    frequencies, so it comes first), a pitch shift multiplies every target frequency
+    (:meth:`transposed`), speed multiplies the rate (:meth:`faster`). :meth:`run` then costs
+    one STFT analysis and one synthesis however many contributed, and returns the clip itself
+    when nothing changes (rate 1, no map or the identity).
+
+    Parameters
+    ----------
+    rate : float
+        How many times faster the clip plays, > 0.
+    frequency_map : (numpy.ndarray, numpy.ndarray), optional
+        Where each frequency goes (see :func:`stretch_and_warp`); None moves none.
+
+    Examples
+    --------
+    >>> tone = np.sin(np.arange(16000) * 0.1).astype(np.float32)
+    >>> VocoderPass().faster(1.25).transposed(2.0).run(tone).shape
+    (12800,)
+    >>> VocoderPass().run(tone) is tone
+    True
+    """
+
+    rate: float = 1.0
+    frequency_map: FrequencyMap | None = None
+
+    def faster(self, factor: float) -> VocoderPass:
+        """Return the pass playing ``factor`` times faster still."""
+        return VocoderPass(self.rate * factor, self.frequency_map)
+
+    def warped(self, frequency_map: FrequencyMap) -> VocoderPass:
+        """Return the pass with ``frequency_map`` as its map; it must not have one yet."""
+        if self.frequency_map is not None:
+            raise ValueError(
+                "this vocoder pass is already warped: set the frequency warp first, then "
+                "transpose it"
+            )
+        return VocoderPass(self.rate, frequency_map)
+
+    def transposed(self, ratio: float) -> VocoderPass:
+        """Return the pass with every target frequency of its map multiplied by ``ratio``."""
+        source, target = self.frequency_map or _IDENTITY_MAP
+        return VocoderPass(self.rate, (source, target * ratio))
+
+    def run(self, audio: np.ndarray) -> np.ndarray:
+        """Return ``audio`` through the pass: ``round(len(audio) / rate)`` samples.
+
+        The identity map (every target equal to its source) is dropped, so the result does
+        not depend on which augmentations contributed nothing.
+        """
+        frequency_map = self.frequency_map
+        if frequency_map is not None and (
+            frequency_map[0] is frequency_map[1] or np.array_equal(*frequency_map)
+        ):
+            frequency_map = None
+        if self.rate == 1.0 and frequency_map is None:
+            return audio
+        return stretch_and_warp(audio, rate=self.rate, frequency_map=frequency_map)
