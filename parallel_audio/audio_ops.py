@@ -1,8 +1,9 @@
-"""Deterministic operations on one clip: trimming silence and fitting it to a length."""
+"""Deterministic operations on one clip: trimming silence, fitting it to a length, resampling."""
 
 from __future__ import annotations
 
 import numpy as np
+import soxr
 
 #: Frame and hop of the silence detector, in samples (librosa.effects.trim's defaults).
 TRIM_FRAME_LENGTH = 2048
@@ -95,3 +96,21 @@ def fit_to_length(audio: np.ndarray, length: int, offset: float) -> np.ndarray:
     output = np.zeros(length, audio.dtype)
     output[before : before + n] = audio
     return output
+
+
+def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """Resample a clip with soxr's high quality filter; the clip itself at the same rate.
+
+    Parameters
+    ----------
+    audio : numpy.ndarray of float32, shape (n,)
+    from_rate, to_rate : int
+        Sample rates in Hz.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (about n * to_rate / from_rate,)
+    """
+    if from_rate == to_rate:
+        return audio
+    return soxr.resample(audio, from_rate, to_rate, quality="HQ").astype(np.float32, copy=False)

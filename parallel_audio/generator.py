@@ -1,4 +1,4 @@
-"""ParallelAudioDataGenerator: the configuration of the sample pipeline and its steps."""
+"""ParallelAudioDataGenerator: the configuration of the sample pipeline, and MLTK's methods."""
 
 from __future__ import annotations
 
@@ -10,15 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from parallel_audio.audio_ops import fit_to_length
-from parallel_audio.augment import (
-    AugmentationPolicy,
-    AugmentationTransform,
-    load_background_noise,
-)
-from parallel_audio.errors import DatasetError, SettingsError
-from parallel_audio.feature_generator import AudioFeatureGenerator
+from parallel_audio.audio_ops import fit_to_length, resample
+from parallel_audio.augment import AugmentationTransform
+from parallel_audio.errors import SettingsError
 from parallel_audio.frontend_settings import AudioFeatureGeneratorSettings
+from parallel_audio.sample_runtime import RuntimeCache, SampleRuntime, background_noise_folder
 from parallel_audio.validation import (
     FRONTEND_DTYPES,
     PARAMETER_CHECKS,
@@ -174,7 +170,11 @@ class ParallelAudioDataGenerator:
     each iterator takes an immutable snapshot of it (frontend settings included) when
     :meth:`flow_from_directory` creates it and keeps that configuration for its life, while
     the generator's own methods and later iterators follow any change. Callbacks and
-    ``augmentations`` objects are shared with the snapshot, not copied.
+    ``augmentations`` objects are shared with the snapshot, not copied. What the
+    configuration needs at run time for a dataset (its background noise, the native
+    frontend, the augmentation policy of :mod:`parallel_audio.augment`) is a
+    :class:`~parallel_audio.sample_runtime.SampleRuntime`: each iterator builds its own and
+    sends it to its workers; the generator's methods build theirs on demand.
 
     Examples
     --------
@@ -262,12 +262,9 @@ class ParallelAudioDataGenerator:
         self.disable_gpu_in_subprocesses = disable_gpu_in_subprocesses
         # Used only with the frontend off (the reference ignores it otherwise too).
         self._sample_shape = check_sample_shape("sample_shape", sample_shape)
-        #: Background noise by file name, loaded by flow_from_directory (the reference's name).
-        self.bg_noises: dict[str, np.ndarray] | None = None
-        # (real path, sample rate) bg_noises was loaded for, and the dataset directory a
-        # relative bg_noise_dir was resolved against.
-        self._background_noise_key: tuple[str, int] | None = None
-        self._background_noise_base: str | None = None
+        # The dataset of the last flow_from_directory: where the generator's own methods find
+        # a relative bg_noise_dir, as the reference's use the noise its last flow read.
+        self._dataset_directory: str | None = None
         self._check_configuration()
         self._warn_about_unused_noise_settings()
 
@@ -327,9 +324,9 @@ class ParallelAudioDataGenerator:
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        # Rebuilt lazily in each process: native state does not pickle.
-        state.pop("_frontend", None)
-        state.pop("_policy_cache", None)
+        # What the generator's own methods built is rebuilt where they are called.
+        state.pop("_runtime_cache", None)
+        state.pop("_snapshot_runtime", None)
         return state
 
     def snapshot(self) -> ParallelAudioDataGenerator:
@@ -337,15 +334,16 @@ class ParallelAudioDataGenerator:
 
         The copy is a generator whose methods work as this one's do, but whose parameters
         and frontend settings (a :class:`FrozenAudioFeatureGeneratorSettings`) refuse every
-        change. Background noise already loaded, callbacks and ``augmentations`` are
-        shared, not copied.
+        change. Callbacks and ``augmentations`` are shared, not copied; nothing the
+        generator's methods built or loaded is (the copy builds its own when its methods are
+        called).
         """
         self._check_configuration()
         snapshot = copy.copy(self)
+        for built in ("_runtime_cache", "_snapshot_runtime"):
+            snapshot.__dict__.pop(built, None)
         object.__setattr__(snapshot, "frontend_settings", self.frontend_settings.frozen())
         object.__setattr__(snapshot, "_frozen", True)
-        if snapshot.frontend_enabled:
-            snapshot._feature_generator()  # settings the device rejects fail here, not in a worker
         return snapshot
 
     @property
@@ -459,22 +457,45 @@ class ParallelAudioDataGenerator:
         dict
         """
         rng = rng if rng is not None else np.random.default_rng()
-        return self._policy().draw(rng, silence=silence).to_dict()
+        return self._runtime().random_transform(rng, silence=silence).to_dict()
 
-    def _policy(self) -> AugmentationPolicy:
-        """Return the augmentation policy of the configuration as it is now.
+    def _cache(self) -> RuntimeCache:
+        cache = self.__dict__.get("_runtime_cache")
+        if cache is None:
+            cache = RuntimeCache()
+            object.__setattr__(self, "_runtime_cache", cache)
+        return cache
 
-        Built afresh on every call of a live generator, so nothing drawn or applied is ever
-        stale after a parameter (or the frontend's sample rate) changes; built once by a
-        snapshot, which cannot change.
+    def _runtime(self) -> SampleRuntime:
+        """Return the runtime of the generator's own methods, for its configuration now.
+
+        Its policy is built afresh on every call of a live generator, so nothing drawn or
+        applied is stale after a parameter (or the frontend's sample rate) changes, and the
+        frontend and background noise are built again when their settings change; a
+        snapshot, which cannot change, builds it once. Iterators never use it: each builds
+        its own.
         """
-        cached = self.__dict__.get("_policy_cache")
-        if cached is not None:
-            return cached
-        policy = AugmentationPolicy.from_settings(self, self._current_background_noise())
-        if self.is_snapshot:
-            object.__setattr__(self, "_policy_cache", policy)
-        return policy
+        runtime = self.__dict__.get("_snapshot_runtime")
+        if runtime is None:
+            runtime = SampleRuntime.build(self, self._dataset_directory, cache=self._cache())
+            if self.is_snapshot:
+                object.__setattr__(self, "_snapshot_runtime", runtime)
+        return runtime
+
+    @property
+    def bg_noises(self) -> dict[str, np.ndarray] | None:
+        """Background noise by name, as the generator's own methods use it.
+
+        The reference's attribute (MLTK's code reads ``params.audio_data_generator.bg_noises``):
+        the files of ``bg_noise_dir`` at the current sample rate, the folder taken relative to
+        the last ``flow_from_directory``'s dataset when it is not one of its own. None before
+        any ``flow_from_directory``, or without ``bg_noise_dir``. Read-only; iterators read
+        their own.
+        """
+        if self.bg_noise_dir is None or self._dataset_directory is None:
+            return None
+        folder = background_noise_folder(self.bg_noise_dir, self._dataset_directory)
+        return self._cache().background_noise(folder, self.sample_rate_hz)
 
     def adjust_length(
         self,
@@ -499,7 +520,7 @@ class ParallelAudioDataGenerator:
         out_length : int, optional
             Length to return instead of the sample length.
         """
-        sample = self._resampled(sample, orignal_sr)
+        sample = resample(sample, orignal_sr, self.sample_rate_hz)
         if whole_sample:
             return sample
         return fit_to_length(sample, out_length or self.sample_length, offset)
@@ -543,8 +564,9 @@ class ParallelAudioDataGenerator:
         """
         if not isinstance(params, AugmentationTransform):
             params = AugmentationTransform.from_dict(params)
-        sample = self._resampled(np.asarray(sample, np.float32), orignal_sr)
-        return self._policy().apply(sample, params, whole_sample=whole_sample)
+        return self._runtime().apply_transform(
+            sample, orignal_sr, params, whole_sample=whole_sample
+        )
 
     def apply_frontend(self, sample: np.ndarray, dtype: Any = np.float32) -> np.ndarray:
         """Return the spectrogram of one sample, (frames, channels), in ``dtype``.
@@ -552,17 +574,8 @@ class ParallelAudioDataGenerator:
         Computed with the frontend settings as they are now: a change to them since the
         last call builds the frontend again (and is checked then).
         """
-        return self._feature_generator().process_sample(sample, dtype=dtype)
-
-    def _feature_generator(self) -> AudioFeatureGenerator:
-        """Return the native frontend for the current settings, cached under a frozen copy."""
-        settings = self.frontend_settings
-        cached = self.__dict__.get("_frontend")
-        if cached is None or (cached[0] is not settings and cached[0] != settings):
-            frozen = settings.frozen()
-            cached = (frozen, AudioFeatureGenerator(frozen))
-            self._frontend = cached
-        return cached[1]
+        frontend = self._cache().frontend(self.frontend_settings)
+        return frontend.process_sample(sample, dtype=dtype)
 
     def standardize(self, sample: np.ndarray) -> np.ndarray:
         """Apply rescale, samplewise centering, std normalization and range scaling.
@@ -608,48 +621,6 @@ class ParallelAudioDataGenerator:
         if x.dtype.kind == "f" and target.kind in "iu":
             x = np.rint(x)
         return np.clip(x, info.min, info.max).astype(target)
-
-    def _load_background_noise(self, directory: str) -> None:
-        """Load ``bg_noise_dir`` at the current rate.
-
-        As given if it exists, else relative to ``directory`` (the reference's rule); nothing
-        is read again while the folder and the rate stay the same.
-        """
-        source = self.bg_noise_dir
-        if not os.path.isdir(source):
-            source = os.path.join(directory, self.bg_noise_dir)
-        if not os.path.isdir(source):
-            raise DatasetError(
-                f"bg_noise_dir {self.bg_noise_dir!r} is neither a directory nor one inside "
-                f"{directory!r}"
-            )
-        key = (os.path.realpath(source), self.sample_rate_hz)
-        if key != self._background_noise_key:
-            # train and validation iterators of one dataset share what was read
-            self.bg_noises = load_background_noise(key[0], key[1])
-            self._background_noise_key = key
-        self._background_noise_base = directory
-
-    def _current_background_noise(self) -> dict[str, np.ndarray] | None:
-        """Return the background noise for the current ``bg_noise_dir`` and rate.
-
-        None before any ``flow_from_directory``, which loads it, as in the reference.
-        """
-        if self.bg_noise_dir is None or self._background_noise_base is None:
-            return None
-        if not self.is_snapshot:
-            # bg_noise_dir or the sample rate may have changed since; a snapshot's cannot.
-            self._load_background_noise(self._background_noise_base)
-        return self.bg_noises
-
-    def _resampled(self, sample: np.ndarray, sample_rate: int) -> np.ndarray:
-        if sample_rate == self.sample_rate_hz:
-            return sample
-        import soxr
-
-        return soxr.resample(sample, sample_rate, self.sample_rate_hz, quality="HQ").astype(
-            np.float32, copy=False
-        )
 
     def flow_from_directory(
         self,
@@ -744,12 +715,17 @@ class ParallelAudioDataGenerator:
             warn_at_caller(f"flow_from_directory ignores {', '.join(ignored)}")
         if seed is None:
             seed = secrets.randbits(32)
-        if self.bg_noise_dir is not None:
-            self._load_background_noise(os.fspath(directory))
-        # The iterator keeps the configuration of this moment, whatever changes later.
+        directory = os.fspath(directory)
+        # The iterator keeps the configuration of this moment, whatever changes later, and
+        # builds what it needs for this dataset (before listing it: a missing background
+        # folder fails at once).
         configuration = self.snapshot()
+        object.__setattr__(configuration, "_dataset_directory", directory)
+        runtime = SampleRuntime.build(configuration, directory)
+        # The generator's own methods follow this dataset's background noise from now on.
+        self._dataset_directory = directory
         index = build_index(
-            os.fspath(directory),
+            directory,
             list(classes),
             subset=subset,
             validation_split=configuration.validation_split,
@@ -767,6 +743,7 @@ class ParallelAudioDataGenerator:
         return ParallelAudioIterator(
             configuration,
             index,
+            runtime=runtime,
             class_mode=class_mode,
             batch_size=batch_size,
             shuffle=shuffle,

@@ -18,6 +18,7 @@ from parallel_audio import keras_errors
 from parallel_audio.errors import WorkerError
 from parallel_audio.process_params import ParallelProcessParams
 from parallel_audio.random_streams import Stream, random_generator
+from parallel_audio.sample_runtime import SampleRuntime
 from parallel_audio.validation import LAST_BATCH_MODES
 from parallel_audio.worker_pool import (
     BatchScheduler,
@@ -92,7 +93,10 @@ class ParallelAudioIterator(keras.utils.PyDataset):
     The iterator holds a frozen snapshot of the generator's configuration (``generator``,
     also ``process_params.audio_data_generator``), taken when ``flow_from_directory``
     created it: changing the generator or its frontend settings afterwards changes new
-    iterators, never this one.
+    iterators, never this one. It also owns what that configuration needs for this dataset,
+    its :class:`~parallel_audio.sample_runtime.SampleRuntime` (the background noise read
+    from ``bg_noise_dir``, the native frontend, the augmentation policy): built here, in the
+    training process, sent to its workers once, and used by nobody else.
 
     Workers (processes, or threads with ``debug=True``; none with ``cores=0``) start with the
     iterator and persist across epochs; ``close()`` (or the reference's ``shutdown()``),
@@ -146,6 +150,7 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         seed: int,
         subset: str | None,
         last_batch: str = "short",
+        runtime: SampleRuntime | None = None,
     ) -> None:
         # The generator's own pool does the work; Keras' workers stay off.
         super().__init__(workers=1, use_multiprocessing=False)
@@ -171,6 +176,8 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         # Normally flow_from_directory's snapshot already; a live generator is frozen here.
         self.generator = generator if generator.is_snapshot else generator.snapshot()
         generator = self.generator
+        if runtime is None:  # flow_from_directory builds it before listing the dataset
+            runtime = SampleRuntime.build(generator, index.directory)
         self.process_params = ParallelProcessParams(
             audio_data_generator=generator,
             sample_rate=generator.sample_rate_hz,
@@ -189,6 +196,7 @@ class ParallelAudioIterator(keras.utils.PyDataset):
             frontend_enabled=generator.frontend_enabled,
             add_channel_dimension=generator.add_channel_dimension,
             seed=seed,
+            sample_runtime=runtime,
         )
         self._plans: dict[int, np.ndarray] = {}  # the last two epochs' orders
         self._plans_lock = threading.Lock()  # any thread may read a batch

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from parallel_audio.audio_io import read_audio
+from parallel_audio.augment import AugmentationTransform
 from parallel_audio.augment.vocoder import read_length
 from parallel_audio.process_params import ParallelProcessParams
 from parallel_audio.random_streams import Stream, random_generator
@@ -123,7 +124,8 @@ def transform_sample(
     A file longer than :func:`~parallel_audio.augment.vocoder.read_length` is read as an excerpt
     of that length, starting ``position`` of the way through it.
     """
-    generator = params.audio_data_generator
+    generator = params.audio_data_generator  # the configuration
+    runtime = params.runtime  # what it needs for this dataset
     if filename is None:  # a _silence_ sample
         x = np.zeros(generator.sample_length, np.float32)
     else:
@@ -139,17 +141,17 @@ def transform_sample(
     if params.noaug_preprocessing_function is not None:
         x = call_sample_callback(params.noaug_preprocessing_function, params, x, **arguments)
     if params.augmentation_enabled:
-        transform = generator.get_random_transform(rng=rng, silence=filename is None)
+        transform = runtime.random_transform(rng, silence=filename is None)
     elif filename is None and not generator.disable_random_transforms:
         silence_rng = unaugmented_silence_rng(params.seed, sample_id)
-        transform = generator.get_random_transform(rng=silence_rng, silence=True)
+        transform = runtime.random_transform(silence_rng, silence=True)
     else:
-        transform = generator.default_transform
-    x = generator.apply_transform(x, params.sample_rate, transform)
+        transform = AugmentationTransform()
+    x = runtime.apply_transform(x, params.sample_rate, transform)
     if params.preprocessing_function is not None:
         x = call_sample_callback(params.preprocessing_function, params, x, **arguments)
     if params.frontend_enabled:
-        x = generator.apply_frontend(x, dtype=generator.frontend_output_dtype)
+        x = runtime.apply_frontend(x, dtype=generator.frontend_output_dtype)
     if params.postprocessing_function is not None:
         x = call_sample_callback(params.postprocessing_function, params, x, **arguments)
     if params.frontend_enabled:

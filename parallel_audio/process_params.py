@@ -9,6 +9,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from parallel_audio.generator import ParallelAudioDataGenerator
+    from parallel_audio.sample_runtime import SampleRuntime
 
 
 @dataclass(frozen=True)
@@ -23,8 +24,11 @@ class ParallelProcessParams:
     Attributes
     ----------
     audio_data_generator : ParallelAudioDataGenerator
-        The iterator's frozen snapshot of the generator: its ``get_random_transform``,
-        ``apply_transform``, ``apply_frontend`` and ``standardize`` are the pipeline's steps.
+        The iterator's frozen snapshot of the generator's configuration. Its
+        ``get_random_transform``, ``apply_transform``, ``apply_frontend`` and ``standardize``
+        work as the reference's, for callbacks and batch functions written for it (they build
+        what they need in the process that calls them); the pipeline computes with
+        ``sample_runtime``.
     sample_rate : int
         Rate every clip is resampled to, in Hz.
     sample_length_ms : int
@@ -54,6 +58,10 @@ class ParallelProcessParams:
         Whether spectrograms get a trailing axis of 1.
     seed : int
         The seed every sample's generator derives from, with the epoch and the sample id.
+    sample_runtime : SampleRuntime, optional
+        The iterator's runtime: its augmentation policy (with the dataset's background
+        noise) and native frontend. None in params built by hand, where :attr:`runtime`
+        falls back to the generator's own.
     """
 
     audio_data_generator: ParallelAudioDataGenerator
@@ -73,6 +81,7 @@ class ParallelProcessParams:
     frontend_enabled: bool
     add_channel_dimension: bool
     seed: int
+    sample_runtime: SampleRuntime | None = None
 
     def __post_init__(self) -> None:
         # As the reference's params: the channel axis of spectrograms is added here, from the
@@ -84,6 +93,13 @@ class ParallelProcessParams:
         object.__setattr__(self, "dtype", np.dtype(self.dtype))
         if self.frontend_dtype is not None:
             object.__setattr__(self, "frontend_dtype", np.dtype(self.frontend_dtype))
+
+    @property
+    def runtime(self) -> SampleRuntime:
+        """What samples are computed with: the iterator's runtime, else the generator's own."""
+        if self.sample_runtime is not None:
+            return self.sample_runtime
+        return self.audio_data_generator._runtime()
 
     @property
     def augmentation_enabled(self) -> bool:

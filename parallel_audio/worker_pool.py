@@ -48,8 +48,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from parallel_audio.callback_pickling import pickle_for_workers
 from parallel_audio.errors import WorkerError
 from parallel_audio.worker_start import (
@@ -272,11 +270,8 @@ def _process_main(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hide_gpus:
         os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+    # The iterator's runtime builds its native frontend as it is unpickled: nothing to warm.
     params = pickle.loads(params_bytes)
-    # Warm up: the first frontend call builds native state.
-    if params.frontend_enabled:
-        generator = params.audio_data_generator
-        generator.apply_frontend(np.zeros(generator.sample_length, np.float32))
     inbox: queue.SimpleQueue = queue.SimpleQueue()
     stopped = threading.Event()
     threading.Thread(target=_read_tasks, args=(tasks, inbox, stopped), daemon=True).start()

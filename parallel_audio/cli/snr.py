@@ -16,6 +16,7 @@ gated, so the silence a short clip is padded with does not count against it.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import sys
@@ -137,13 +138,13 @@ def clip_and_noise(
     if filename is None:
         return None
     params = iterator.process_params
-    generator = params.audio_data_generator
+    runtime = params.runtime  # the iterator's: its dataset's background noise
     audio = read_audio(os.path.join(params.directory, filename), params.sample_rate)
-    transform = generator.get_random_transform(rng=sample_rng(params.seed, epoch, sample_id))
-    transform["augmentation_seed"] = None
-    noisy = generator.apply_transform(audio, params.sample_rate, transform)
-    clean = {**transform, "noise_color": None, "bg_noise": None}
-    clip = generator.apply_transform(audio, params.sample_rate, clean)
+    transform = runtime.random_transform(sample_rng(params.seed, epoch, sample_id))
+    transform = dataclasses.replace(transform, augmentation_seed=None)
+    noisy = runtime.apply_transform(audio, params.sample_rate, transform)
+    clean = dataclasses.replace(transform, noise_color=None, bg_noise=None)
+    clip = runtime.apply_transform(audio, params.sample_rate, clean)
     # Noise is added last and alone, so the difference is the noise, to float32 rounding.
     return clip, noisy - clip
 
