@@ -443,6 +443,7 @@ def test_info_reports_counts_histograms_and_unreadable_files(tmp_path, capsys):
         )
 
 
+@pytest.mark.slow
 def test_info_reads_every_file_name_the_generator_reads(tmp_path):
     """Names that are not UTF-8 (Latin-1 from an old archive) are read, counted and shown."""
     root = os.fsencode(tmp_path / "data")

@@ -393,6 +393,7 @@ print("WARNINGS", *[str(w.message) for w in caught], sep="\\n")
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs and /dev/zero")
 @pytest.mark.parametrize("kind", ["dev-zero", "fifo", "sparse-8GB", "directory"])
 def test_a_shuffle_index_that_is_not_a_small_regular_file_is_not_read(tmp_path, kind):

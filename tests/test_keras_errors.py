@@ -15,6 +15,9 @@ import numpy as np
 import pytest
 import soundfile
 
+# Each backend's interpreter imports it and trains: left out of `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
+
 BACKENDS = ["tensorflow", "jax", "torch"]
 
 

@@ -80,6 +80,7 @@ def test_a_header_that_claims_more_than_the_file_holds_gives_an_excerpt_of_what_
     np.testing.assert_array_equal(excerpt, np.arange(251, 751) / 2**15)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
 def test_two_hour_files_cost_a_worker_what_short_ones_do(tmp_path, rng):
     """Two-hour files in a class folder, every augmentation on, batches from a worker."""
