@@ -149,10 +149,5 @@ def test_the_spec_trains_and_evaluates_with_worker_processes(dataset, tmp_path):
     # The spec's own cores=0.45: worker processes, started from a script without a main guard.
     results_path = tmp_path / "results.json"
     run = run_spec(dataset, results_path)
-    if run.returncode != 0 and "_fixup_main_from_path" in run.stderr:
-        pytest.skip(
-            "worker processes re-run a training script that has no main guard (issue 12); "
-            "this test runs in full once they no longer do"
-        )
     results = check_results(dataset, run, results_path)
     assert all(results["iterators"][name]["workers"] for name in results["iterators"])
