@@ -53,22 +53,22 @@ def run(build_dir: Path, *command: str) -> str:
 
 def test_c_unit_tests(tmp_path):
     build_dir = build(tmp_path, "-DCMAKE_BUILD_TYPE=Release")
-    assert "all checks passed" in run(build_dir, "frontend_tests")
-    assert "accepted" in run(build_dir, "frontend_sweep", "100")
-    assert "all checks passed" in run(build_dir, "phase_vocoder_tests")
-    assert "all checks passed" in run(build_dir, "loudness_tests")
+    assert "all checks passed" in run(build_dir, "microfrontend/frontend_tests")
+    assert "accepted" in run(build_dir, "microfrontend/frontend_sweep", "100")
+    assert "all checks passed" in run(build_dir, "phase_vocoder/phase_vocoder_tests")
+    assert "all checks passed" in run(build_dir, "loudness/loudness_tests")
 
 
 def test_c_tests_and_random_sweep_under_sanitizers(tmp_path):
     build_dir = build(tmp_path, "-DCMAKE_BUILD_TYPE=Debug", "-DMF_SANITIZE=ON")
-    assert "all checks passed" in run(build_dir, "frontend_tests")
-    assert "all checks passed" in run(build_dir, "phase_vocoder_tests")
-    assert "all checks passed" in run(build_dir, "loudness_tests")
+    assert "all checks passed" in run(build_dir, "microfrontend/frontend_tests")
+    assert "all checks passed" in run(build_dir, "phase_vocoder/phase_vocoder_tests")
+    assert "all checks passed" in run(build_dir, "loudness/loudness_tests")
     # A fixed seed by default, so every run checks the same cases; PARALLEL_AUDIO_FUZZ_SEED
     # picks another ("random" draws one). The seed is in the output on failure.
     seed = os.environ.get("PARALLEL_AUDIO_FUZZ_SEED", "0")
     if seed == "random":
         seed = str(int.from_bytes(os.urandom(4), "little"))
-    output = run(build_dir, "frontend_sweep", "400", seed)
+    output = run(build_dir, "microfrontend/frontend_sweep", "400", seed)
     accepted = int(output.split()[1])
     assert accepted > 200, output
