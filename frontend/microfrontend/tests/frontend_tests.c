@@ -44,8 +44,8 @@ static void check_window(mf_arithmetic arithmetic, size_t size,
   mf_window_free(&window);
 }
 
-/* The tables derive_tables.py computed from each device's expressions in
- * numpy. At 480 samples (16 kHz, 30 ms) coefficient 17 is 53 in double and
+/* The tables tests/derive_frontend_tables.py computed from each device's
+ * expressions in numpy. At 480 samples (16 kHz, 30 ms) coefficient 17 is 53 in double and
  * 54 through cosf; at 288 samples TFLM's all-float window also differs from
  * MLTK's, at coefficient 277. */
 static void test_window_tables_of_each_arithmetic(void) {
