@@ -54,6 +54,8 @@ def run(build_dir: Path, *command: str) -> str:
 def test_c_unit_tests(tmp_path):
     build_dir = build(tmp_path, "-DCMAKE_BUILD_TYPE=Release")
     assert "all checks passed" in run(build_dir, "microfrontend/frontend_tests")
+    # TensorFlow Lite Micro's published per-stage vectors, exactly.
+    assert "all checks passed" in run(build_dir, "microfrontend/tflm_vector_tests")
     assert "accepted" in run(build_dir, "microfrontend/frontend_sweep", "100")
     assert "all checks passed" in run(build_dir, "phase_vocoder/phase_vocoder_tests")
     assert "all checks passed" in run(build_dir, "loudness/loudness_tests")
@@ -62,6 +64,8 @@ def test_c_unit_tests(tmp_path):
 def test_c_tests_and_random_sweep_under_sanitizers(tmp_path):
     build_dir = build(tmp_path, "-DCMAKE_BUILD_TYPE=Debug", "-DMF_SANITIZE=ON")
     assert "all checks passed" in run(build_dir, "microfrontend/frontend_tests")
+    # TensorFlow Lite Micro's published per-stage vectors, exactly.
+    assert "all checks passed" in run(build_dir, "microfrontend/tflm_vector_tests")
     assert "all checks passed" in run(build_dir, "phase_vocoder/phase_vocoder_tests")
     assert "all checks passed" in run(build_dir, "loudness/loudness_tests")
     # A fixed seed by default, so every run checks the same cases; PARALLEL_AUDIO_FUZZ_SEED
