@@ -24,7 +24,8 @@ MAX_WINDOW_SAMPLES = 32768
 #: samples, a band below the Nyquist frequency), which :meth:`validate` checks.
 MIN_SAMPLE_RATE_HZ = 10
 MAX_SAMPLE_RATE_HZ = 384000
-#: The lowest rate the C frontend computes spectrograms at (``frontend/src/frontend.c``).
+#: The lowest rate the C frontend computes spectrograms at
+#: (``frontend/microfrontend/src/frontend.c``).
 MIN_FRONTEND_SAMPLE_RATE_HZ = 1000
 
 

@@ -1,5 +1,5 @@
 """The phase vocoder written in numpy, vectorized over frames and bins: the reference that the
-C implementation in frontend/src/phase_vocoder.c is checked against.
+C implementation in frontend/phase_vocoder/src/phase_vocoder.c is checked against.
 
 It shares the algorithm but none of the code: numpy's atan2, cos and sin instead of the C
 polynomials, a cumulative sum of the phase advances instead of a running phase, numpy's

@@ -2,11 +2,11 @@
 
 Python checks each setting as it is assigned (``AudioFeatureGeneratorSettings``) and their
 combinations in ``validate()``; C checks the whole configuration in ``mf_config_validate``
-(``frontend/src/frontend.c``), reached here through the binding's ``Frontend``. For every
-numeric field of C's configuration, both sides' accepted intervals are searched, the same way,
-over every int32 or float32 value, with the other settings at their defaults, and must end at
-the same values. A value C refuses that Python lets through would fail later with C's terse
-message; one Python refuses that C takes is a needless limit.
+(``frontend/microfrontend/src/frontend.c``), reached here through the binding's ``Frontend``.
+For every numeric field of C's configuration, both sides' accepted intervals are searched, the
+same way, over every int32 or float32 value, with the other settings at their defaults, and must
+end at the same values. A value C refuses that Python lets through would fail later with C's
+terse message; one Python refuses that C takes is a needless limit.
 """
 
 from __future__ import annotations

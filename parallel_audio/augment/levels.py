@@ -76,7 +76,7 @@ def loudness_lufs(audio: np.ndarray, sample_rate: int) -> float:
     ``pyloudnorm.Meter(sample_rate).integrated_loudness`` with its K-weighting filter, 400 ms
     blocks and gates; clips shorter than a block are measured in one block of their own
     length. The filter and the block energies come from one pass in C
-    (``frontend/src/loudness.c``); pyloudnorm loops over blocks in Python, which costs more
+    (``frontend/loudness/src/loudness.c``); pyloudnorm loops over blocks in Python, which costs more
     than the rest of an augmented sample. Returns ``-inf`` for an empty or silent clip.
     """
     audio = np.ascontiguousarray(audio, np.float32)

@@ -4,8 +4,8 @@ Speed (tempo without pitch), the time stretch behind a pitch shift, and vocal tr
 perturbation all rewrite the same short-time spectrum, so they share one analysis and one
 synthesis: a phase vocoder whose output frames are read at a fractional rate along time and
 through a piecewise-linear map along frequency. The per-frame arithmetic (framing, polar
-form, phase advance, the map, overlap-add) is C (``frontend/src/phase_vocoder.c``); the
-FFTs between are scipy's.
+form, phase advance, the map, overlap-add) is C
+(``frontend/phase_vocoder/src/phase_vocoder.c``); the FFTs between are scipy's.
 """
 
 from __future__ import annotations
