@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import sys
 import threading
-import weakref
-from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -15,18 +11,12 @@ import keras
 import numpy as np
 
 from parallel_audio import keras_errors
+from parallel_audio.epoch_plan import BatchTasks, EpochPlan
 from parallel_audio.errors import WorkerError
 from parallel_audio.process_params import ParallelProcessParams
-from parallel_audio.random_streams import Stream, random_generator
 from parallel_audio.sample_runtime import SampleRuntime
 from parallel_audio.validation import LAST_BATCH_MODES
-from parallel_audio.worker_pool import (
-    BatchScheduler,
-    BatchTask,
-    compute_batch,
-    describe_task,
-    resolve_num_workers,
-)
+from parallel_audio.worker_pool import BatchScheduler, compute_batch, resolve_num_workers
 
 if TYPE_CHECKING:
     from parallel_audio.dataset_index import DatasetIndex
@@ -49,19 +39,6 @@ def _requested_by_keras(caller: FrameType) -> bool:
     thread cannot.
     """
     return caller.f_globals.get("__name__") == _KERAS_ADAPTER_MODULE
-
-
-def _weak_describe(iterator: ParallelAudioIterator) -> Callable[[int, int], BatchTask]:
-    """``iterator._describe`` through a weak reference, so that no cycle keeps it alive."""
-    reference = weakref.ref(iterator)
-
-    def describe(epoch: int, batch_index: int) -> BatchTask:
-        owner = reference()
-        if owner is None:
-            raise WorkerError("the iterator was garbage collected")
-        return owner._describe(epoch, batch_index)
-
-    return describe
 
 
 class ParallelAudioIterator(keras.utils.PyDataset):
@@ -128,6 +105,8 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         What the last batch holds when ``batch_size`` does not divide ``samples``: the
         samples left, or a full batch whose missing samples repeat the start of the epoch's
         order (see ``flow_from_directory``).
+    plan : EpochPlan
+        Which samples each batch of each epoch holds, from ``seed`` and the epoch alone.
     epoch : int
         The current epoch, from 0.
     batch_index : int
@@ -198,8 +177,14 @@ class ParallelAudioIterator(keras.utils.PyDataset):
             seed=seed,
             sample_runtime=runtime,
         )
-        self._plans: dict[int, np.ndarray] = {}  # the last two epochs' orders
-        self._plans_lock = threading.Lock()  # any thread may read a batch
+        self.plan = EpochPlan(
+            samples=self.samples,
+            batch_size=self.batch_size,
+            seed=seed,
+            shuffle=shuffle,
+            last_batch=last_batch,
+        )
+        self._tasks = BatchTasks(self.plan, self.filenames, self.classes)
         self._in_keras_epoch = False
         self._served = 0  # Keras' requests served in this Keras epoch
         self._serving_lock = threading.Lock()
@@ -210,7 +195,7 @@ class ParallelAudioIterator(keras.utils.PyDataset):
             # once (and stops the workers) without waiting for the garbage collector.
             self._scheduler = BatchScheduler(
                 self.process_params,
-                _weak_describe(self),
+                self._tasks,
                 batches_per_epoch=len(self),
                 num_workers=num_workers,
                 max_pending=generator.max_batches_pending,
@@ -220,7 +205,7 @@ class ParallelAudioIterator(keras.utils.PyDataset):
             )
 
     def __len__(self) -> int:
-        return math.ceil(self.samples / self.batch_size)
+        return len(self.plan)
 
     @property
     def num_batches(self) -> int:
@@ -229,10 +214,7 @@ class ParallelAudioIterator(keras.utils.PyDataset):
 
     def epoch_plan(self, epoch: int) -> np.ndarray:
         """Sample ids in the order epoch ``epoch`` visits them."""
-        if not self.shuffle:
-            return np.arange(self.samples)
-        rng = random_generator(Stream.EPOCH_PLAN, self.seed, epoch)
-        return rng.permutation(self.samples)
+        return self.plan.order(epoch)
 
     def batch_sample_ids(self, batch_index: int, epoch: int | None = None) -> np.ndarray:
         """Sample ids in batch ``batch_index`` of ``epoch`` (default: the current one).
@@ -240,36 +222,7 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         With ``last_batch="repeat"`` the last batch is filled up from the start of the
         epoch's order, cycling through it again if the batch is larger than the dataset.
         """
-        return self._plan(epoch)[self._batch_positions(batch_index) % self.samples]
-
-    def _plan(self, epoch: int | None) -> np.ndarray:
-        epoch = self.epoch if epoch is None else epoch
-        with self._plans_lock:
-            plan = self._plans.get(epoch)
-            if plan is None:
-                plan = self._plans[epoch] = self.epoch_plan(epoch)
-                for old in sorted(self._plans)[:-2]:
-                    del self._plans[old]
-            return plan
-
-    def _batch_positions(self, batch_index: int) -> np.ndarray:
-        """Positions in the epoch's order that batch ``batch_index`` holds."""
-        start = batch_index * self.batch_size
-        stop = start + self.batch_size
-        if self.last_batch == "short":
-            stop = min(stop, self.samples)
-        return np.arange(start, stop)
-
-    def _describe(self, epoch: int, batch_index: int) -> BatchTask:
-        positions = self._batch_positions(batch_index)
-        ids = self._plan(epoch)[positions % self.samples]
-        task = describe_task(epoch, batch_index, ids, self.filenames, self.classes)
-        if positions[-1] < self.samples:
-            return task
-        # A sample taken again to fill the last batch is augmented afresh, as if it were
-        # sample ``id + k * samples`` on its k-th repeat: a stream no other sample uses.
-        seed_ids = ids + (positions // self.samples) * self.samples
-        return dataclasses.replace(task, sample_ids=[int(i) for i in seed_ids])
+        return self.plan.batch_sample_ids(self.epoch if epoch is None else epoch, batch_index)
 
     def batch(self, batch_index: int, epoch: int | None = None) -> Any:
         """Return batch ``batch_index`` of ``epoch`` (default: the current epoch).
@@ -288,7 +241,7 @@ class ParallelAudioIterator(keras.utils.PyDataset):
             if self._scheduler is None:
                 if self._closed:
                     raise WorkerError("the iterator was closed; create a new iterator to continue")
-                return compute_batch(self.process_params, self._describe(epoch, batch_index))
+                return compute_batch(self.process_params, self._tasks(epoch, batch_index))
             return self._scheduler.get(epoch, batch_index, advance=advance)
         except Exception as error:
             keras_errors.remember(error)  # in case Keras or TensorFlow hides it on its way
@@ -376,8 +329,7 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         ``samples``, or with ``last_batch="repeat"`` ``len(self) * batch_size``, as the
         reference counts them.
         """
-        last = len(self) - 1
-        return last * self.batch_size + int(self._batch_positions(last).size)
+        return self.plan.sample_count
 
     @property
     def labels(self) -> np.ndarray:

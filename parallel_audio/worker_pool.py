@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from parallel_audio.callback_pickling import pickle_for_workers
+from parallel_audio.epoch_plan import BatchTask
 from parallel_audio.errors import WorkerError
 from parallel_audio.worker_start import (
     InheritedDescriptor,
@@ -90,17 +91,6 @@ MAX_SLOT_DESCRIPTORS = 128
 SLOT_ALIGNMENT = 64
 
 _MISSING = object()
-
-
-@dataclass(frozen=True)
-class BatchTask:
-    """What a worker needs to compute one batch."""
-
-    epoch: int
-    batch_index: int
-    filenames: list[str | None]
-    class_ids: list[int]
-    sample_ids: list[int]
 
 
 @dataclass(frozen=True)
@@ -1227,21 +1217,3 @@ def resolve_num_workers(cores: int | float) -> int:
     if cores == -1:
         return available
     return min(int(cores), available)
-
-
-def describe_task(
-    epoch: int,
-    batch_index: int,
-    sample_ids: Sequence[int],
-    filenames: Sequence[str | None],
-    classes: Sequence[int],
-) -> BatchTask:
-    """Build the BatchTask for the given sample ids of an index."""
-    ids = [int(i) for i in sample_ids]
-    return BatchTask(
-        epoch=epoch,
-        batch_index=batch_index,
-        filenames=[filenames[i] for i in ids],
-        class_ids=[int(classes[i]) for i in ids],
-        sample_ids=ids,
-    )

@@ -1,0 +1,219 @@
+"""Which samples each batch of an epoch holds: the epoch plan, and the tasks it makes.
+
+An :class:`EpochPlan` is a small frozen value (the number of samples, the batch size, the seed,
+``shuffle`` and ``last_batch``) and a pure function of ``(epoch, batch index)``: the same plan
+gives the same sample ids in any process, in any order of requests, however many times it is
+asked. It pickles as its fields, so an executor on another process or machine can rebuild any
+batch's task from it.
+
+:class:`BatchTasks` joins a plan to the files and class ids of a dataset index and makes the
+:class:`BatchTask` a worker computes: what the iterator hands to the pool.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from parallel_audio.random_streams import Stream, random_generator
+from parallel_audio.validation import LAST_BATCH_MODES
+
+__all__ = ["BatchTask", "BatchTasks", "EpochPlan"]
+#: Epoch orders a plan keeps computed (the current epoch and the one before, which a late
+#: reader may still ask for); the others are computed again when asked for.
+_ORDERS_KEPT = 2
+
+
+@dataclass(frozen=True)
+class BatchTask:
+    """What a worker needs to compute one batch.
+
+    Attributes
+    ----------
+    epoch, batch_index : int
+        The batch.
+    filenames : list of str or None
+        Each sample's file, relative to the dataset directory (None for ``_silence_``).
+    class_ids : list of int
+        Each sample's class id.
+    sample_ids : list of int
+        Each sample's random stream: its id in the index, or for a sample repeated to fill
+        the last batch (``last_batch="repeat"``) ``id + k * samples`` on its k-th repeat.
+    """
+
+    epoch: int
+    batch_index: int
+    filenames: list[str | None]
+    class_ids: list[int]
+    sample_ids: list[int]
+
+
+@dataclass(frozen=True)
+class EpochPlan:
+    """The sample ids of every batch of every epoch, from the seed and the epoch alone.
+
+    Each epoch visits every sample once, in index order, or with ``shuffle`` in an order drawn
+    from ``(seed, epoch)`` (:attr:`~parallel_audio.random_streams.Stream.EPOCH_PLAN`).
+
+    Parameters
+    ----------
+    samples : int
+        Samples in the dataset, >= 1.
+    batch_size : int
+        Samples per batch, >= 1.
+    seed : int
+        The run's seed.
+    shuffle : bool
+        Whether each epoch's order is drawn (else index order).
+    last_batch : {"short", "repeat"}
+        When ``batch_size`` does not divide ``samples``: a last batch of the samples left, or
+        a full one whose missing samples repeat the start of the epoch's order (cycling
+        through it again if the batch is larger than the dataset).
+
+    Examples
+    --------
+    >>> plan = EpochPlan(samples=5, batch_size=2, seed=0, last_batch="repeat")
+    >>> len(plan), plan.batch_sample_ids(0, 2).tolist(), plan.stream_ids(0, 2).tolist()
+    (3, [4, 0], [4, 5])
+    """
+
+    samples: int
+    batch_size: int
+    seed: int
+    shuffle: bool = False
+    last_batch: str = "short"
+    # Computed orders, by epoch: a cache, neither compared nor pickled.
+    _orders: dict[int, np.ndarray] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _orders_lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        if self.samples < 1:
+            raise ValueError(f"an epoch plan needs at least one sample, got {self.samples}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+        if self.last_batch not in LAST_BATCH_MODES:
+            raise ValueError(
+                f"last_batch must be one of {LAST_BATCH_MODES}, got {self.last_batch!r}"
+            )
+
+    def __getstate__(self) -> dict:
+        state = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        state["_orders"] = {}
+        del state["_orders_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "_orders_lock", threading.Lock())
+
+    def __len__(self) -> int:
+        return math.ceil(self.samples / self.batch_size)
+
+    @property
+    def num_batches(self) -> int:
+        """Batches per epoch."""
+        return len(self)
+
+    @property
+    def sample_count(self) -> int:
+        """Samples one epoch yields: the sum of its batch sizes."""
+        last = len(self) - 1
+        return last * self.batch_size + int(self.positions(last).size)
+
+    def order(self, epoch: int) -> np.ndarray:
+        """Return the sample ids in the order epoch ``epoch`` visits them."""
+        if not self.shuffle:
+            return np.arange(self.samples)
+        with self._orders_lock:
+            order = self._orders.get(epoch)
+            if order is None:
+                rng = random_generator(Stream.EPOCH_PLAN, self.seed, epoch)
+                order = self._orders[epoch] = rng.permutation(self.samples)
+                for old in sorted(self._orders)[:-_ORDERS_KEPT]:
+                    del self._orders[old]
+            return order
+
+    def positions(self, batch_index: int) -> np.ndarray:
+        """Return the positions in the epoch's order that batch ``batch_index`` holds.
+
+        Positions past ``samples`` (``last_batch="repeat"``) wrap around the order.
+        """
+        if not 0 <= batch_index < len(self):
+            raise IndexError(f"batch {batch_index} is out of range: {len(self)} batches per epoch")
+        start = batch_index * self.batch_size
+        stop = start + self.batch_size
+        if self.last_batch == "short":
+            stop = min(stop, self.samples)
+        return np.arange(start, stop)
+
+    def batch_sample_ids(self, epoch: int, batch_index: int) -> np.ndarray:
+        """Return the ids of the samples in batch ``batch_index`` of ``epoch``."""
+        return self.order(epoch)[self.positions(batch_index) % self.samples]
+
+    def stream_ids(self, epoch: int, batch_index: int) -> np.ndarray:
+        """Return the random stream id of each sample of a batch.
+
+        A sample's id; a sample taken again to fill the last batch is augmented afresh, as
+        if it were sample ``id + k * samples`` on its k-th repeat: a stream no other sample
+        of the plan uses.
+        """
+        positions = self.positions(batch_index)
+        ids = self.order(epoch)[positions % self.samples]
+        return ids + (positions // self.samples) * self.samples
+
+
+@dataclass(frozen=True)
+class BatchTasks:
+    """Makes the task of any batch from an epoch plan and a dataset's files and class ids.
+
+    Pure and picklable: the task of ``(epoch, batch_index)`` is the same wherever and
+    whenever it is made.
+
+    Parameters
+    ----------
+    plan : EpochPlan
+        Which samples each batch holds.
+    filenames : sequence of str or None
+        Every sample's file, in index order.
+    class_ids : sequence of int
+        Every sample's class id, in index order.
+    """
+
+    plan: EpochPlan
+    filenames: tuple[str | None, ...]
+    class_ids: tuple[int, ...]
+
+    def __init__(
+        self, plan: EpochPlan, filenames: Sequence[str | None], class_ids: Sequence[int]
+    ) -> None:
+        if len(filenames) != plan.samples or len(class_ids) != plan.samples:
+            raise ValueError(
+                f"the plan has {plan.samples} samples but {len(filenames)} files and "
+                f"{len(class_ids)} class ids were given"
+            )
+        object.__setattr__(self, "plan", plan)
+        object.__setattr__(self, "filenames", tuple(filenames))
+        object.__setattr__(self, "class_ids", tuple(int(c) for c in class_ids))
+
+    def __len__(self) -> int:
+        return len(self.plan)
+
+    def __call__(self, epoch: int, batch_index: int) -> BatchTask:
+        """Return the task of batch ``batch_index`` of ``epoch``."""
+        ids = [int(i) for i in self.plan.batch_sample_ids(epoch, batch_index)]
+        return BatchTask(
+            epoch=epoch,
+            batch_index=batch_index,
+            filenames=[self.filenames[i] for i in ids],
+            class_ids=[self.class_ids[i] for i in ids],
+            sample_ids=[int(i) for i in self.plan.stream_ids(epoch, batch_index)],
+        )
