@@ -267,7 +267,7 @@ def main():
     if {plain}:
         import multiprocessing
 
-        import parallel_audio.worker_pool as pool
+        import parallel_audio.pool.process_backend as pool
 
         def plain_forkserver():
             context = multiprocessing.get_context("forkserver")

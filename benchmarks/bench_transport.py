@@ -38,10 +38,8 @@ import soundfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from parallel_audio import (
-    ParallelAudioDataGenerator,  # noqa: E402
-    worker_pool,  # noqa: E402
-)
+from parallel_audio import ParallelAudioDataGenerator  # noqa: E402
+from parallel_audio.pool import transport  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 from results import write_section  # noqa: E402
@@ -83,11 +81,11 @@ class _PipesOnly:
     """Disable the shared-memory slots for the duration: every batch comes through the pipe."""
 
     def __enter__(self) -> None:
-        self._fit = worker_pool._ResultSlots.fit
-        worker_pool._ResultSlots.fit = lambda slots, nbytes: None
+        self._fit = transport.ResultSlots.fit
+        transport.ResultSlots.fit = lambda slots, nbytes: None
 
     def __exit__(self, *exc_info: object) -> None:
-        worker_pool._ResultSlots.fit = self._fit
+        transport.ResultSlots.fit = self._fit
 
 
 def timed_run(data: Path, transport: str, cores: int, batches: int) -> dict:

@@ -1,6 +1,6 @@
 """Pickling what worker processes receive, and the check that callbacks can travel there.
 
-Worker processes never run the user's ``__main__`` (see ``worker_pool``), so a function
+Worker processes never run the user's ``__main__`` (see ``worker_start``), so a function
 defined there, in a notebook cell, as a lambda or as a closure cannot be found by name in a
 worker. ``cloudpickle`` sends such functions by value (their code, and the globals and
 closure variables they use) and, as plain pickle does, functions of importable modules by

@@ -13,10 +13,12 @@ import numpy as np
 from parallel_audio import keras_errors
 from parallel_audio.epoch_plan import BatchTasks, EpochPlan
 from parallel_audio.errors import WorkerError
+from parallel_audio.pipeline import ComputeBatch
+from parallel_audio.pool.options import PoolOptions, resolve_num_workers
+from parallel_audio.pool.scheduler import BatchScheduler
 from parallel_audio.process_params import ParallelProcessParams
 from parallel_audio.sample_runtime import SampleRuntime
 from parallel_audio.validation import LAST_BATCH_MODES
-from parallel_audio.worker_pool import BatchScheduler, compute_batch, resolve_num_workers
 
 if TYPE_CHECKING:
     from parallel_audio.dataset_index import DatasetIndex
@@ -107,6 +109,11 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         order (see ``flow_from_directory``).
     plan : EpochPlan
         Which samples each batch of each epoch holds, from ``seed`` and the epoch alone.
+    tasks : BatchTasks
+        ``tasks(epoch, batch_index)``: the task of a batch, which ``compute`` turns into the
+        batch; both pure and picklable (what the pool is given).
+    compute : ComputeBatch
+        ``compute(task)``: a batch from its task, with this iterator's frozen configuration.
     epoch : int
         The current epoch, from 0.
     batch_index : int
@@ -184,24 +191,25 @@ class ParallelAudioIterator(keras.utils.PyDataset):
             shuffle=shuffle,
             last_batch=last_batch,
         )
-        self._tasks = BatchTasks(self.plan, self.filenames, self.classes)
+        self.tasks = BatchTasks(self.plan, self.filenames, self.classes)
+        self.compute = ComputeBatch(self.process_params)
         self._in_keras_epoch = False
         self._served = 0  # Keras' requests served in this Keras epoch
         self._serving_lock = threading.Lock()
         self._scheduler: BatchScheduler | None = None
         num_workers = resolve_num_workers(generator.cores)
         if num_workers > 0:
-            # The scheduler holds the iterator only weakly: `del iterator` then frees both at
-            # once (and stops the workers) without waiting for the garbage collector.
-            self._scheduler = BatchScheduler(
-                self.process_params,
-                self._tasks,
-                batches_per_epoch=len(self),
+            # The pool holds the plan's tasks and the computation, not the iterator: `del
+            # iterator` frees the iterator and then stops the workers at once.
+            options = PoolOptions(
                 num_workers=num_workers,
                 max_pending=generator.max_batches_pending,
-                threads=generator.debug,
+                backend="threads" if generator.debug else "processes",
                 hide_gpus=generator.disable_gpu_in_subprocesses,
                 batch_timeout=generator.batch_timeout,
+            )
+            self._scheduler = BatchScheduler(
+                self.compute, self.tasks, options, batches_per_epoch=len(self)
             )
 
     def __len__(self) -> int:
@@ -241,7 +249,7 @@ class ParallelAudioIterator(keras.utils.PyDataset):
             if self._scheduler is None:
                 if self._closed:
                     raise WorkerError("the iterator was closed; create a new iterator to continue")
-                return compute_batch(self.process_params, self._tasks(epoch, batch_index))
+                return self.compute(self.tasks(epoch, batch_index))
             return self._scheduler.get(epoch, batch_index, advance=advance)
         except Exception as error:
             keras_errors.remember(error)  # in case Keras or TensorFlow hides it on its way

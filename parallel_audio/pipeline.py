@@ -9,6 +9,7 @@ import functools
 import inspect
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -17,6 +18,7 @@ import numpy as np
 from parallel_audio.audio_io import read_audio
 from parallel_audio.augment import AugmentationTransform
 from parallel_audio.augment.vocoder import read_length
+from parallel_audio.epoch_plan import BatchTask
 from parallel_audio.process_params import ParallelProcessParams
 from parallel_audio.random_streams import Stream, random_generator
 
@@ -213,3 +215,46 @@ def get_batches_of_transformed_samples(
     if labels is None:
         return batch_index, batch_x
     return batch_index, (batch_x, labels)
+
+
+@dataclass(frozen=True)
+class ComputeBatch:
+    """``compute(task)``: one batch from its task, with a frozen pipeline configuration.
+
+    Picklable and pure: the batch depends only on the configuration and the task, so any
+    worker, thread, process or machine computes the same batch, bit for bit. This is what the
+    pool runs; it is sent to each worker once.
+
+    Parameters
+    ----------
+    params : ParallelProcessParams
+        The iterator's frozen configuration and runtime.
+
+    Examples
+    --------
+    >>> compute = ComputeBatch(iterator.process_params)  # doctest: +SKIP
+    >>> x, y = compute(iterator.tasks(epoch=0, batch_index=3))  # doctest: +SKIP
+    """
+
+    params: ParallelProcessParams
+
+    def __call__(self, task: BatchTask) -> Any:
+        """Return the batch of ``task``: ``(x, y)``, or ``x`` alone (class mode None).
+
+        The user's ``get_batch_function`` computes it when there is one.
+        """
+        params = self.params
+        if params.get_batch_function is not None:
+            _, batch = params.get_batch_function(
+                task.batch_index, task.filenames, task.class_ids, params
+            )
+        else:
+            _, batch = get_batches_of_transformed_samples(
+                task.batch_index,
+                task.filenames,
+                task.class_ids,
+                params,
+                sample_ids=task.sample_ids,
+                epoch=task.epoch,
+            )
+        return batch

@@ -199,7 +199,7 @@ def prepare_worker_processes(generator: Any) -> None:
         Naming the callback and the object in it that cannot be pickled.
     """
     from parallel_audio.callback_pickling import check_callbacks_for_workers
-    from parallel_audio.worker_pool import resolve_num_workers
+    from parallel_audio.pool.options import resolve_num_workers
 
     if generator.debug or resolve_num_workers(generator.cores) == 0:
         return

@@ -31,7 +31,7 @@ from parallel_audio import (
 )
 from parallel_audio.audio_io import MIN_FILE_SAMPLE_RATE_HZ, read_audio
 from parallel_audio.frontend_settings import MAX_SAMPLE_RATE_HZ, MIN_SAMPLE_RATE_HZ
-from parallel_audio.worker_pool import resolve_num_workers
+from parallel_audio.pool.options import resolve_num_workers
 
 RATE = 16000
 WORDS = {"on": 500.0, "off": 1500.0, "up": 3000.0}  # "up" only feeds _unknown_

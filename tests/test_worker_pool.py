@@ -532,9 +532,9 @@ def test_a_batch_that_hangs_every_worker_raises_naming_it(dataset):
 def test_a_worker_stopped_while_starting_is_killed_replaced_and_its_batches_come_out(
     dataset, monkeypatch
 ):
-    from parallel_audio import worker_pool
+    from parallel_audio.pool import process_backend
 
-    monkeypatch.setattr(worker_pool, "STARTUP_TIMEOUT_SECONDS", 3.0)
+    monkeypatch.setattr(process_backend, "STARTUP_TIMEOUT_SECONDS", 3.0)
     slow_start = LoadsSlowly(os.getpid(), seconds=1.5)
     with deadline(60):
         with flow(dataset, cores=0, postprocessing_function=slow_start) as reference_iterator:
@@ -561,9 +561,9 @@ def test_a_worker_stopped_while_starting_is_killed_replaced_and_its_batches_come
 
 
 def test_workers_stuck_starting_count_towards_the_restart_limit(dataset, monkeypatch):
-    from parallel_audio import worker_pool
+    from parallel_audio.pool import process_backend
 
-    monkeypatch.setattr(worker_pool, "STARTUP_TIMEOUT_SECONDS", 1.0)
+    monkeypatch.setattr(process_backend, "STARTUP_TIMEOUT_SECONDS", 1.0)
     never_ready = LoadsSlowly(os.getpid(), seconds=3600)
     with deadline(60):
         iterator = flow(dataset, postprocessing_function=never_ready)

@@ -258,7 +258,7 @@ def train(
     """
     import keras
 
-    from parallel_audio.worker_pool import resolve_num_workers
+    from parallel_audio.pool.options import resolve_num_workers
 
     classes = settings.classes or CLASSES
     flow = {"classes": classes, "batch_size": settings.batch_size or 64, "seed": seed}

@@ -175,7 +175,7 @@ def measure(
 ) -> Measurement:
     """Time ``batches`` batches after the first (which includes the workers' start-up)."""
     import parallel_audio.iterator  # noqa: F401 - loads Keras now, not inside the timing
-    from parallel_audio.worker_pool import resolve_num_workers
+    from parallel_audio.pool.options import resolve_num_workers
 
     generator = build_generator(settings, cores=cores, max_batches_pending=max_batches_pending)
     seed = settings.seed if settings.seed is not None else 0
