@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from parallel_audio.errors import SettingsError
+from parallel_audio.native_frontend import check_filterbank_layout
 
 #: Prefix of every key of the settings mapping (``fe.window_size_ms``), as in the reference.
 KEY_PREFIX = "fe."
@@ -458,10 +459,7 @@ class AudioFeatureGeneratorSettings(dict):
                     f"{self.fft_length}"
                 )
         # Whether the top band may reach the Nyquist bin depends on the arithmetic and its
-        # rounding, so the C frontend's own table builder decides (imported here: it
-        # imports this module).
-        from parallel_audio.feature_generator import check_filterbank_layout
-
+        # rounding, so the C frontend's own table builder decides.
         check_filterbank_layout(self)
 
     def to_dict(self) -> dict[str, Any]:
