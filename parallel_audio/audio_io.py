@@ -45,8 +45,9 @@ def read_audio(
     *,
     max_length: int | None = None,
     position: float | Callable[[], float] = 0.0,
+    region: Region | None = None,
 ) -> np.ndarray:
-    """Read an audio file as mono float32 at ``sample_rate_hz``.
+    """Read an audio file, or a region of it, as mono float32 at ``sample_rate_hz``.
 
     Any format libsndfile reads: WAV of 8-bit unsigned, 16/24/32-bit integer or 32/64-bit
     float samples, FLAC, OGG (Vorbis, Opus), MP3 with libsndfile >= 1.1, AIFF, ... Integer
@@ -65,6 +66,11 @@ def read_audio(
     whole file read and resampled (within float32 rounding): reading starts on a frame that
     resamples to a whole sample, with the resampler's filter length read on both sides.
 
+    With ``region``, only the frames from ``start`` to ``end`` seconds are decoded (with
+    soundfile's seek, as ``soundfile.read(start=, stop=)`` does), and they are then treated
+    exactly as a file holding only them: resampled alone, so the result equals that span
+    written as its own file and read; an excerpt of a long region is taken inside it.
+
     Parameters
     ----------
     path : str or os.PathLike
@@ -77,6 +83,8 @@ def read_audio(
         Where the excerpt of a longer file starts, as a fraction in [0, 1] of the samples
         that are not in it; a callable returning it is called only for such a file (the
         pipeline draws the position only when there is one to draw).
+    region : Region, optional
+        The span of the file to read, in seconds; None reads the whole file.
 
     Returns
     -------
@@ -94,7 +102,8 @@ def read_audio(
         ``sample_rate_hz`` would give more than ``MAX_UPSAMPLED_SAMPLES``, or holds NaN,
         infinite values or values of a magnitude above ``MAX_SAMPLE_MAGNITUDE`` (2**32:
         damaged float data). The message names the kind of a file that is not audio but
-        never quotes its bytes.
+        never quotes its bytes. With ``region``: the region starts at or after the file's
+        end.
 
     Examples
     --------
@@ -104,21 +113,24 @@ def read_audio(
     """
     with _open_audio(path) as sound:
         file_rate = sound.samplerate
-        plan = _excerpt_plan(sound, sample_rate_hz, max_length, position)
+        span = _region_frames(path, sound, region)
+        plan = _excerpt_plan(sound, sample_rate_hz, max_length, position, span)
         if plan is not None and file_rate != sample_rate_hz:
             # As if read whole, so that a file is refused (or not) whatever part is read.
-            check_resampled_length(path, sound.frames, file_rate, sample_rate_hz)
+            check_resampled_length(path, span.num_frames, file_rate, sample_rate_hz)
         if plan is None:
-            mono = _decode_mono(path, sound)
+            mono = _decode_span(path, sound, span)
         else:
-            sound.seek(plan.first_frame)
-            mono = _decode_mono(path, sound, max_frames=plan.num_frames, first=plan.first_frame)
+            first = span.first_frame + plan.first_frame
+            sound.seek(first)
+            mono = _decode_mono(path, sound, max_frames=plan.num_frames, first=first)
             if mono.size == 0:  # the header claims frames that are not there: read its start
-                sound.seek(0)
-                mono = _decode_mono(path, sound, max_frames=plan.num_frames)
+                sound.seek(span.first_frame)
+                mono = _decode_mono(path, sound, max_frames=plan.num_frames, first=span.first_frame)
                 plan = plan._replace(drop=0)
     if mono.size == 0:
-        raise AudioFileError(path, "holds no audio samples")
+        where = "" if region is None else f" in {region.describe()}"
+        raise AudioFileError(path, f"holds no audio samples{where}")
     if file_rate != sample_rate_hz:
         check_resampled_length(path, mono.size, file_rate, sample_rate_hz)
         mono = soxr.resample(mono, file_rate, sample_rate_hz, quality="HQ")
@@ -176,7 +188,7 @@ def decode_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     return mono, file_rate
 
 
-def check_audio(path: str | os.PathLike) -> tuple[int, int]:
+def check_audio(path: str | os.PathLike, region: Region | None = None) -> tuple[int, int]:
     """Decode a whole file and check every value as :func:`decode_audio`, keeping nothing.
 
     ``flow_from_directory(on_error="skip")`` calls it, and :func:`check_resampled_length`,
@@ -186,6 +198,8 @@ def check_audio(path: str | os.PathLike) -> tuple[int, int]:
     ----------
     path : str or os.PathLike
         The file.
+    region : Region, optional
+        Check only this span of it, as :func:`read_audio` reads it.
 
     Returns
     -------
@@ -200,11 +214,83 @@ def check_audio(path: str | os.PathLike) -> tuple[int, int]:
         As :func:`read_audio` documents.
     """
     with _open_audio(path) as sound:
-        num_frames = _count_frames(path, sound)
+        span = _region_frames(path, sound, region)
+        if span.whole:
+            num_frames = _count_frames(path, sound)
+        else:
+            num_frames = _decode_span(path, sound, span).size
         file_rate = sound.samplerate
     if num_frames == 0:
-        raise AudioFileError(path, "holds no audio samples")
+        where = "" if region is None else f" in {region.describe()}"
+        raise AudioFileError(path, f"holds no audio samples{where}")
     return num_frames, file_rate
+
+
+class Region(NamedTuple):
+    """A span of an audio file, in seconds from its start.
+
+    Attributes
+    ----------
+    start : float
+        Where the span starts, >= 0.
+    end : float or None
+        Where it ends, > ``start``; None (or beyond the file's end) is the file's end.
+    """
+
+    start: float
+    end: float | None = None
+
+    def describe(self) -> str:
+        """Return the region in words, for messages ("the region 1.5 s to 3 s")."""
+        end = "the end" if self.end is None else f"{self.end:g} s"
+        return f"the region {self.start:g} s to {end}"
+
+
+class _FrameSpan(NamedTuple):
+    """The frames of a file a read covers: its region, or the whole file."""
+
+    first_frame: int
+    num_frames: int
+    whole: bool
+
+
+def _region_frames(
+    path: str | os.PathLike, sound: soundfile.SoundFile, region: Region | None
+) -> _FrameSpan:
+    """Turn a region in seconds into frames of ``sound``, rounded to the nearest frame.
+
+    A region ending beyond the file ends at the file's end; one starting at or after it is
+    an error naming the file, the region and the file's duration.
+    """
+    total = sound.frames
+    if region is None:
+        return _FrameSpan(0, total, True)
+    rate = sound.samplerate
+    first = round(region.start * rate)
+    stop = total if region.end is None else min(total, round(region.end * rate))
+    if first >= total:
+        raise AudioFileError(
+            path,
+            f"lasts {total / rate:g} s ({total} frames at {rate} Hz), so {region.describe()} "
+            "starts after its end",
+        )
+    if stop <= first:
+        raise AudioFileError(path, f"holds no frame in {region.describe()} ({rate} Hz)")
+    return _FrameSpan(first, stop - first, False)
+
+
+def _decode_span(
+    path: str | os.PathLike, sound: soundfile.SoundFile, span: _FrameSpan
+) -> np.ndarray:
+    """Decode the frames of ``span``: the whole file, or only its region."""
+    if span.whole:
+        return _decode_mono(path, sound)
+    if sound.seekable():
+        sound.seek(span.first_frame)
+        return _decode_mono(path, sound, max_frames=span.num_frames, first=span.first_frame)
+    # A stream that cannot seek: decode up to the region's end and keep the region.
+    mono = _decode_mono(path, sound, max_frames=span.first_frame + span.num_frames)
+    return mono[span.first_frame :]
 
 
 class _ExcerptPlan(NamedTuple):
@@ -220,8 +306,12 @@ def _excerpt_plan(
     rate: int,
     max_length: int | None,
     position: float | Callable[[], float],
+    span: _FrameSpan,
 ) -> _ExcerptPlan | None:
-    """Plan an excerpt of ``max_length`` samples at ``position``; None to read everything."""
+    """Plan an excerpt of ``max_length`` samples at ``position`` inside ``span``.
+
+    Frames are counted from the span's first frame; None reads the whole span.
+    """
     if max_length is None or not sound.seekable():
         return None
     file_rate = sound.samplerate
@@ -230,7 +320,7 @@ def _excerpt_plan(
     step = file_rate // math.gcd(file_rate, rate)
     pad = 0 if file_rate == rate else step * -(-_RESAMPLER_LEAD_FRAMES // step)
     needed = -(-max_length * file_rate // rate)
-    total = sound.frames
+    total = span.num_frames
     if total <= needed + 2 * pad:
         return None
     fraction = position() if callable(position) else position

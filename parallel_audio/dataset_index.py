@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from parallel_audio.audio_io import check_audio, check_resampled_length
+from parallel_audio.audio_io import Region, check_audio, check_resampled_length
 from parallel_audio.errors import (
     AudioFileError,
     DatasetError,
@@ -105,12 +105,26 @@ class DatasetIndex:
         With ``on_error="skip"``: each file left out because it cannot be read, and each
         folder left out because it cannot be listed (its path ends with ``/``), relative to
         ``directory``, with the reason. Sorted by path.
+    regions : numpy.ndarray, optional
+        float64 array of shape ``(len(filenames), 2)``: the span of each file the sample
+        is, as (start, end) seconds; a row whose start is NaN is the whole file, an end of
+        NaN is the file's end. None: every sample is its whole file.
+    label_rows : numpy.ndarray, optional
+        float32 array of shape ``(len(filenames), k)``: each sample's label row when labels
+        are not one class id (multi-hot rows, or the values of regression targets). None:
+        labels come from ``class_ids``.
+    weights : numpy.ndarray, optional
+        float32 array of shape ``(len(filenames),)``: each sample's weight, finite and >= 0.
+    groups : tuple of (str or None), optional
+        The group of each sample (speaker, session, recording) that a split keeps on one
+        side; None for generated samples (``_silence_``).
 
     Notes
     -----
-    Samples are grouped by class in ``class_names`` order; within a class they keep the order
-    :func:`build_index` documents. Two indexes compare by identity (``eq=False``): compare
-    ``filenames`` and ``class_ids`` to compare contents.
+    ``flow_from_directory`` groups samples by class in ``class_names`` order; within a class
+    they keep the order :func:`build_index` documents. A class id of -1 is a sample without
+    a single class (an unlabeled sample, or a multi-hot row). Two indexes compare by
+    identity (``eq=False``): compare ``filenames`` and ``class_ids`` to compare contents.
 
     Examples
     --------
@@ -124,20 +138,26 @@ class DatasetIndex:
     filenames: tuple[str | None, ...]
     class_ids: np.ndarray
     skipped: tuple[tuple[str, str], ...] = ()
+    regions: np.ndarray | None = None
+    label_rows: np.ndarray | None = None
+    weights: np.ndarray | None = None
+    groups: tuple[str | None, ...] | None = None
 
     def __post_init__(self) -> None:
         class_names = tuple(self.class_names)
         filenames = tuple(self.filenames)
+        count = len(filenames)
         class_ids = np.array(self.class_ids, dtype=np.int32, copy=True).reshape(-1)
-        if class_ids.shape[0] != len(filenames):
+        if class_ids.shape[0] != count:
             raise ValueError(
-                f"class_ids has {class_ids.shape[0]} entries but filenames has {len(filenames)}; "
+                f"class_ids has {class_ids.shape[0]} entries but filenames has {count}; "
                 "they must have one entry per sample"
             )
-        if class_ids.size and (class_ids.min() < 0 or class_ids.max() >= len(class_names)):
+        if class_ids.size and (class_ids.min() < -1 or class_ids.max() >= len(class_names)):
             raise ValueError(
-                f"class_ids must lie in [0, {len(class_names)}) for {len(class_names)} classes, "
-                f"got values in [{class_ids.min()}, {class_ids.max()}]"
+                f"class_ids must lie in [0, {len(class_names)}) for {len(class_names)} classes "
+                f"(or be -1: no single class), got values in [{class_ids.min()}, "
+                f"{class_ids.max()}]"
             )
         class_ids.setflags(write=False)
         object.__setattr__(self, "directory", os.fspath(self.directory))
@@ -145,6 +165,20 @@ class DatasetIndex:
         object.__setattr__(self, "filenames", filenames)
         object.__setattr__(self, "class_ids", class_ids)
         object.__setattr__(self, "skipped", tuple((str(p), str(r)) for p, r in self.skipped))
+        object.__setattr__(
+            self, "regions", _per_sample("regions", self.regions, np.float64, count, 2)
+        )
+        object.__setattr__(
+            self, "label_rows", _per_sample("label_rows", self.label_rows, np.float32, count, 2)
+        )
+        object.__setattr__(
+            self, "weights", _per_sample("weights", self.weights, np.float32, count, 1)
+        )
+        if self.groups is not None:
+            groups = tuple(self.groups)
+            if len(groups) != count:
+                raise ValueError(f"groups has {len(groups)} entries for {count} samples")
+            object.__setattr__(self, "groups", groups)
 
     def __len__(self) -> int:
         return len(self.filenames)
@@ -166,8 +200,30 @@ class DatasetIndex:
         dict of str to int
             ``{class_name: number_of_samples}`` for every class, in ``class_names`` order.
         """
-        counts = np.bincount(self.class_ids, minlength=len(self.class_names))
+        if self.label_rows is not None and self.label_rows.shape[1] == len(self.class_names):
+            # Multi-hot rows: a sample counts once for every class it holds.
+            counts = np.count_nonzero(self.label_rows, axis=0)
+        else:
+            labelled = self.class_ids[self.class_ids >= 0]
+            counts = np.bincount(labelled, minlength=len(self.class_names))
         return {name: int(count) for name, count in zip(self.class_names, counts, strict=True)}
+
+    def region(self, i: int) -> Region | None:
+        """Return the region of the file sample ``i`` is, or None for the whole file.
+
+        Parameters
+        ----------
+        i : int
+            Sample position, ``0 <= i < len(self)``.
+
+        Returns
+        -------
+        Region or None
+        """
+        if self.regions is None or math.isnan(self.regions[i, 0]):
+            return None
+        start, end = self.regions[i]
+        return Region(float(start), None if math.isnan(end) else float(end))
 
     def path(self, i: int) -> str | None:
         """Return the full path of sample ``i``, or None for a ``_silence_`` sample.
@@ -184,6 +240,22 @@ class DatasetIndex:
         """
         filename = self.filenames[i]
         return None if filename is None else os.path.join(self.directory, filename)
+
+
+def _per_sample(
+    name: str, values: np.ndarray | None, dtype: type, count: int, ndim: int
+) -> np.ndarray | None:
+    """Return a per-sample array as a read-only copy, checking its first dimension."""
+    if values is None:
+        return None
+    array = np.array(values, dtype=dtype, copy=True)
+    if array.ndim != ndim or array.shape[0] != count:
+        raise ValueError(
+            f"{name} must have {ndim} dimensions and one row per sample ({count}), got shape "
+            f"{array.shape}"
+        )
+    array.setflags(write=False)
+    return array
 
 
 def speaker_group(filename: str) -> str:
@@ -526,7 +598,10 @@ def build_index(
         skipped = sorted([*checker.skipped, *(unlistable or [])])
         if skipped:
             _warn_skipped(directory, checker, unlistable or [], unknown_shortfall)
-    index = DatasetIndex(directory, class_names, tuple(filenames), class_ids, tuple(skipped))
+    groups = tuple(None if name is None else speaker_group(name) for name in filenames)
+    index = DatasetIndex(
+        directory, class_names, tuple(filenames), class_ids, tuple(skipped), groups=groups
+    )
     if class_counts is not None:
         class_counts.update(index.counts())
     return index

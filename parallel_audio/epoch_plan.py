@@ -16,6 +16,7 @@ import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -43,6 +44,13 @@ class BatchTask:
     sample_ids : list of int
         Each sample's random stream: its id in the index, or for a sample repeated to fill
         the last batch (``last_batch="repeat"``) ``id + k * samples`` on its k-th repeat.
+    regions : list of (Region or None), optional
+        Each sample's region of its file (None: the whole file); None: all whole files.
+    labels : numpy.ndarray, optional
+        The batch's labels when they are not built from class ids (multi-hot rows, raw
+        values), in the dtype the batch returns them.
+    weights : numpy.ndarray, optional
+        The samples' weights (float32); the batch is then ``(x, y, weights)``.
     """
 
     epoch: int
@@ -50,6 +58,9 @@ class BatchTask:
     filenames: list[str | None]
     class_ids: list[int]
     sample_ids: list[int]
+    regions: list[Any] | None = None
+    labels: np.ndarray | None = None
+    weights: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -186,23 +197,45 @@ class BatchTasks:
         Every sample's file, in index order.
     class_ids : sequence of int
         Every sample's class id, in index order.
+    regions : sequence of (Region or None), optional
+        Every sample's region of its file (None: the whole file).
+    labels : numpy.ndarray, optional
+        Every sample's label row (or value), in index order, in the batches' label dtype.
+    weights : numpy.ndarray, optional
+        Every sample's weight, in index order.
     """
 
     plan: EpochPlan
     filenames: tuple[str | None, ...]
     class_ids: tuple[int, ...]
+    regions: tuple[Any, ...] | None = None
+    labels: np.ndarray | None = None
+    weights: np.ndarray | None = None
 
     def __init__(
-        self, plan: EpochPlan, filenames: Sequence[str | None], class_ids: Sequence[int]
+        self,
+        plan: EpochPlan,
+        filenames: Sequence[str | None],
+        class_ids: Sequence[int],
+        *,
+        regions: Sequence[Any] | None = None,
+        labels: np.ndarray | None = None,
+        weights: np.ndarray | None = None,
     ) -> None:
         if len(filenames) != plan.samples or len(class_ids) != plan.samples:
             raise ValueError(
                 f"the plan has {plan.samples} samples but {len(filenames)} files and "
                 f"{len(class_ids)} class ids were given"
             )
+        for name, values in (("regions", regions), ("labels", labels), ("weights", weights)):
+            if values is not None and len(values) != plan.samples:
+                raise ValueError(f"the plan has {plan.samples} samples but {len(values)} {name}")
         object.__setattr__(self, "plan", plan)
         object.__setattr__(self, "filenames", tuple(filenames))
         object.__setattr__(self, "class_ids", tuple(int(c) for c in class_ids))
+        object.__setattr__(self, "regions", None if regions is None else tuple(regions))
+        object.__setattr__(self, "labels", labels)
+        object.__setattr__(self, "weights", weights)
 
     def __len__(self) -> int:
         return len(self.plan)
@@ -216,4 +249,7 @@ class BatchTasks:
             filenames=[self.filenames[i] for i in ids],
             class_ids=[self.class_ids[i] for i in ids],
             sample_ids=[int(i) for i in self.plan.stream_ids(epoch, batch_index)],
+            regions=None if self.regions is None else [self.regions[i] for i in ids],
+            labels=None if self.labels is None else self.labels[ids],
+            weights=None if self.weights is None else self.weights[ids],
         )

@@ -143,6 +143,7 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         self.last_batch = last_batch
         keras_errors.install()  # so that fit's caller gets the errors raised here
         self.directory = index.directory
+        self.index = index
         self.class_indices = {name: i for i, name in enumerate(index.class_names)}
         self.classes = np.asarray(index.class_ids, dtype=np.int32)
         self.filenames = list(index.filenames)
@@ -191,7 +192,9 @@ class ParallelAudioIterator(keras.utils.PyDataset):
             shuffle=shuffle,
             last_batch=last_batch,
         )
-        self.tasks = BatchTasks(self.plan, self.filenames, self.classes)
+        self.tasks = BatchTasks(
+            self.plan, self.filenames, self.classes, **self._per_sample_fields()
+        )
         self.compute = ComputeBatch(self.process_params)
         self._in_keras_epoch = False
         self._served = 0  # Keras' requests served in this Keras epoch
@@ -231,6 +234,20 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         epoch's order, cycling through it again if the batch is larger than the dataset.
         """
         return self.plan.batch_sample_ids(self.epoch if epoch is None else epoch, batch_index)
+
+    def _per_sample_fields(self) -> dict[str, Any]:
+        """Return what the index holds beyond files and class ids, as the tasks take it."""
+        index = self.index
+        fields: dict[str, Any] = {}
+        if index.regions is not None:
+            fields["regions"] = [index.region(i) for i in range(len(index))]
+        if index.label_rows is not None and self.class_mode not in (None, "input"):
+            # Raw values keep their precision whatever dtype the samples have.
+            dtype = np.float32 if self.class_mode == "raw" else self.generator.dtype
+            fields["labels"] = index.label_rows.astype(dtype)
+        if index.weights is not None:
+            fields["weights"] = index.weights
+        return fields
 
     def batch(self, batch_index: int, epoch: int | None = None) -> Any:
         """Return batch ``batch_index`` of ``epoch`` (default: the current epoch).
@@ -348,9 +365,9 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         return self.classes[: self.sample_count]
 
     @property
-    def sample_weight(self) -> None:
-        """No sample weights: None, as the reference returns (model code reads it)."""
-        return None
+    def sample_weight(self) -> np.ndarray | None:
+        """Every sample's weight in index order, or None without weights (as the reference)."""
+        return None if self.index.weights is None else np.array(self.index.weights)
 
     def reset(self) -> None:
         """Return to the first batch of epoch 0."""
@@ -384,14 +401,20 @@ class ParallelAudioIterator(keras.utils.PyDataset):
 
         dtype = tf.as_dtype(self.generator.dtype)
         x_spec = tf.TensorSpec((None, *self.process_params.sample_shape), dtype)
+        label_rows = self.index.label_rows
         if self.class_mode is None:
             signature = x_spec
         elif self.class_mode == "input":
             signature = (x_spec, x_spec)
+        elif label_rows is not None:
+            label_dtype = tf.float32 if self.class_mode == "raw" else dtype
+            signature = (x_spec, tf.TensorSpec((None, label_rows.shape[1]), label_dtype))
         elif self.class_mode == "categorical":
             signature = (x_spec, tf.TensorSpec((None, self.num_classes), dtype))
         else:
             signature = (x_spec, tf.TensorSpec((None,), dtype))
+        if self.index.weights is not None and self.class_mode is not None:
+            signature = (*signature, tf.TensorSpec((None,), tf.float32))
 
         def one_epoch():
             for i in range(len(self)):

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from parallel_audio.audio_io import read_audio
+from parallel_audio.audio_io import Region, read_audio
 from parallel_audio.augment import AugmentationTransform
 from parallel_audio.augment.vocoder import read_length
 from parallel_audio.epoch_plan import BatchTask
@@ -115,6 +115,7 @@ def transform_sample(
     *,
     sample_id: int = 0,
     position: Callable[[], float] | float = 0.0,
+    region: Region | None = None,
 ) -> np.ndarray:
     """Read, augment and featurize one sample, in the order the design fixes.
 
@@ -124,7 +125,8 @@ def transform_sample(
     otherwise be digital zero in validation only. MLTK's is all zeros.
 
     A file longer than :func:`~parallel_audio.augment.vocoder.read_length` is read as an excerpt
-    of that length, starting ``position`` of the way through it.
+    of that length, starting ``position`` of the way through it. With ``region`` only that
+    span of the file is read, and it stands for the whole file in everything that follows.
     """
     generator = params.audio_data_generator  # the configuration
     runtime = params.runtime  # what it needs for this dataset
@@ -137,6 +139,7 @@ def transform_sample(
             params.sample_rate,
             max_length=read_length(generator.sample_length, max_speed),
             position=position,
+            region=region,
         )
     arguments = {**callback_arguments, "class_id": class_id, "filename": filename, "rng": rng}
 
@@ -171,20 +174,28 @@ def get_batches_of_transformed_samples(
     *,
     sample_ids: Sequence[int] | None = None,
     epoch: int = 0,
+    regions: Sequence[Region | None] | None = None,
+    labels: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
 ) -> tuple[int, Any]:
     """Build one batch; the reference's batch function, with the sample ids for seeding.
 
     Returns ``(batch_index, (batch_x, batch_y))``, or ``(batch_index, batch_x)`` when the
-    class mode is None. Without ``sample_ids`` (a caller using the reference's signature)
-    samples are seeded by their position in the batch.
+    class mode is None, and ``(batch_x, batch_y, weights)`` with ``weights``. Without
+    ``sample_ids`` (a caller using the reference's signature) samples are seeded by their
+    position in the batch. ``regions`` gives each sample's span of its file (None: the
+    whole file); ``labels``, the batch's label rows when they are not built from
+    ``classes`` (multi-hot rows, raw values).
     """
     if sample_ids is None:
         sample_ids = range(batch_index * len(filenames), (batch_index + 1) * len(filenames))
     batch_x = np.empty((len(filenames), *params.sample_shape), dtype=params.dtype)
     batch_class_ids = list(classes)
     batch_filenames = list(filenames)
-    for i, (filename, class_id, sample_id) in enumerate(
-        zip(filenames, classes, sample_ids, strict=True)
+    if regions is None:
+        regions = [None] * len(filenames)
+    for i, (filename, class_id, sample_id, region) in enumerate(
+        zip(filenames, classes, sample_ids, regions, strict=True)
     ):
         rng = sample_rng(params.seed, epoch, int(sample_id))
         callback_arguments = {
@@ -202,19 +213,31 @@ def get_batches_of_transformed_samples(
                 callback_arguments,
                 sample_id=int(sample_id),
                 position=position,
+                region=region,
             )
         except Exception as error:
             if hasattr(error, "add_note"):  # Python >= 3.11
                 where = filename if filename is not None else "a _silence_ sample"
+                if region is not None:
+                    where = f"{region.describe()} of {where}"
                 error.add_note(f"while processing {where} (sample {i} of batch {batch_index})")
             raise
 
     if params.class_mode == "input":
-        return batch_index, (batch_x, batch_x.copy())
-    labels = make_labels(classes, params.class_mode, len(params.class_indices), params.dtype)
-    if labels is None:
-        return batch_index, batch_x
-    return batch_index, (batch_x, labels)
+        batch: tuple = (batch_x, batch_x.copy())
+    else:
+        if labels is not None:
+            batch_y = np.asarray(labels)  # in the dtype the index chose for them
+        else:
+            batch_y = make_labels(
+                classes, params.class_mode, len(params.class_indices), params.dtype
+            )
+        if batch_y is None:
+            return batch_index, batch_x
+        batch = (batch_x, batch_y)
+    if weights is not None:
+        batch = (*batch, np.asarray(weights, dtype=np.float32))
+    return batch_index, batch
 
 
 @dataclass(frozen=True)
@@ -241,13 +264,16 @@ class ComputeBatch:
     def __call__(self, task: BatchTask) -> Any:
         """Return the batch of ``task``: ``(x, y)``, or ``x`` alone (class mode None).
 
-        The user's ``get_batch_function`` computes it when there is one.
+        With sample weights, ``(x, y, sample_weight)``. The user's ``get_batch_function``
+        computes it when there is one (the weights are added to its ``(x, y)``).
         """
         params = self.params
         if params.get_batch_function is not None:
             _, batch = params.get_batch_function(
                 task.batch_index, task.filenames, task.class_ids, params
             )
+            if task.weights is not None and isinstance(batch, tuple) and len(batch) == 2:
+                batch = (*batch, task.weights)
         else:
             _, batch = get_batches_of_transformed_samples(
                 task.batch_index,
@@ -256,5 +282,8 @@ class ComputeBatch:
                 params,
                 sample_ids=task.sample_ids,
                 epoch=task.epoch,
+                regions=task.regions,
+                labels=task.labels,
+                weights=task.weights,
             )
         return batch
