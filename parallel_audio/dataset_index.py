@@ -110,9 +110,9 @@ class DatasetIndex:
         is, as (start, end) seconds; a row whose start is NaN is the whole file, an end of
         NaN is the file's end. None: every sample is its whole file.
     label_rows : numpy.ndarray, optional
-        float32 array of shape ``(len(filenames), k)``: each sample's label row when labels
-        are not one class id (multi-hot rows, or the values of regression targets). None:
-        labels come from ``class_ids``.
+        float32 array of shape ``(len(filenames), k)`` or ``(len(filenames),)``: each
+        sample's label row when labels are not one class id (multi-hot rows, or the values of
+        regression targets). None: labels come from ``class_ids``.
     weights : numpy.ndarray, optional
         float32 array of shape ``(len(filenames),)``: each sample's weight, finite and >= 0.
     groups : tuple of (str or None), optional
@@ -169,7 +169,9 @@ class DatasetIndex:
             self, "regions", _per_sample("regions", self.regions, np.float64, count, 2)
         )
         object.__setattr__(
-            self, "label_rows", _per_sample("label_rows", self.label_rows, np.float32, count, 2)
+            self,
+            "label_rows",
+            _per_sample("label_rows", self.label_rows, np.float32, count, (1, 2)),
         )
         object.__setattr__(
             self, "weights", _per_sample("weights", self.weights, np.float32, count, 1)
@@ -200,9 +202,10 @@ class DatasetIndex:
         dict of str to int
             ``{class_name: number_of_samples}`` for every class, in ``class_names`` order.
         """
-        if self.label_rows is not None and self.label_rows.shape[1] == len(self.class_names):
+        rows = self.label_rows
+        if rows is not None and rows.ndim == 2 and rows.shape[1] == len(self.class_names):
             # Multi-hot rows: a sample counts once for every class it holds.
-            counts = np.count_nonzero(self.label_rows, axis=0)
+            counts = np.count_nonzero(rows, axis=0)
         else:
             labelled = self.class_ids[self.class_ids >= 0]
             counts = np.bincount(labelled, minlength=len(self.class_names))
@@ -243,13 +246,14 @@ class DatasetIndex:
 
 
 def _per_sample(
-    name: str, values: np.ndarray | None, dtype: type, count: int, ndim: int
+    name: str, values: np.ndarray | None, dtype: type, count: int, ndim: int | tuple[int, ...]
 ) -> np.ndarray | None:
     """Return a per-sample array as a read-only copy, checking its first dimension."""
     if values is None:
         return None
     array = np.array(values, dtype=dtype, copy=True)
-    if array.ndim != ndim or array.shape[0] != count:
+    allowed = (ndim,) if isinstance(ndim, int) else ndim
+    if array.ndim not in allowed or array.shape[0] != count:
         raise ValueError(
             f"{name} must have {ndim} dimensions and one row per sample ({count}), got shape "
             f"{array.shape}"
@@ -862,7 +866,8 @@ class _FileChecker:
         self.sample_rate_hz = sample_rate_hz
         self.skipped: list[tuple[str, str]] = []
         self.num_checked = 0
-        self._readable: dict[str, bool] = {}  # a custom listing may name a file twice
+        # A custom listing may name a file twice, a table a file's region twice.
+        self._readable: dict[tuple[str, Region | None], bool] = {}
         self._expected = expected
         self._progress = None
 
@@ -873,9 +878,13 @@ class _FileChecker:
             self._progress.total = self._expected
             self._progress.refresh()
 
-    def readable(self, relative: str) -> bool:
-        """Decode one file (relative to the directory); False, and recorded, if it fails."""
-        known = self._readable.get(relative)
+    def readable(self, relative: str, region: Region | None = None) -> bool:
+        """Decode one file (relative to the directory), or its region; False if it fails.
+
+        A failure is recorded with its reason.
+        """
+        key = (relative, region)
+        known = self._readable.get(key)
         if known is not None:
             return known
         if self._progress is None and self._expected >= _PROGRESS_MIN_FILES:
@@ -887,14 +896,14 @@ class _FileChecker:
             )
         try:
             path = os.path.join(self.directory, relative)
-            num_frames, file_rate = check_audio(path)
+            num_frames, file_rate = check_audio(path, region)
             if self.sample_rate_hz is not None:
                 check_resampled_length(path, num_frames, file_rate, self.sample_rate_hz)
             readable = True
         except AudioFileError as error:
             self.skipped.append((relative, error.problem))
             readable = False
-        self._readable[relative] = readable
+        self._readable[key] = readable
         self.num_checked += 1
         if self._progress is not None:
             self._progress.update(1)
@@ -924,15 +933,21 @@ class _FileChecker:
 
 
 def _draw_readable(
-    pool: list[str], chosen: np.ndarray, rng: np.random.Generator, checker: _FileChecker
+    pool: Sequence[object],
+    chosen: np.ndarray,
+    rng: np.random.Generator,
+    checker: _FileChecker,
+    readable: Callable[[int], bool] | None = None,
 ) -> np.ndarray:
     """Replace the unreadable files of a draw by further draws from the rest of the pool.
 
     A draw of only readable files is returned unchanged, so skipping changes nothing when
     there is nothing to skip; otherwise the replacements come from the same seeded stream.
     """
+    if readable is None:
+        readable = lambda i: checker.readable(pool[i])  # noqa: E731
     target = len(chosen)
-    kept = [int(i) for i in chosen if checker.readable(pool[i])]
+    kept = [int(i) for i in chosen if readable(i)]
     drawn = np.zeros(len(pool), bool)
     drawn[chosen] = True
     while len(kept) < target:
@@ -942,7 +957,7 @@ def _draw_readable(
         more = rng.choice(remaining, size=min(target - len(kept), remaining.size), replace=False)
         drawn[more] = True
         checker.expect(len(more))
-        kept.extend(int(i) for i in more if checker.readable(pool[i]))
+        kept.extend(int(i) for i in more if readable(int(i)))
     return np.asarray(kept, dtype=np.intp)
 
 

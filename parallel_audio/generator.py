@@ -699,6 +699,64 @@ class ParallelAudioDataGenerator:
         ParallelAudioIterator
         """
         from parallel_audio.dataset_index import build_index
+
+        def list_directory(configuration: ParallelAudioDataGenerator, seed: int) -> Any:
+            return build_index(
+                directory,
+                list(classes),
+                subset=subset,
+                validation_split=configuration.validation_split,
+                seed=seed,
+                follow_links=follow_links,
+                max_samples_per_class=max_samples_per_class,
+                unknown_class_percentage=configuration.unknown_class_percentage,
+                silence_class_percentage=configuration.silence_class_percentage,
+                shuffle_index_dir=None
+                if shuffle_index_dir is None
+                else os.fspath(shuffle_index_dir),
+                list_valid_filenames_in_directory_function=(
+                    list_valid_filenames_in_directory_function
+                ),
+                class_counts=class_counts,
+                on_error=on_error,
+                sample_rate_hz=configuration.sample_rate_hz,
+            )
+
+        directory = os.fspath(directory)
+        return self._flow(
+            "flow_from_directory",
+            directory,
+            list_directory,
+            class_mode=class_mode,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            subset=subset,
+            last_batch=last_batch,
+            kwargs=kwargs,
+        )
+
+    def _flow(
+        self,
+        method: str,
+        directory: str,
+        build: Callable[[ParallelAudioDataGenerator, int], Any],
+        *,
+        class_mode: str | None,
+        batch_size: int,
+        shuffle: bool,
+        seed: int | None,
+        subset: str | None,
+        last_batch: str,
+        kwargs: dict[str, Any],
+        class_modes: Sequence[str | None] | None = None,
+    ) -> ParallelAudioIterator:
+        """Check the arguments every ``flow_*`` shares, build the index, return the iterator.
+
+        ``build(configuration, seed)`` builds the dataset index from the iterator's frozen
+        configuration; ``directory`` is where relative paths (and a relative
+        ``bg_noise_dir``) are found.
+        """
         from parallel_audio.iterator import ParallelAudioIterator
         from parallel_audio.worker_start import prepare_worker_processes
 
@@ -709,13 +767,13 @@ class ParallelAudioDataGenerator:
             shuffle=shuffle,
             last_batch=last_batch,
             seed=seed,
+            class_modes=class_modes,
         )
         ignored = sorted(set(kwargs) - SILENTLY_IGNORED_KEYWORDS)
         if ignored:
-            warn_at_caller(f"flow_from_directory ignores {', '.join(ignored)}")
+            warn_at_caller(f"{method} ignores {', '.join(ignored)}")
         if seed is None:
             seed = secrets.randbits(32)
-        directory = os.fspath(directory)
         # The iterator keeps the configuration of this moment, whatever changes later, and
         # builds what it needs for this dataset (before listing it: a missing background
         # folder fails at once).
@@ -724,22 +782,7 @@ class ParallelAudioDataGenerator:
         runtime = SampleRuntime.build(configuration, directory)
         # The generator's own methods follow this dataset's background noise from now on.
         self._dataset_directory = directory
-        index = build_index(
-            directory,
-            list(classes),
-            subset=subset,
-            validation_split=configuration.validation_split,
-            seed=seed,
-            follow_links=follow_links,
-            max_samples_per_class=max_samples_per_class,
-            unknown_class_percentage=configuration.unknown_class_percentage,
-            silence_class_percentage=configuration.silence_class_percentage,
-            shuffle_index_dir=None if shuffle_index_dir is None else os.fspath(shuffle_index_dir),
-            list_valid_filenames_in_directory_function=list_valid_filenames_in_directory_function,
-            class_counts=class_counts,
-            on_error=on_error,
-            sample_rate_hz=configuration.sample_rate_hz,
-        )
+        index = build(configuration, seed)
         return ParallelAudioIterator(
             configuration,
             index,
@@ -750,4 +793,182 @@ class ParallelAudioDataGenerator:
             seed=seed,
             subset=subset,
             last_batch=last_batch,
+        )
+
+    def flow_from_dataframe(
+        self,
+        dataframe: Any,
+        directory: str | os.PathLike | None = None,
+        x_col: str = "filename",
+        y_col: str | Sequence[str] | None = "class",
+        weight_col: str | None = None,
+        group_col: str | None = None,
+        start_col: str | None = None,
+        end_col: str | None = None,
+        classes: Sequence[str] | None = None,
+        class_mode: str | None = "categorical",
+        label_sep: str | None = None,
+        unknown_labels: str = "raise",
+        batch_size: int = 32,
+        shuffle: bool = True,
+        seed: int | None = None,
+        subset: str | None = None,
+        on_error: str = "raise",
+        last_batch: str = "short",
+        **kwargs: Any,
+    ) -> ParallelAudioIterator:
+        """Return the batch iterator of a table of files and labels, in Keras' idiom.
+
+        The rows become the same dataset index ``flow_from_directory`` builds: batches,
+        epochs, per-sample randomness, workers and errors behave alike, and a table listing
+        a directory iterator's files and classes in its order gives its batches bit for bit.
+
+        Parameters
+        ----------
+        dataframe : pandas.DataFrame or iterable of mappings
+            One row per sample (pandas is optional: a list of dicts works).
+        directory : str or os.PathLike, optional
+            Paths of ``x_col`` are relative to it. None: they are absolute (a relative one is
+            taken from the working directory at this call).
+        x_col : str
+            The column of file paths.
+        y_col : str or list of str, optional
+            The label column; for ``class_mode="raw"`` one or more columns of numbers.
+        weight_col : str, optional
+            Sample weights (finite, >= 0): batches become ``(x, y, sample_weight)``.
+        group_col : str, optional
+            The group (speaker, session, recording) the validation split keeps on one side.
+            Default: the speaker rule of ``flow_from_directory`` on the file name.
+        start_col, end_col : str, optional
+            The sample is the region of the file between these times in seconds: only that
+            span is read (soundfile's seek), then it is trimmed, padded and augmented as a
+            whole file is. A missing start is 0, a missing end the file's end.
+        classes : list of str, optional
+            Class names in label order, optionally with ``_unknown_`` and ``_silence_``
+            (single-label modes), which work as in ``flow_from_directory``: rows of labels
+            not listed feed ``_unknown_``. None: the sorted unique labels.
+        class_mode : {"categorical", "multi_label", "binary", "sparse", "raw", "input", None}
+            "categorical": one-hot rows, or multi-hot rows when cells hold lists or
+            ``label_sep`` splits them; "multi_label": always multi-hot (float; an empty list
+            is an all-negative row); "binary": exactly two classes, ids 0/1; "sparse":
+            class ids; "raw": the float values of ``y_col`` (shape (batch,) for one column,
+            (batch, k) for a list); "input": the samples themselves; None: no labels.
+        label_sep : str, optional
+            Separator of several labels in one string cell ("dog|bark").
+        unknown_labels : {"raise", "drop"}
+            Labels not in ``classes`` when ``_unknown_`` is not listed: an error with the
+            count and the first rows, or left out with a warning.
+        batch_size, shuffle, seed, subset, last_batch
+            As in :meth:`flow_from_directory`. The split hashes each row's group and never
+            depends on the row's position.
+        on_error : {"raise", "skip"}
+            As in :meth:`flow_from_directory`; "skip" checks each row's file (its region only).
+        **kwargs
+            Keras' image options are accepted and ignored with a warning.
+
+        Returns
+        -------
+        ParallelAudioIterator
+
+        Raises
+        ------
+        DatasetError
+            Before any batch, for anything wrong in the table, naming the column and the
+            rows: a missing column (listing those there are), a path that is not a string,
+            an end at or before its start, a negative start, labels not in ``classes``,
+            non-finite or negative weights, "binary" with other than two classes.
+        """
+        return self._flow_from_table(
+            dataframe,
+            "dataframe",
+            "flow_from_dataframe",
+            directory=directory,
+            x_col=x_col,
+            y_col=y_col,
+            weight_col=weight_col,
+            group_col=group_col,
+            start_col=start_col,
+            end_col=end_col,
+            classes=classes,
+            class_mode=class_mode,
+            label_sep=label_sep,
+            unknown_labels=unknown_labels,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            subset=subset,
+            on_error=on_error,
+            last_batch=last_batch,
+            kwargs=kwargs,
+        )
+
+    def _flow_from_table(
+        self,
+        table: Any,
+        source: str,
+        method: str,
+        *,
+        directory: str | os.PathLike | None,
+        x_col: str,
+        y_col: str | Sequence[str] | None,
+        weight_col: str | None,
+        group_col: str | None,
+        start_col: str | None,
+        end_col: str | None,
+        classes: Sequence[str] | None,
+        class_mode: str | None,
+        label_sep: str | None,
+        unknown_labels: str,
+        batch_size: int,
+        shuffle: bool,
+        seed: int | None,
+        subset: str | None,
+        on_error: str,
+        last_batch: str,
+        kwargs: dict[str, Any],
+    ) -> ParallelAudioIterator:
+        """Build the iterator of a table's rows (``source`` names it in messages)."""
+        from parallel_audio.table_index import TABLE_CLASS_MODES, TableColumns, build_table_index
+
+        columns = TableColumns(
+            x_col=x_col,
+            y_col=y_col if y_col is None or isinstance(y_col, str) else list(y_col),
+            weight_col=weight_col,
+            group_col=group_col,
+            start_col=start_col,
+            end_col=end_col,
+        )
+        root = os.getcwd() if directory is None else os.fspath(directory)
+
+        def read_table(configuration: ParallelAudioDataGenerator, seed: int) -> Any:
+            return build_table_index(
+                table,
+                columns,
+                directory=root,
+                classes=classes,
+                class_mode=class_mode,
+                label_sep=label_sep,
+                unknown_labels=unknown_labels,
+                subset=subset,
+                validation_split=configuration.validation_split,
+                seed=seed,
+                unknown_class_percentage=configuration.unknown_class_percentage,
+                silence_class_percentage=configuration.silence_class_percentage,
+                on_error=on_error,
+                sample_rate_hz=configuration.sample_rate_hz,
+                source=source,
+            )
+
+        return self._flow(
+            method,
+            root,
+            read_table,
+            class_mode=class_mode,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            subset=subset,
+            last_batch=last_batch,
+            kwargs=kwargs,
+            class_modes=TABLE_CLASS_MODES,
         )

@@ -408,7 +408,7 @@ class ParallelAudioIterator(keras.utils.PyDataset):
             signature = (x_spec, x_spec)
         elif label_rows is not None:
             label_dtype = tf.float32 if self.class_mode == "raw" else dtype
-            signature = (x_spec, tf.TensorSpec((None, label_rows.shape[1]), label_dtype))
+            signature = (x_spec, tf.TensorSpec((None, *label_rows.shape[1:]), label_dtype))
         elif self.class_mode == "categorical":
             signature = (x_spec, tf.TensorSpec((None, self.num_classes), dtype))
         else:

@@ -610,14 +610,21 @@ def check_seed(name: str, value: Any) -> int | None:
 
 
 def check_flow_arguments(
-    *, class_mode: Any, batch_size: Any, shuffle: Any, last_batch: Any, seed: Any
+    *,
+    class_mode: Any,
+    batch_size: Any,
+    shuffle: Any,
+    last_batch: Any,
+    seed: Any,
+    class_modes: Sequence[str | None] | None = None,
 ) -> int:
-    """Check the arguments ``flow_from_directory`` uses itself; return the batch size.
+    """Check the arguments every ``flow_*`` method uses itself; return the batch size.
 
-    The dataset's own arguments (directory, classes, subset, ``on_error``, ...) are checked
-    by the dataset index, which raises :class:`~parallel_audio.DatasetError` for their values.
+    ``class_modes`` are the method's label formats (default ``flow_from_directory``'s). The
+    dataset's own arguments (directory, classes, subset, ``on_error``, ...) are checked by
+    the dataset index, which raises :class:`~parallel_audio.DatasetError` for their values.
     """
-    check_choice("class_mode", class_mode, CLASS_MODES)
+    check_choice("class_mode", class_mode, CLASS_MODES if class_modes is None else class_modes)
     check_bool("shuffle", shuffle)
     check_choice("last_batch", last_batch, LAST_BATCH_MODES)
     check_seed("seed", seed)
