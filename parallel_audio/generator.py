@@ -902,6 +902,79 @@ class ParallelAudioDataGenerator:
             kwargs=kwargs,
         )
 
+    def flow_from_manifest(
+        self,
+        path: str | os.PathLike,
+        directory: str | os.PathLike | None = None,
+        sep: str | None = None,
+        **kwargs: Any,
+    ) -> ParallelAudioIterator:
+        """Return the batch iterator of a manifest file: CSV, TSV or JSON lines.
+
+        The manifest is read with the standard library (:func:`~parallel_audio.manifest.
+        read_manifest`), then its rows work as :meth:`flow_from_dataframe`'s, with the same
+        keywords and defaults. NeMo's manifests work as they are: with an
+        ``audio_filepath`` key, ``x_col`` defaults to it and ``y_col`` to ``"label"``, and
+        ``offset``/``duration`` (seconds) become the region of the file each row is.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The manifest: ``.csv`` comma-separated, ``.tsv``/``.tab`` tab-separated,
+            ``.json``/``.jsonl``/``.ndjson`` JSON lines (another extension: JSON lines when
+            its first character is ``{``, else CSV); UTF-8.
+        directory : str or os.PathLike, optional
+            Relative paths in the manifest are relative to it; default the manifest's own
+            folder (absolute paths stay as they are).
+        sep : str, optional
+            One character: read the file as delimited text with it, whatever its extension.
+        **kwargs
+            :meth:`flow_from_dataframe`'s keywords (``x_col``, ``y_col``, ``classes``,
+            ``class_mode``, ``weight_col``, ``group_col``, ``start_col``, ``end_col``,
+            ``batch_size``, ``seed``, ``subset``, ...).
+
+        Returns
+        -------
+        ParallelAudioIterator
+
+        Raises
+        ------
+        DatasetError
+            Naming the manifest and the line for a file that cannot be read or parsed, and
+            the column and lines for anything :meth:`flow_from_dataframe` refuses.
+        """
+        import inspect
+
+        from parallel_audio.manifest import NEMO_END_COLUMN, read_manifest
+
+        manifest = read_manifest(path, sep)
+        signature = inspect.signature(ParallelAudioDataGenerator.flow_from_dataframe)
+        options = {
+            name: parameter.default
+            for name, parameter in signature.parameters.items()
+            if parameter.default is not inspect.Parameter.empty and name != "directory"
+        }
+        if manifest.nemo:
+            options.update(x_col="audio_filepath", y_col="label")
+            if manifest.has_region:
+                options.update(start_col="offset", end_col=NEMO_END_COLUMN)
+            if "label" not in manifest.columns and "y_col" not in kwargs:
+                options.update(y_col=None, class_mode=None)  # a NeMo manifest without labels
+        for name in list(kwargs):
+            if name in options:
+                options[name] = kwargs.pop(name)
+        if directory is None:
+            directory = os.path.dirname(os.path.abspath(manifest.path))
+        return self._flow_from_table(
+            manifest.rows,
+            f"manifest {manifest.path!r}",
+            "flow_from_manifest",
+            directory=directory,
+            row_names=manifest.lines,
+            kwargs=kwargs,
+            **options,
+        )
+
     def _flow_from_table(
         self,
         table: Any,
@@ -926,6 +999,7 @@ class ParallelAudioDataGenerator:
         on_error: str,
         last_batch: str,
         kwargs: dict[str, Any],
+        row_names: Sequence[Any] | None = None,
     ) -> ParallelAudioIterator:
         """Build the iterator of a table's rows (``source`` names it in messages)."""
         from parallel_audio.table_index import TABLE_CLASS_MODES, TableColumns, build_table_index
@@ -957,6 +1031,7 @@ class ParallelAudioDataGenerator:
                 on_error=on_error,
                 sample_rate_hz=configuration.sample_rate_hz,
                 source=source,
+                row_names=row_names,
             )
 
         return self._flow(

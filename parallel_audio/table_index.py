@@ -106,6 +106,7 @@ def build_table_index(
     on_error: str = "raise",
     sample_rate_hz: int | None = None,
     source: str = "dataframe",
+    row_names: Sequence[Any] | None = None,
 ) -> DatasetIndex:
     """Read a table into the dataset index of one subset.
 
@@ -153,6 +154,9 @@ def build_table_index(
         The rate the pipeline reads at (for the checks of "skip").
     source : str
         How messages call the table ("dataframe", or the manifest's path).
+    row_names : sequence, optional
+        What messages call each row (a manifest's line numbers); default the DataFrame's
+        index labels, or the positions of an iterable's rows.
 
     Returns
     -------
@@ -183,8 +187,9 @@ def build_table_index(
     )
     on_error = _check_on_error(on_error)
     root = os.getcwd() if directory is None else os.fspath(directory)
-    table_columns = _read_columns(table, columns.wanted(class_mode), source)
-    rows = _RowNames(table_columns.pop("__row__"), source)
+    table_columns = _read_columns(table, columns.wanted(class_mode), source, row_names)
+    names = table_columns.pop("__row__")
+    rows = _RowNames(names if row_names is None else list(row_names), source)
     if not len(rows):
         raise DatasetError(f"the {source} has no rows")
 
@@ -266,7 +271,9 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _read_columns(table: Any, wanted: list[str], source: str) -> dict[str, list[Any]]:
+def _read_columns(
+    table: Any, wanted: list[str], source: str, row_names: Sequence[Any] | None = None
+) -> dict[str, list[Any]]:
     """Return the wanted columns as lists, plus the row names under ``"__row__"``."""
     if hasattr(table, "columns") and hasattr(table, "index") and hasattr(table, "__getitem__"):
         available = [str(name) for name in table.columns]
@@ -293,8 +300,9 @@ def _read_columns(table: Any, wanted: list[str], source: str) -> dict[str, list[
             try:
                 result[name].append(row[name])
             except KeyError:
+                where = repr(row_names[position]) if row_names else f"row {position}"
                 raise DatasetError(
-                    f"row {position} of the {source}: "
+                    f"{where} of the {source}: "
                     + _missing_columns_message([name], [str(key) for key in row], source)
                 ) from None
         count += 1
@@ -350,8 +358,8 @@ def _numbers(values: list[Any], column: str, rows: _RowNames, what: str) -> np.n
     result = np.full(len(values), np.nan)
     bad = []
     for i, value in enumerate(values):
-        if _is_missing(value):
-            continue
+        if _is_missing(value) or (isinstance(value, str) and not value.strip()):
+            continue  # an empty cell of a CSV manifest is missing too
         if isinstance(value, str):
             try:
                 value = float(value)
