@@ -118,6 +118,10 @@ class DatasetIndex:
     groups : tuple of (str or None), optional
         The group of each sample (speaker, session, recording) that a split keeps on one
         side; None for generated samples (``_silence_``).
+    clip_ids : numpy.ndarray, optional
+        int64 array of shape ``(len(filenames),)``: for samples held in memory (``flow``),
+        the clip of the iterator's :class:`~parallel_audio.clip_store.ClipStore` each sample
+        is; ``filenames`` then only name them.
 
     Notes
     -----
@@ -142,6 +146,7 @@ class DatasetIndex:
     label_rows: np.ndarray | None = None
     weights: np.ndarray | None = None
     groups: tuple[str | None, ...] | None = None
+    clip_ids: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         class_names = tuple(self.class_names)
@@ -175,6 +180,9 @@ class DatasetIndex:
         )
         object.__setattr__(
             self, "weights", _per_sample("weights", self.weights, np.float32, count, 1)
+        )
+        object.__setattr__(
+            self, "clip_ids", _per_sample("clip_ids", self.clip_ids, np.int64, count, 1)
         )
         if self.groups is not None:
             groups = tuple(self.groups)

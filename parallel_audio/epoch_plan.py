@@ -51,6 +51,8 @@ class BatchTask:
         values), in the dtype the batch returns them.
     weights : numpy.ndarray, optional
         The samples' weights (float32); the batch is then ``(x, y, weights)``.
+    clip_ids : list of int, optional
+        For samples held in memory (``flow``): each sample's clip in the params' clip store.
     """
 
     epoch: int
@@ -61,6 +63,11 @@ class BatchTask:
     regions: list[Any] | None = None
     labels: np.ndarray | None = None
     weights: np.ndarray | None = None
+    clip_ids: list[int] | None = None
+
+
+#: BatchTask fields that hold one value per sample of the batch, beyond files and class ids.
+_PER_SAMPLE_FIELDS = ("regions", "labels", "weights", "clip_ids")
 
 
 @dataclass(frozen=True)
@@ -197,45 +204,42 @@ class BatchTasks:
         Every sample's file, in index order.
     class_ids : sequence of int
         Every sample's class id, in index order.
-    regions : sequence of (Region or None), optional
-        Every sample's region of its file (None: the whole file).
-    labels : numpy.ndarray, optional
-        Every sample's label row (or value), in index order, in the batches' label dtype.
-    weights : numpy.ndarray, optional
-        Every sample's weight, in index order.
+    **per_sample
+        Every sample's value of a :class:`BatchTask` field beyond files and class ids
+        (``regions``, ``labels``, ``weights``, ``clip_ids``, ...), in index order: an array
+        (indexed with the batch's ids) or a sequence.
     """
 
     plan: EpochPlan
     filenames: tuple[str | None, ...]
     class_ids: tuple[int, ...]
-    regions: tuple[Any, ...] | None = None
-    labels: np.ndarray | None = None
-    weights: np.ndarray | None = None
+    per_sample: tuple[tuple[str, Any], ...] = ()
 
     def __init__(
         self,
         plan: EpochPlan,
         filenames: Sequence[str | None],
         class_ids: Sequence[int],
-        *,
-        regions: Sequence[Any] | None = None,
-        labels: np.ndarray | None = None,
-        weights: np.ndarray | None = None,
+        **per_sample: Any,
     ) -> None:
         if len(filenames) != plan.samples or len(class_ids) != plan.samples:
             raise ValueError(
                 f"the plan has {plan.samples} samples but {len(filenames)} files and "
                 f"{len(class_ids)} class ids were given"
             )
-        for name, values in (("regions", regions), ("labels", labels), ("weights", weights)):
-            if values is not None and len(values) != plan.samples:
+        for name, values in per_sample.items():
+            if name not in _PER_SAMPLE_FIELDS:
+                raise TypeError(f"BatchTask has no per-sample field {name!r}")
+            if len(values) != plan.samples:
                 raise ValueError(f"the plan has {plan.samples} samples but {len(values)} {name}")
         object.__setattr__(self, "plan", plan)
         object.__setattr__(self, "filenames", tuple(filenames))
         object.__setattr__(self, "class_ids", tuple(int(c) for c in class_ids))
-        object.__setattr__(self, "regions", None if regions is None else tuple(regions))
-        object.__setattr__(self, "labels", labels)
-        object.__setattr__(self, "weights", weights)
+        stored = tuple(
+            (name, values if isinstance(values, np.ndarray) else tuple(values))
+            for name, values in per_sample.items()
+        )
+        object.__setattr__(self, "per_sample", stored)
 
     def __len__(self) -> int:
         return len(self.plan)
@@ -249,7 +253,8 @@ class BatchTasks:
             filenames=[self.filenames[i] for i in ids],
             class_ids=[self.class_ids[i] for i in ids],
             sample_ids=[int(i) for i in self.plan.stream_ids(epoch, batch_index)],
-            regions=None if self.regions is None else [self.regions[i] for i in ids],
-            labels=None if self.labels is None else self.labels[ids],
-            weights=None if self.weights is None else self.weights[ids],
+            **{
+                name: values[ids] if isinstance(values, np.ndarray) else [values[i] for i in ids]
+                for name, values in self.per_sample
+            },
         )

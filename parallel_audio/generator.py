@@ -750,6 +750,7 @@ class ParallelAudioDataGenerator:
         last_batch: str,
         kwargs: dict[str, Any],
         class_modes: Sequence[str | None] | None = None,
+        clips: Any = None,
     ) -> ParallelAudioIterator:
         """Check the arguments every ``flow_*`` shares, build the index, return the iterator.
 
@@ -793,7 +794,95 @@ class ParallelAudioDataGenerator:
             seed=seed,
             subset=subset,
             last_batch=last_batch,
+            clips=clips,
         )
+
+    def flow(
+        self,
+        x: np.ndarray | Sequence[np.ndarray],
+        y: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
+        sample_rate: int | None = None,
+        groups: Sequence[Any] | None = None,
+        batch_size: int = 32,
+        shuffle: bool = True,
+        seed: int | None = None,
+        subset: str | None = None,
+        last_batch: str = "short",
+        **kwargs: Any,
+    ) -> ParallelAudioIterator:
+        """Return the batch iterator of clips already in memory, as Keras' ``flow``.
+
+        The clips are copied once, as float32, into memory the worker processes map
+        read-only: every worker reads the same pages, and a batch task names clips by
+        number (nothing is pickled per batch or copied per worker). The memory has no name
+        in any file system (nothing in ``/dev/shm``) and is released when the iterator is
+        closed or collected. Each clip is then resampled, augmented and featurized as a file
+        would be: a clip equals the same clip written as a float WAV file.
+
+        Parameters
+        ----------
+        x : numpy.ndarray or list of numpy.ndarray
+            A 2-D float array of equal-length clips (one per row), or a list of 1-D float
+            arrays of any lengths; mono, full scale 1.0, finite.
+        y : numpy.ndarray, optional
+            Class ids (1-D ints: labels as class ids, ``(batch,)``) or one-hot or multi-hot
+            rows (2-D: ``(batch, classes)``), one per clip; returned in ``dtype``. None: the
+            batches are ``x`` alone.
+        sample_weight : numpy.ndarray, optional
+            One finite weight >= 0 per clip: batches become ``(x, y, sample_weight)``.
+        sample_rate : int, optional
+            The clips' rate in Hz; default the frontend's (no resampling).
+        groups : sequence, optional
+            One group per clip (speaker, session) that the validation split keeps on one
+            side (hashed, as for files); default each clip its own group.
+        batch_size, shuffle, seed, subset, last_batch
+            As in :meth:`flow_from_directory`.
+        **kwargs
+            Keras' image options are accepted and ignored with a warning.
+
+        Returns
+        -------
+        ParallelAudioIterator
+        """
+        from parallel_audio.array_index import build_array_index
+        from parallel_audio.clip_store import ClipStore
+
+        rate = self.sample_rate_hz if sample_rate is None else sample_rate
+        if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or rate < 1:
+            raise SettingsError(f"sample_rate must be an int >= 1 (Hz) or None, got {rate!r}")
+        clips = ClipStore(x, int(rate))
+        try:
+            class_mode = None if y is None else ("sparse" if np.ndim(y) == 1 else "categorical")
+            directory = os.getcwd()
+
+            def index_clips(configuration: ParallelAudioDataGenerator, seed: int) -> Any:
+                return build_array_index(
+                    len(clips),
+                    y,
+                    sample_weight,
+                    groups,
+                    directory=directory,
+                    subset=subset,
+                    validation_split=configuration.validation_split,
+                )
+
+            return self._flow(
+                "flow",
+                directory,
+                index_clips,
+                class_mode=class_mode,
+                batch_size=batch_size,
+                shuffle=shuffle,
+                seed=seed,
+                subset=subset,
+                last_batch=last_batch,
+                kwargs=kwargs,
+                clips=clips,
+            )
+        except BaseException:
+            clips.close()
+            raise
 
     def flow_from_dataframe(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import weakref
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from parallel_audio.sample_runtime import SampleRuntime
 from parallel_audio.validation import LAST_BATCH_MODES
 
 if TYPE_CHECKING:
+    from parallel_audio.clip_store import ClipStore
     from parallel_audio.dataset_index import DatasetIndex
     from parallel_audio.generator import ParallelAudioDataGenerator
 
@@ -137,6 +139,7 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         subset: str | None,
         last_batch: str = "short",
         runtime: SampleRuntime | None = None,
+        clips: ClipStore | None = None,
     ) -> None:
         # The generator's own pool does the work; Keras' workers stay off.
         super().__init__(workers=1, use_multiprocessing=False)
@@ -184,7 +187,13 @@ class ParallelAudioIterator(keras.utils.PyDataset):
             add_channel_dimension=generator.add_channel_dimension,
             seed=seed,
             sample_runtime=runtime,
+            clips=clips,
         )
+        # The clips of flow() are this iterator's: released after its workers stop, at
+        # close() or when it is collected.
+        self._clips = clips
+        if clips is not None:
+            weakref.finalize(self, clips.close)
         self.plan = EpochPlan(
             samples=self.samples,
             batch_size=self.batch_size,
@@ -247,6 +256,8 @@ class ParallelAudioIterator(keras.utils.PyDataset):
             fields["labels"] = index.label_rows.astype(dtype)
         if index.weights is not None:
             fields["weights"] = index.weights
+        if index.clip_ids is not None:
+            fields["clip_ids"] = index.clip_ids
         return fields
 
     def batch(self, batch_index: int, epoch: int | None = None) -> Any:
@@ -307,6 +318,8 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         self._closed = True
         if self._scheduler is not None:
             self._scheduler.close()
+        if self._clips is not None:
+            self._clips.close()
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop the workers: the reference's name for :meth:`close`.

@@ -116,6 +116,7 @@ def transform_sample(
     sample_id: int = 0,
     position: Callable[[], float] | float = 0.0,
     region: Region | None = None,
+    clip_id: int | None = None,
 ) -> np.ndarray:
     """Read, augment and featurize one sample, in the order the design fixes.
 
@@ -127,10 +128,13 @@ def transform_sample(
     A file longer than :func:`~parallel_audio.augment.vocoder.read_length` is read as an excerpt
     of that length, starting ``position`` of the way through it. With ``region`` only that
     span of the file is read, and it stands for the whole file in everything that follows.
+    With ``clip_id``, the sample is that clip of ``params.clips`` (held in memory).
     """
     generator = params.audio_data_generator  # the configuration
     runtime = params.runtime  # what it needs for this dataset
-    if filename is None:  # a _silence_ sample
+    if clip_id is not None:
+        x = params.clips.read(clip_id, params.sample_rate)
+    elif filename is None:  # a _silence_ sample
         x = np.zeros(generator.sample_length, np.float32)
     else:
         max_speed = generator.speed_range[1] if generator.speed_range else 1.0
@@ -177,6 +181,7 @@ def get_batches_of_transformed_samples(
     regions: Sequence[Region | None] | None = None,
     labels: np.ndarray | None = None,
     weights: np.ndarray | None = None,
+    clip_ids: Sequence[int] | None = None,
 ) -> tuple[int, Any]:
     """Build one batch; the reference's batch function, with the sample ids for seeding.
 
@@ -185,7 +190,8 @@ def get_batches_of_transformed_samples(
     ``sample_ids`` (a caller using the reference's signature) samples are seeded by their
     position in the batch. ``regions`` gives each sample's span of its file (None: the
     whole file); ``labels``, the batch's label rows when they are not built from
-    ``classes`` (multi-hot rows, raw values).
+    ``classes`` (multi-hot rows, raw values); ``clip_ids``, the clips of ``params.clips``
+    samples held in memory are.
     """
     if sample_ids is None:
         sample_ids = range(batch_index * len(filenames), (batch_index + 1) * len(filenames))
@@ -194,8 +200,10 @@ def get_batches_of_transformed_samples(
     batch_filenames = list(filenames)
     if regions is None:
         regions = [None] * len(filenames)
-    for i, (filename, class_id, sample_id, region) in enumerate(
-        zip(filenames, classes, sample_ids, regions, strict=True)
+    if clip_ids is None:
+        clip_ids = [None] * len(filenames)
+    for i, (filename, class_id, sample_id, region, clip_id) in enumerate(
+        zip(filenames, classes, sample_ids, regions, clip_ids, strict=True)
     ):
         rng = sample_rng(params.seed, epoch, int(sample_id))
         callback_arguments = {
@@ -214,6 +222,7 @@ def get_batches_of_transformed_samples(
                 sample_id=int(sample_id),
                 position=position,
                 region=region,
+                clip_id=clip_id,
             )
         except Exception as error:
             if hasattr(error, "add_note"):  # Python >= 3.11
@@ -285,5 +294,6 @@ class ComputeBatch:
                 regions=task.regions,
                 labels=task.labels,
                 weights=task.weights,
+                clip_ids=task.clip_ids,
             )
         return batch

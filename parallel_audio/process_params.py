@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
+    from parallel_audio.clip_store import ClipStore
     from parallel_audio.generator import ParallelAudioDataGenerator
     from parallel_audio.sample_runtime import SampleRuntime
 
@@ -62,6 +63,9 @@ class ParallelProcessParams:
         The iterator's runtime: its augmentation policy (with the dataset's background
         noise) and native frontend. None in params built by hand, where :attr:`runtime`
         falls back to the generator's own.
+    clips : ClipStore, optional
+        The clips of ``flow``, which samples with a clip id are read from (shared with the
+        workers, never copied per worker).
     """
 
     audio_data_generator: ParallelAudioDataGenerator
@@ -82,6 +86,7 @@ class ParallelProcessParams:
     add_channel_dimension: bool
     seed: int
     sample_runtime: SampleRuntime | None = None
+    clips: ClipStore | None = None
 
     def __post_init__(self) -> None:
         # As the reference's params: the channel axis of spectrograms is added here, from the
