@@ -122,6 +122,9 @@ class DatasetIndex:
         int64 array of shape ``(len(filenames),)``: for samples held in memory (``flow``),
         the clip of the iterator's :class:`~parallel_audio.clip_store.ClipStore` each sample
         is; ``filenames`` then only name them.
+    target_filenames : tuple of str, optional
+        For audio pairs (class mode "audio"): each sample's target file, relative to
+        ``directory``.
 
     Notes
     -----
@@ -147,6 +150,7 @@ class DatasetIndex:
     weights: np.ndarray | None = None
     groups: tuple[str | None, ...] | None = None
     clip_ids: np.ndarray | None = None
+    target_filenames: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         class_names = tuple(self.class_names)
@@ -184,6 +188,11 @@ class DatasetIndex:
         object.__setattr__(
             self, "clip_ids", _per_sample("clip_ids", self.clip_ids, np.int64, count, 1)
         )
+        if self.target_filenames is not None:
+            targets = tuple(self.target_filenames)
+            if len(targets) != count:
+                raise ValueError(f"target_filenames has {len(targets)} entries for {count} samples")
+            object.__setattr__(self, "target_filenames", targets)
         if self.groups is not None:
             groups = tuple(self.groups)
             if len(groups) != count:

@@ -53,6 +53,8 @@ class BatchTask:
         The samples' weights (float32); the batch is then ``(x, y, weights)``.
     clip_ids : list of int, optional
         For samples held in memory (``flow``): each sample's clip in the params' clip store.
+    targets : list of str, optional
+        For audio pairs (class mode "audio"): each sample's target file.
     """
 
     epoch: int
@@ -64,10 +66,11 @@ class BatchTask:
     labels: np.ndarray | None = None
     weights: np.ndarray | None = None
     clip_ids: list[int] | None = None
+    targets: list[str | None] | None = None
 
 
 #: BatchTask fields that hold one value per sample of the batch, beyond files and class ids.
-_PER_SAMPLE_FIELDS = ("regions", "labels", "weights", "clip_ids")
+_PER_SAMPLE_FIELDS = ("regions", "labels", "weights", "clip_ids", "targets")
 
 
 @dataclass(frozen=True)

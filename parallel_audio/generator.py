@@ -18,6 +18,8 @@ from parallel_audio.sample_runtime import RuntimeCache, SampleRuntime, backgroun
 from parallel_audio.validation import (
     FRONTEND_DTYPES,
     PARAMETER_CHECKS,
+    check_bool,
+    check_choice,
     check_flow_arguments,
     check_noise_level,
     check_sample_length,
@@ -751,6 +753,8 @@ class ParallelAudioDataGenerator:
         kwargs: dict[str, Any],
         class_modes: Sequence[str | None] | None = None,
         clips: Any = None,
+        pair_transforms: str = "geometric",
+        target_frontend: bool = False,
     ) -> ParallelAudioIterator:
         """Check the arguments every ``flow_*`` shares, build the index, return the iterator.
 
@@ -795,6 +799,8 @@ class ParallelAudioDataGenerator:
             subset=subset,
             last_batch=last_batch,
             clips=clips,
+            pair_transforms=pair_transforms,
+            target_frontend=target_frontend,
         )
 
     def flow(
@@ -894,6 +900,7 @@ class ParallelAudioDataGenerator:
         group_col: str | None = None,
         start_col: str | None = None,
         end_col: str | None = None,
+        target_col: str | None = None,
         classes: Sequence[str] | None = None,
         class_mode: str | None = "categorical",
         label_sep: str | None = None,
@@ -904,6 +911,8 @@ class ParallelAudioDataGenerator:
         subset: str | None = None,
         on_error: str = "raise",
         last_batch: str = "short",
+        pair_transforms: str = "geometric",
+        target_frontend: bool = False,
         **kwargs: Any,
     ) -> ParallelAudioIterator:
         """Return the batch iterator of a table of files and labels, in Keras' idiom.
@@ -932,16 +941,22 @@ class ParallelAudioDataGenerator:
             The sample is the region of the file between these times in seconds: only that
             span is read (soundfile's seek), then it is trimmed, padded and augmented as a
             whole file is. A missing start is 0, a missing end the file's end.
+        target_col : str, optional
+            With ``class_mode="audio"``: each row's target file (same duration as its
+            input, same region), for denoising, enhancement and autoencoders.
         classes : list of str, optional
             Class names in label order, optionally with ``_unknown_`` and ``_silence_``
             (single-label modes), which work as in ``flow_from_directory``: rows of labels
             not listed feed ``_unknown_``. None: the sorted unique labels.
-        class_mode : {"categorical", "multi_label", "binary", "sparse", "raw", "input", None}
+        class_mode : {"categorical", "multi_label", "binary", "sparse", "raw", "input", \
+"audio", "denoise", None}
             "categorical": one-hot rows, or multi-hot rows when cells hold lists or
             ``label_sep`` splits them; "multi_label": always multi-hot (float; an empty list
             is an all-negative row); "binary": exactly two classes, ids 0/1; "sparse":
             class ids; "raw": the float values of ``y_col`` (shape (batch,) for one column,
-            (batch, k) for a list); "input": the samples themselves; None: no labels.
+            (batch, k) for a list); "input": the samples themselves; "audio": the
+            ``target_col`` file, augmented with the input (see ``pair_transforms``);
+            "denoise": the input's own clip before its noise; None: no labels.
         label_sep : str, optional
             Separator of several labels in one string cell ("dog|bark").
         unknown_labels : {"raise", "drop"}
@@ -952,6 +967,16 @@ class ParallelAudioDataGenerator:
             depends on the row's position.
         on_error : {"raise", "skip"}
             As in :meth:`flow_from_directory`; "skip" checks each row's file (its region only).
+        pair_transforms : {"geometric", "all", "input"}
+            For "audio" and "denoise": "geometric" applies offset, speed, pitch, VTLP and the
+            loudness gain to both clips, colored and background noise, ``augmentations``
+            and ``preprocessing_function`` to the input only; "all" applies everything to
+            both; "input" leaves the target as decoded, fitted to the sample length. Both
+            clips are cut on the silence bounds found on the input. A pair whose lengths
+            differ once resampled raises an ``AudioFileError`` naming both files.
+        target_frontend : bool
+            For "audio" and "denoise": the target as a spectrogram (frontend, standardize,
+            channel axis, as the input) instead of its float32 waveform.
         **kwargs
             Keras' image options are accepted and ignored with a warning.
 
@@ -978,6 +1003,7 @@ class ParallelAudioDataGenerator:
             group_col=group_col,
             start_col=start_col,
             end_col=end_col,
+            target_col=target_col,
             classes=classes,
             class_mode=class_mode,
             label_sep=label_sep,
@@ -988,6 +1014,8 @@ class ParallelAudioDataGenerator:
             subset=subset,
             on_error=on_error,
             last_batch=last_batch,
+            pair_transforms=pair_transforms,
+            target_frontend=target_frontend,
             kwargs=kwargs,
         )
 
@@ -1034,7 +1062,7 @@ class ParallelAudioDataGenerator:
         """
         import inspect
 
-        from parallel_audio.manifest import NEMO_END_COLUMN, read_manifest
+        from parallel_audio.manifest import read_manifest
 
         manifest = read_manifest(path, sep)
         signature = inspect.signature(ParallelAudioDataGenerator.flow_from_dataframe)
@@ -1043,12 +1071,7 @@ class ParallelAudioDataGenerator:
             for name, parameter in signature.parameters.items()
             if parameter.default is not inspect.Parameter.empty and name != "directory"
         }
-        if manifest.nemo:
-            options.update(x_col="audio_filepath", y_col="label")
-            if manifest.has_region:
-                options.update(start_col="offset", end_col=NEMO_END_COLUMN)
-            if "label" not in manifest.columns and "y_col" not in kwargs:
-                options.update(y_col=None, class_mode=None)  # a NeMo manifest without labels
+        options.update(manifest.default_columns())
         for name in list(kwargs):
             if name in options:
                 options[name] = kwargs.pop(name)
@@ -1077,6 +1100,7 @@ class ParallelAudioDataGenerator:
         group_col: str | None,
         start_col: str | None,
         end_col: str | None,
+        target_col: str | None,
         classes: Sequence[str] | None,
         class_mode: str | None,
         label_sep: str | None,
@@ -1087,11 +1111,22 @@ class ParallelAudioDataGenerator:
         subset: str | None,
         on_error: str,
         last_batch: str,
+        pair_transforms: str,
+        target_frontend: bool,
         kwargs: dict[str, Any],
         row_names: Sequence[Any] | None = None,
     ) -> ParallelAudioIterator:
         """Build the iterator of a table's rows (``source`` names it in messages)."""
+        from parallel_audio.pairs import PAIR_TRANSFORMS
         from parallel_audio.table_index import TABLE_CLASS_MODES, TableColumns, build_table_index
+
+        check_choice("pair_transforms", pair_transforms, PAIR_TRANSFORMS)
+        check_bool("target_frontend", target_frontend)
+        if target_frontend and not self.frontend_enabled:
+            raise SettingsError(
+                "target_frontend=True asks for the target's spectrogram, but the generator has "
+                "frontend_enabled=False; its targets are waveforms"
+            )
 
         columns = TableColumns(
             x_col=x_col,
@@ -1100,6 +1135,7 @@ class ParallelAudioDataGenerator:
             group_col=group_col,
             start_col=start_col,
             end_col=end_col,
+            target_col=target_col,
         )
         root = os.getcwd() if directory is None else os.fspath(directory)
 
@@ -1135,4 +1171,6 @@ class ParallelAudioDataGenerator:
             last_batch=last_batch,
             kwargs=kwargs,
             class_modes=TABLE_CLASS_MODES,
+            pair_transforms=pair_transforms,
+            target_frontend=target_frontend,
         )

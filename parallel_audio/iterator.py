@@ -140,6 +140,8 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         last_batch: str = "short",
         runtime: SampleRuntime | None = None,
         clips: ClipStore | None = None,
+        pair_transforms: str = "geometric",
+        target_frontend: bool = False,
     ) -> None:
         # The generator's own pool does the work; Keras' workers stay off.
         super().__init__(workers=1, use_multiprocessing=False)
@@ -188,6 +190,8 @@ class ParallelAudioIterator(keras.utils.PyDataset):
             seed=seed,
             sample_runtime=runtime,
             clips=clips,
+            pair_transforms=pair_transforms,
+            target_frontend=target_frontend,
         )
         # The clips of flow() are this iterator's: released after its workers stop, at
         # close() or when it is collected.
@@ -258,6 +262,8 @@ class ParallelAudioIterator(keras.utils.PyDataset):
             fields["weights"] = index.weights
         if index.clip_ids is not None:
             fields["clip_ids"] = index.clip_ids
+        if index.target_filenames is not None:
+            fields["targets"] = index.target_filenames
         return fields
 
     def batch(self, batch_index: int, epoch: int | None = None) -> Any:
@@ -419,6 +425,10 @@ class ParallelAudioIterator(keras.utils.PyDataset):
             signature = x_spec
         elif self.class_mode == "input":
             signature = (x_spec, x_spec)
+        elif self.class_mode in ("audio", "denoise"):
+            params = self.process_params
+            target_dtype = dtype if params.target_frontend else tf.float32
+            signature = (x_spec, tf.TensorSpec((None, *params.target_shape), target_dtype))
         elif label_rows is not None:
             label_dtype = tf.float32 if self.class_mode == "raw" else dtype
             signature = (x_spec, tf.TensorSpec((None, *label_rows.shape[1:]), label_dtype))

@@ -64,6 +64,22 @@ class Manifest:
         """Whether NeMo rows give an ``offset`` or a ``duration``."""
         return self.nemo and ("offset" in self.columns or "duration" in self.columns)
 
+    def default_columns(self) -> dict[str, Any]:
+        """Return the ``flow_from_dataframe`` keywords this manifest's keys call for.
+
+        A NeMo manifest: ``x_col="audio_filepath"``, ``y_col="label"`` (without a ``label``
+        key, ``y_col=None`` and ``class_mode=None``), and ``offset`` / ``duration`` as the
+        region. Any other: nothing (``filename`` and ``class``, as ``flow_from_dataframe``).
+        """
+        if not self.nemo:
+            return {}
+        options: dict[str, Any] = {"x_col": _NEMO_PATH, "y_col": "label"}
+        if "label" not in self.columns:
+            options.update(y_col=None, class_mode=None)
+        if self.has_region:
+            options.update(start_col="offset", end_col=NEMO_END_COLUMN)
+        return options
+
 
 def read_manifest(path: str | os.PathLike[str], sep: str | None = None) -> Manifest:
     """Read a CSV, TSV or JSON-lines manifest.

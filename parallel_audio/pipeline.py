@@ -6,21 +6,23 @@ Imports neither TensorFlow nor Keras, so that worker processes stay small.
 from __future__ import annotations
 
 import functools
-import inspect
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-from parallel_audio.audio_io import Region, read_audio
-from parallel_audio.augment import AugmentationTransform
-from parallel_audio.augment.vocoder import read_length
+from parallel_audio.audio_io import Region
 from parallel_audio.epoch_plan import BatchTask
+from parallel_audio.pairs import PAIR_CLASS_MODES, transform_pair
 from parallel_audio.process_params import ParallelProcessParams
 from parallel_audio.random_streams import Stream, random_generator
+from parallel_audio.sample_steps import (
+    call_sample_callback,
+    draw_transform,
+    featurize,
+    read_sample,
+)
 
 #: Arguments a callback receives when its signature names them (the reference's set, plus
 #: ``rng``: the sample's own random generator, for reproducible custom augmentation).
@@ -43,15 +45,6 @@ def sample_rng(seed: int, epoch: int, sample_id: int) -> np.random.Generator:
     return random_generator(Stream.SAMPLE, seed, epoch, sample_id)
 
 
-def unaugmented_silence_rng(seed: int, sample_id: int) -> np.random.Generator:
-    """Return the generator of an unaugmented ``_silence_`` sample's noise.
-
-    Derived from ``(seed, sample_id)`` without the epoch: the sample gets the same background
-    crop and level in every epoch, whatever the number of workers.
-    """
-    return random_generator(Stream.UNAUGMENTED_SILENCE, seed, sample_id)
-
-
 def excerpt_position(params: ParallelProcessParams, epoch: int, sample_id: int) -> float:
     """Where the excerpt of a file too long to read whole starts, as a fraction.
 
@@ -63,33 +56,6 @@ def excerpt_position(params: ParallelProcessParams, epoch: int, sample_id: int) 
         return 0.0
     rng = random_generator(Stream.LONG_FILE_EXCERPT, params.seed, epoch, sample_id)
     return float(rng.uniform(*params.audio_data_generator.offset_range))
-
-
-@lru_cache(maxsize=64)
-def _named_parameters(function: Callable) -> frozenset[str]:
-    """Return the parameters a callback's signature lists by name.
-
-    As the reference, a ``**kwargs`` parameter does not ask for anything: such a callback
-    receives only the names it lists.
-    """
-    try:
-        parameters = inspect.signature(function).parameters.values()
-    except (TypeError, ValueError):
-        return frozenset()
-    return frozenset(
-        p.name
-        for p in parameters
-        if p.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
-    )
-
-
-def call_sample_callback(
-    function: Callable, params: ParallelProcessParams, x: np.ndarray, **available: Any
-) -> np.ndarray:
-    """Call a user callback with ``(params, x)`` and the optional arguments it names."""
-    named = _named_parameters(function)
-    kwargs = {name: value for name, value in available.items() if name in named}
-    return function(params, x, **kwargs)
 
 
 def make_labels(
@@ -122,52 +88,25 @@ def transform_sample(
 
     Unaugmented (validation with ``validation_augmentation_enabled=False``), a ``_silence_``
     sample still gets its noise, as training's do, but a fixed draw per ``sample_id``
-    (:func:`unaugmented_silence_rng`): a class defined by its background noise would
-    otherwise be digital zero in validation only. MLTK's is all zeros.
+    (:func:`~parallel_audio.sample_steps.unaugmented_silence_rng`): a class defined by its
+    background noise would otherwise be digital zero in validation only. MLTK's is all zeros.
 
     A file longer than :func:`~parallel_audio.augment.vocoder.read_length` is read as an excerpt
     of that length, starting ``position`` of the way through it. With ``region`` only that
     span of the file is read, and it stands for the whole file in everything that follows.
     With ``clip_id``, the sample is that clip of ``params.clips`` (held in memory).
     """
-    generator = params.audio_data_generator  # the configuration
-    runtime = params.runtime  # what it needs for this dataset
-    if clip_id is not None:
-        x = params.clips.read(clip_id, params.sample_rate)
-    elif filename is None:  # a _silence_ sample
-        x = np.zeros(generator.sample_length, np.float32)
-    else:
-        max_speed = generator.speed_range[1] if generator.speed_range else 1.0
-        x = read_audio(
-            os.path.join(params.directory, filename),
-            params.sample_rate,
-            max_length=read_length(generator.sample_length, max_speed),
-            position=position,
-            region=region,
-        )
+    runtime = params.runtime  # what the configuration needs for this dataset
+    x = read_sample(params, filename, position=position, region=region, clip_id=clip_id)
     arguments = {**callback_arguments, "class_id": class_id, "filename": filename, "rng": rng}
 
     if params.noaug_preprocessing_function is not None:
         x = call_sample_callback(params.noaug_preprocessing_function, params, x, **arguments)
-    if params.augmentation_enabled:
-        transform = runtime.random_transform(rng, silence=filename is None)
-    elif filename is None and not generator.disable_random_transforms:
-        silence_rng = unaugmented_silence_rng(params.seed, sample_id)
-        transform = runtime.random_transform(silence_rng, silence=True)
-    else:
-        transform = AugmentationTransform()
+    transform = draw_transform(params, rng, silence=filename is None, sample_id=sample_id)
     x = runtime.apply_transform(x, params.sample_rate, transform)
     if params.preprocessing_function is not None:
         x = call_sample_callback(params.preprocessing_function, params, x, **arguments)
-    if params.frontend_enabled:
-        x = runtime.apply_frontend(x, dtype=generator.frontend_output_dtype)
-    if params.postprocessing_function is not None:
-        x = call_sample_callback(params.postprocessing_function, params, x, **arguments)
-    if params.frontend_enabled:
-        x = generator.standardize(x)
-        if params.add_channel_dimension:
-            x = x[..., np.newaxis]
-    return x
+    return featurize(params, x, arguments)
 
 
 def get_batches_of_transformed_samples(
@@ -182,6 +121,7 @@ def get_batches_of_transformed_samples(
     labels: np.ndarray | None = None,
     weights: np.ndarray | None = None,
     clip_ids: Sequence[int] | None = None,
+    targets: Sequence[str | None] | None = None,
 ) -> tuple[int, Any]:
     """Build one batch; the reference's batch function, with the sample ids for seeding.
 
@@ -191,8 +131,10 @@ def get_batches_of_transformed_samples(
     position in the batch. ``regions`` gives each sample's span of its file (None: the
     whole file); ``labels``, the batch's label rows when they are not built from
     ``classes`` (multi-hot rows, raw values); ``clip_ids``, the clips of ``params.clips``
-    samples held in memory are.
+    samples held in memory are; ``targets``, the target files of audio pairs (class mode
+    "audio"), whose batch y is the targets (see :mod:`parallel_audio.pairs`).
     """
+    pairs = params.class_mode in PAIR_CLASS_MODES
     if sample_ids is None:
         sample_ids = range(batch_index * len(filenames), (batch_index + 1) * len(filenames))
     batch_x = np.empty((len(filenames), *params.sample_shape), dtype=params.dtype)
@@ -202,8 +144,14 @@ def get_batches_of_transformed_samples(
         regions = [None] * len(filenames)
     if clip_ids is None:
         clip_ids = [None] * len(filenames)
-    for i, (filename, class_id, sample_id, region, clip_id) in enumerate(
-        zip(filenames, classes, sample_ids, regions, clip_ids, strict=True)
+    if targets is None:
+        targets = [None] * len(filenames)
+    batch_targets = None
+    if pairs:
+        target_dtype = params.dtype if params.target_frontend else np.float32
+        batch_targets = np.empty((len(filenames), *params.target_shape), dtype=target_dtype)
+    for i, (filename, class_id, sample_id, region, clip_id, target) in enumerate(
+        zip(filenames, classes, sample_ids, regions, clip_ids, targets, strict=True)
     ):
         rng = sample_rng(params.seed, epoch, int(sample_id))
         callback_arguments = {
@@ -213,6 +161,21 @@ def get_batches_of_transformed_samples(
         }
         position = functools.partial(excerpt_position, params, epoch, int(sample_id))
         try:
+            if pairs:
+                arguments = {**callback_arguments, "class_id": int(class_id)}
+                arguments.update(filename=filename, rng=rng)
+                batch_x[i], batch_targets[i] = transform_pair(
+                    params,
+                    filename,
+                    target,
+                    rng,
+                    arguments,
+                    sample_id=int(sample_id),
+                    position=position,
+                    region=region,
+                    clip_id=clip_id,
+                )
+                continue
             batch_x[i] = transform_sample(
                 params,
                 filename,
@@ -232,8 +195,10 @@ def get_batches_of_transformed_samples(
                 error.add_note(f"while processing {where} (sample {i} of batch {batch_index})")
             raise
 
-    if params.class_mode == "input":
-        batch: tuple = (batch_x, batch_x.copy())
+    if pairs:
+        batch: tuple = (batch_x, batch_targets)
+    elif params.class_mode == "input":
+        batch = (batch_x, batch_x.copy())
     else:
         if labels is not None:
             batch_y = np.asarray(labels)  # in the dtype the index chose for them
@@ -295,5 +260,6 @@ class ComputeBatch:
                 labels=task.labels,
                 weights=task.weights,
                 clip_ids=task.clip_ids,
+                targets=task.targets,
             )
         return batch

@@ -66,6 +66,12 @@ class ParallelProcessParams:
     clips : ClipStore, optional
         The clips of ``flow``, which samples with a clip id are read from (shared with the
         workers, never copied per worker).
+    pair_transforms : {"geometric", "all", "input"}
+        With ``class_mode`` "audio" or "denoise": which augmentations the target receives
+        (see :mod:`parallel_audio.pairs`).
+    target_frontend : bool
+        With ``class_mode`` "audio" or "denoise": the target is a spectrogram (True) or a
+        waveform.
     """
 
     audio_data_generator: ParallelAudioDataGenerator
@@ -87,6 +93,8 @@ class ParallelProcessParams:
     seed: int
     sample_runtime: SampleRuntime | None = None
     clips: ClipStore | None = None
+    pair_transforms: str = "geometric"
+    target_frontend: bool = False
 
     def __post_init__(self) -> None:
         # As the reference's params: the channel axis of spectrograms is added here, from the
@@ -98,6 +106,13 @@ class ParallelProcessParams:
         object.__setattr__(self, "dtype", np.dtype(self.dtype))
         if self.frontend_dtype is not None:
             object.__setattr__(self, "frontend_dtype", np.dtype(self.frontend_dtype))
+
+    @property
+    def target_shape(self) -> tuple[int, ...]:
+        """Shape of one target of an audio pair: a sample's, or the waveform's."""
+        if self.target_frontend:
+            return self.sample_shape
+        return (self.audio_data_generator.sample_length,)
 
     @property
     def runtime(self) -> SampleRuntime:

@@ -171,8 +171,11 @@ class SampleRuntime:
         transform: AugmentationTransform,
         *,
         whole_sample: bool = False,
+        trim: bool = True,
     ) -> np.ndarray:
         """Resample a clip from ``sample_rate`` to the runtime's rate and augment it.
+
+        ``trim=False`` leaves out the silence trimming (of a clip already cut).
 
         Returns
         -------
@@ -180,7 +183,7 @@ class SampleRuntime:
             Of the sample length, or of the resampled clip's with ``whole_sample``.
         """
         audio = resample(np.asarray(audio, np.float32), sample_rate, self.sample_rate)
-        return self.policy.apply(audio, transform, whole_sample=whole_sample)
+        return self.policy.apply(audio, transform, whole_sample=whole_sample, trim=trim)
 
     def apply_frontend(self, audio: np.ndarray, dtype: Any = np.float32) -> np.ndarray:
         """Return the spectrogram of a clip, (frames, channels), in ``dtype``."""

@@ -48,7 +48,19 @@ __all__ = ["TABLE_CLASS_MODES", "UNKNOWN_LABEL_MODES", "build_table_index"]
 
 #: Label formats of a table: those of ``flow_from_directory`` plus multi-hot rows and raw
 #: values, as Keras' ``flow_from_dataframe`` has them.
-TABLE_CLASS_MODES = ("categorical", "multi_label", "binary", "sparse", "raw", "input", None)
+TABLE_CLASS_MODES = (
+    "categorical",
+    "multi_label",
+    "binary",
+    "sparse",
+    "raw",
+    "input",
+    "audio",
+    "denoise",
+    None,
+)
+#: Modes without labels from ``y_col``: the batches' y is audio, or there is none.
+_UNLABELED_MODES = (None, "input", "audio", "denoise")
 #: What a row whose label is not in ``classes`` does when ``_unknown_`` is not listed.
 UNKNOWN_LABEL_MODES = ("raise", "drop")
 #: Rows a message names before "and N more".
@@ -69,6 +81,8 @@ class TableColumns:
         Its label (or labels, or raw values); None for unlabeled rows.
     weight_col, group_col, start_col, end_col : str or None
         Its weight, its group, and the region of the file in seconds.
+    target_col : str or None
+        The target file of an audio pair (class mode "audio").
     """
 
     x_col: str = "filename"
@@ -77,13 +91,20 @@ class TableColumns:
     group_col: str | None = None
     start_col: str | None = None
     end_col: str | None = None
+    target_col: str | None = None
 
     def wanted(self, class_mode: str | None) -> list[str]:
         """Return the column names to read for ``class_mode``, in a fixed order."""
         names = [self.x_col]
-        if class_mode not in (None, "input") and self.y_col is not None:
+        if class_mode not in _UNLABELED_MODES and self.y_col is not None:
             names.extend([self.y_col] if isinstance(self.y_col, str) else self.y_col)
-        for name in (self.weight_col, self.group_col, self.start_col, self.end_col):
+        for name in (
+            self.target_col,
+            self.weight_col,
+            self.group_col,
+            self.start_col,
+            self.end_col,
+        ):
             if name is not None:
                 names.append(name)
         return list(dict.fromkeys(names))
@@ -194,6 +215,19 @@ def build_table_index(
         raise DatasetError(f"the {source} has no rows")
 
     paths = _paths(table_columns[columns.x_col], columns.x_col, rows)
+    targets = None
+    if class_mode == "audio":
+        if columns.target_col is None:
+            raise DatasetError(
+                "class_mode='audio' reads each row's target file from target_col; pass it "
+                "(or class_mode='denoise', whose target is the input before its noise)"
+            )
+        targets = _paths(table_columns[columns.target_col], columns.target_col, rows)
+    elif columns.target_col is not None:
+        raise DatasetError(
+            f"target_col={columns.target_col!r} is the target file of an audio pair: it needs "
+            f"class_mode='audio', got {class_mode!r}"
+        )
     regions = _regions(table_columns, columns, rows)
     weights = _weights(table_columns, columns.weight_col, rows)
     groups = _groups(table_columns, columns.group_col, paths, rows)
@@ -208,7 +242,12 @@ def build_table_index(
         checker = _FileChecker(root, expected=int(kept.sum()), sample_rate_hz=sample_rate_hz)
 
     def readable(i: int) -> bool:
-        return checker is None or checker.readable(paths[i], _region(regions, i))
+        if checker is None:
+            return True
+        region = _region(regions, i)
+        return checker.readable(paths[i], region) and (
+            targets is None or checker.readable(targets[i], region)
+        )
 
     unknown_shortfall = ""
     try:
@@ -238,6 +277,7 @@ def build_table_index(
         regions=regions,
         weights=weights,
         groups=groups,
+        targets=targets,
         skipped=sorted(checker.skipped) if checker is not None else [],
     )
 
@@ -542,8 +582,8 @@ class _Labels:
         rows: _RowNames,
     ) -> _Labels:
         count = len(rows)
-        if class_mode in (None, "input") or columns.y_col is None:
-            if class_mode not in (None, "input"):
+        if class_mode in _UNLABELED_MODES or columns.y_col is None:
+            if class_mode not in _UNLABELED_MODES:
                 raise DatasetError(
                     f"class_mode={class_mode!r} needs labels, but y_col is None; pass the label "
                     "column, or class_mode=None for unlabeled rows"
@@ -701,6 +741,7 @@ class _Labels:
         weights: np.ndarray | None,
         groups: list[str],
         skipped: list[tuple[str, str]],
+        targets: list[str] | None = None,
     ) -> DatasetIndex:
         """Assemble the index: the kept rows, the drawn unknown rows, the silence samples."""
         rows = np.concatenate([entries, unknown]).astype(np.intp)
@@ -731,6 +772,7 @@ class _Labels:
             label_rows=label_rows,
             weights=index_weights,
             groups=tuple([groups[i] for i in rows] + [None] * silence),
+            target_filenames=None if targets is None else tuple(targets[i] for i in rows),
         )
 
 

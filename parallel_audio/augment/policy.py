@@ -200,7 +200,12 @@ class AugmentationPolicy:
         return AugmentationTransform(**values)
 
     def apply(
-        self, audio: np.ndarray, transform: AugmentationTransform, *, whole_sample: bool = False
+        self,
+        audio: np.ndarray,
+        transform: AugmentationTransform,
+        *,
+        whole_sample: bool = False,
+        trim: bool = True,
     ) -> np.ndarray:
         """Augment one clip as ``transform`` says.
 
@@ -212,6 +217,9 @@ class AugmentationPolicy:
             Drawn by :meth:`draw`, or given.
         whole_sample : bool
             As the reference: keep the clip's whole length (no trimming, no placement).
+        trim : bool
+            Whether to trim silence (when configured); False for a clip already cut, as the
+            two clips of an audio pair are, on the same bounds.
 
         Returns
         -------
@@ -220,7 +228,7 @@ class AugmentationPolicy:
         """
         a = self.augmentations
         t = transform
-        if self.trim_threshold_db and not whole_sample:
+        if self.trim_threshold_db and trim and not whole_sample:
             audio = trim_silence(audio, self.trim_threshold_db)
         needed = stretch_input_length(self.sample_length, t.speed_factor)
         if not whole_sample and audio.size > needed:
