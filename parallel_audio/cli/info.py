@@ -24,6 +24,7 @@ from parallel_audio.cli.data_settings import (
     DataSettings,
     build_generator,
 )
+from parallel_audio.cli.manifest_options import add_manifest_options, manifest_table
 from parallel_audio.cli.options import (
     add_command_parser,
     add_generator_options,
@@ -76,16 +77,25 @@ def add_parser(subparsers: Any) -> None:
     parser = add_command_parser(
         subparsers,
         "info",
-        usage_tail="DATA_DIR [--classes NAME ...] [--seed N] [--snr-samples N] [--config FILE]"
-        " [generator options]",
+        usage_tail="(DATA_DIR | --manifest FILE) [--classes NAME ...] [--seed N]"
+        " [--snr-samples N] [--config FILE] [generator options]",
         help="class counts, duration / rate / channel histograms, unreadable files, and "
         "what training would see",
         description="What a dataset holds, and what training on it would see: class counts; "
         "histograms of duration, sample rate and channels; the files that cannot be read, "
         "with the reason; and the samples per class flow_from_directory would serve, "
-        "_unknown_, _silence_ and the validation split included. Reads file headers only.",
+        "_unknown_, _silence_ and the validation split included. Reads file headers only. "
+        "With --manifest, the same for the rows of a CSV, TSV or JSON-lines manifest, as "
+        "flow_from_manifest reads it.",
     )
-    parser.add_argument("data_dir", metavar="DATA_DIR", help="dataset: one folder per class")
+    parser.add_argument(
+        "data_dir",
+        metavar="DATA_DIR",
+        nargs="?",
+        help="dataset: one folder per class; with --manifest, the folder relative paths "
+        "start from (default: the manifest's)",
+    )
+    add_manifest_options(parser)
     parser.add_argument(
         "--classes",
         nargs="+",
@@ -107,7 +117,11 @@ def run(args: argparse.Namespace) -> int:
 
     settings = resolve_settings(args)
     generator = build_generator(settings)
+    if args.manifest is not None:
+        return run_manifest(args, settings, generator)
     directory = args.data_dir
+    if directory is None:
+        raise CommandLineError("info needs DATA_DIR (a folder per class) or --manifest FILE")
     if not os.path.isdir(directory):
         raise CommandLineError(f"dataset directory {directory!r} does not exist")
     survey = survey_dataset(directory)
@@ -177,35 +191,54 @@ def survey_dataset(directory: str | os.PathLike) -> DatasetSurvey:
     -------
     DatasetSurvey
     """
-    import soundfile
     from tqdm import tqdm
-
-    from parallel_audio.audio_io import open_failure
 
     root = os.fspath(directory)
     survey = DatasetSurvey(root)
     paths = list_dataset_files(root, unlistable=survey.unlistable, others=survey.ignored)
     for path in tqdm(paths, desc="reading headers", unit="file", disable=None, leave=False):
-        info = FileInfo(path)
-        # As the generator opens files: bytes reach libsndfile as the file system spells
-        # them (soundfile would encode a str as strict UTF-8, which names may not be).
-        full_path = os.fsencode(os.path.join(root, path))
-        try:
-            header = soundfile.info(full_path)
-        except Exception as error:  # libsndfile's reasons vary by format; all mean unreadable
-            info.problem = open_failure(full_path, error).problem
-        else:
-            if header.frames <= 0:
-                info.problem = "holds no audio samples"
-            elif header.samplerate <= 0:
-                info.problem = f"has an invalid sample rate {header.samplerate}"
-            else:
-                info.duration_s = header.frames / header.samplerate
-                info.sample_rate = int(header.samplerate)
-                info.channels = int(header.channels)
-                info.format = f"{header.format} {header.subtype}"
-        survey.files.append(info)
+        survey.files.append(read_header(root, path))
     return survey
+
+
+def read_header(root: str, path: str) -> FileInfo:
+    """Read one file's header (``path`` relative to ``root``, or absolute).
+
+    Parameters
+    ----------
+    root : str
+        The folder relative paths start from.
+    path : str
+        The file.
+
+    Returns
+    -------
+    FileInfo
+        Its duration, rate, channels and format, or the problem that keeps it from being read.
+    """
+    import soundfile
+
+    from parallel_audio.audio_io import open_failure
+
+    info = FileInfo(path)
+    # As the generator opens files: bytes reach libsndfile as the file system spells
+    # them (soundfile would encode a str as strict UTF-8, which names may not be).
+    full_path = os.fsencode(os.path.join(root, path))
+    try:
+        header = soundfile.info(full_path)
+    except Exception as error:  # libsndfile's reasons vary by format; all mean unreadable
+        info.problem = open_failure(full_path, error).problem
+    else:
+        if header.frames <= 0:
+            info.problem = "holds no audio samples"
+        elif header.samplerate <= 0:
+            info.problem = f"has an invalid sample rate {header.samplerate}"
+        else:
+            info.duration_s = header.frames / header.samplerate
+            info.sample_rate = int(header.samplerate)
+            info.channels = int(header.channels)
+            info.format = f"{header.format} {header.subtype}"
+    return info
 
 
 def _top_folder(path: str) -> str:
@@ -262,13 +295,13 @@ def _bar_lines(labels: list[str], counts: list[int]) -> list[str]:
     return lines
 
 
-def _print_histograms(readable: list[FileInfo]) -> None:
+def _print_histograms(readable: list[FileInfo], what: str = "files of the class folders") -> None:
     if not readable:
-        print("\nNo readable audio file in the class folders.")
+        print(f"\nNo readable audio in the {what}.")
         return
     durations = np.array([f.duration_s for f in readable])
     print(
-        f"\nDuration (s) of the {len(readable)} readable files of the class folders: "
+        f"\nDuration (s) of the {len(readable)} readable {what}: "
         f"min {durations.min():.3f}, "
         f"median {np.median(durations):.3f}, max {durations.max():.3f}"
     )
@@ -311,10 +344,11 @@ def _print_flow(
     split: float,
     generator: Any,
     seed: int,
+    method: str = "flow_from_directory",
 ) -> None:
     subsets = list(counts)
     print(
-        f"\nflow_from_directory(classes={classes}, seed={seed}) with validation_split={split}, "
+        f"\n{method}(classes={classes}, seed={seed}) with validation_split={split}, "
         f"unknown_class_percentage={generator.unknown_class_percentage}, "
         f"silence_class_percentage={generator.silence_class_percentage} serves:"
     )
@@ -351,3 +385,77 @@ def _print_length_notes(readable: list[FileInfo], sample_length_ms: int) -> None
         f"\nSamples are {sample_length_ms} ms long: {shorter} files are shorter (padded), "
         f"{longer} are longer (cropped after trimming silence)."
     )
+
+
+def run_manifest(args: argparse.Namespace, settings: DataSettings, generator: Any) -> int:
+    """Run ``info --manifest``: the manifest's rows, their audio, and what training sees."""
+    from parallel_audio.table_index import build_table_index
+
+    table = manifest_table(args)
+    manifest = table.manifest
+    seed = settings.seed if settings.seed is not None else 0
+    print(
+        f"Manifest {printable_path(os.path.abspath(manifest.path))}: {len(manifest.rows)} rows, "
+        f"columns {', '.join(manifest.columns)}" + (" (NeMo's keys)" if manifest.nemo else "")
+    )
+    print(f"  relative paths start from {printable_path(table.root)}")
+    headers = {path: read_header(table.root, path) for path in dict.fromkeys(table.paths)}
+    # Each row's audio: its file, or the region of it the row names.
+    rows = []
+    for path, (start, end) in zip(table.paths, table.regions, strict=True):
+        header = headers[path]
+        row = FileInfo(path, header.duration_s, header.sample_rate, header.channels)
+        row.format, row.problem = header.format, header.problem
+        if header.problem is None and start is not None:
+            stop = header.duration_s if end is None else min(end, header.duration_s)
+            row.duration_s = max(stop - start, 0.0)
+        rows.append(row)
+    readable = [row for row in rows if row.problem is None]
+    _print_histograms(readable, "rows of the manifest (their region, where they name one)")
+    _print_unreadable(DatasetSurvey(table.root, files=list(headers.values())))
+
+    split = generator.validation_split
+    subsets = ("training", "validation") if split > 0 else (None,)
+    counts: dict[str | None, dict[str, int] | None] = {}
+    sizes: dict[str | None, int | None] = {}
+    problems = []
+    class_names: list[str] = list(settings.classes or [])
+    for subset in subsets:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                index = build_table_index(
+                    manifest.rows,
+                    table.columns,
+                    directory=table.root,
+                    classes=settings.classes,
+                    class_mode=table.class_mode,
+                    label_sep=args.label_sep,
+                    subset=subset,
+                    validation_split=split,
+                    seed=seed,
+                    unknown_class_percentage=generator.unknown_class_percentage,
+                    silence_class_percentage=generator.silence_class_percentage,
+                    source=f"manifest {manifest.path!r}",
+                    row_names=manifest.lines,
+                )
+            except DatasetError as error:
+                counts[subset] = sizes[subset] = None
+                problems.append(f"{subset or 'all rows'}: {error}")
+            else:
+                counts[subset] = index.counts() if index.class_names else {}
+                sizes[subset] = len(index)
+                class_names = class_names or list(index.class_names)
+        problems.extend(f"{subset or 'all rows'}: {w.message}" for w in caught)
+    if class_names:
+        _print_flow(class_names, counts, split, generator, seed, method="flow_from_manifest")
+    else:
+        totals = ", ".join(
+            f"{subset or 'all rows'}: {'-' if sizes[subset] is None else sizes[subset]}"
+            for subset in subsets
+        )
+        print(f"\nflow_from_manifest serves unlabeled rows ({totals})")
+    for problem in problems:
+        print(f"  ! {problem}")
+    _print_length_notes(readable, generator.sample_length_ms)
+    return 0

@@ -24,6 +24,11 @@ from parallel_audio.cli.data_settings import (
     build_generator,
     check_classes,
 )
+from parallel_audio.cli.manifest_options import (
+    ManifestTable,
+    add_manifest_options,
+    manifest_table,
+)
 from parallel_audio.cli.options import (
     add_command_parser,
     add_generator_options,
@@ -66,7 +71,7 @@ def add_parser(subparsers: Any) -> None:
     parser = add_command_parser(
         subparsers,
         "preview",
-        usage_tail="DATA_DIR --classes NAME ... [--n N] [--out DIR] [--seed N]"
+        usage_tail="(DATA_DIR --classes NAME ... | --manifest FILE) [--n N] [--out DIR] [--seed N]"
         " [--snr-samples N] [--config FILE] [generator options]",
         help="PNG grid of original and augmented spectrograms, and the augmented audio as WAV",
         description="See and hear the augmentation before training with it. For each class, "
@@ -74,9 +79,18 @@ def add_parser(subparsers: Any) -> None:
         "spectrograms in one PNG on one color scale, and their audio as WAV files at the "
         "frontend's sample rate. With noise configured, the distribution of the "
         "signal-to-noise ratios it produces, with a warning when more than 10 %% of the "
-        "samples are below 0 dB.",
+        "samples are below 0 dB. With --manifest, the rows of a CSV, TSV or JSON-lines "
+        "manifest as flow_from_manifest reads them (one row per label; the classes default "
+        "to every label).",
     )
-    parser.add_argument("data_dir", metavar="DATA_DIR", help="dataset: one folder per class")
+    parser.add_argument(
+        "data_dir",
+        metavar="DATA_DIR",
+        nargs="?",
+        help="dataset: one folder per class; with --manifest, the folder relative paths "
+        "start from (default: the manifest's)",
+    )
+    add_manifest_options(parser)
     parser.add_argument(
         "--classes",
         nargs="+",
@@ -104,12 +118,20 @@ def run(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise CommandLineError(f"--n must be at least 1, got {args.n}")
     settings = resolve_settings(args)
-    classes = check_classes(settings.classes, "preview")
     seed = settings.seed if settings.seed is not None else 0
     out = Path(args.out)
+    source: str | ManifestTable
+    if args.manifest is not None:
+        source = manifest_table(args)
+        classes = list(settings.classes) if settings.classes else None
+    else:
+        if args.data_dir is None:
+            raise CommandLineError("preview needs DATA_DIR (a folder per class) or --manifest FILE")
+        source = args.data_dir
+        classes = check_classes(settings.classes, "preview")
     result = render_preview(
         settings,
-        args.data_dir,
+        source,
         classes,
         num_augmented=args.n,
         png_path=out / "preview.png",
@@ -121,14 +143,17 @@ def run(args: argparse.Namespace) -> int:
         shown = file if file is not None else "(silence)"
         wavs = result.wav_paths[name]
         print(f"  {name}: {shown} -> {len(wavs)} WAV files in {wavs[0].parent}")
-    report_settings_snr(settings, args.data_dir, classes, seed=seed, num_samples=args.snr_samples)
+    if args.manifest is None:
+        report_settings_snr(
+            settings, args.data_dir, classes, seed=seed, num_samples=args.snr_samples
+        )
     return 0
 
 
 def render_preview(
     settings: DataSettings,
-    directory: str | os.PathLike,
-    classes: list[str],
+    directory: str | os.PathLike | ManifestTable,
+    classes: list[str] | None,
     *,
     num_augmented: int,
     png_path: str | os.PathLike,
@@ -142,10 +167,11 @@ def render_preview(
     ----------
     settings : DataSettings
         The generator's settings.
-    directory : str or os.PathLike
-        The dataset.
-    classes : list of str
-        Rows of the grid, as ``flow_from_directory`` takes them.
+    directory : str or os.PathLike or ManifestTable
+        The dataset: a folder per class, or a manifest's rows.
+    classes : list of str, optional
+        Rows of the grid, as ``flow_from_directory`` takes them; for a manifest, None is
+        every label (or one row, "all", for a manifest without labels).
     num_augmented : int
         Augmented versions per class (columns after the original).
     png_path : str or os.PathLike
@@ -171,21 +197,25 @@ def render_preview(
     )
     # With shuffle off and batches of one, batch i of epoch k is sample i as training with
     # this seed would see it in epoch k.
-    flow = {"classes": classes, "class_mode": None, "batch_size": 1, "shuffle": False, "seed": seed}
-    with augmenting.flow_from_directory(directory, **flow) as iterator:
+    flow = {"classes": classes, "batch_size": 1, "shuffle": False, "seed": seed}
+    with _open_flow(augmenting, directory, flow) as iterator:
         rng = random_generator(Stream.PREVIEW_CHOICE, seed)
         chosen: dict[str, int] = {}
-        for name, class_id in iterator.class_indices.items():
-            candidates = np.flatnonzero(iterator.classes == class_id)
+        groups = {
+            name: np.flatnonzero(iterator.classes == class_id)
+            for name, class_id in iterator.class_indices.items()
+        } or {"all": np.arange(iterator.samples)}
+        for name, candidates in groups.items():
             if candidates.size == 0:
                 raise CommandLineError(f"class {name!r} has no sample to show with these settings")
             chosen[name] = int(rng.choice(candidates))
         versions = [
-            [iterator.batch(i, epoch=k)[0] for k in range(num_augmented)] for i in chosen.values()
+            [_first_x(iterator.batch(i, epoch=k)) for k in range(num_augmented)]
+            for i in chosen.values()
         ]
         files = {name: iterator.filenames[i] for name, i in chosen.items()}
-    with plain.flow_from_directory(directory, **flow) as iterator:
-        originals = [iterator.batch(i)[0] for i in chosen.values()]
+    with _open_flow(plain, directory, flow) as iterator:
+        originals = [_first_x(iterator.batch(i)) for i in chosen.values()]
     # (classes, 1 + versions, samples)
     audio = np.stack([np.stack([o, *v]) for o, v in zip(originals, versions, strict=True)])
 
@@ -196,7 +226,8 @@ def render_preview(
         ]
     )
     png_path = Path(png_path)
-    _plot_grid(spectrograms, list(chosen), png_path, title=os.fspath(directory))
+    title = directory.manifest.path if isinstance(directory, ManifestTable) else directory
+    _plot_grid(spectrograms, list(chosen), png_path, title=os.fspath(title))
 
     wav_paths: dict[str, list[Path]] = {name: [] for name in chosen}
     if wav_dir is not None:
@@ -209,6 +240,27 @@ def render_preview(
                 write_wav(path, audio[row, column], rate)
                 wav_paths[name].append(path)
     return PreviewResult(png_path, wav_paths, files)
+
+
+def _open_flow(generator: Any, source: str | os.PathLike | ManifestTable, flow: dict) -> Any:
+    """Open the iterator of a folder per class, or of a manifest's rows."""
+    if not isinstance(source, ManifestTable):
+        return generator.flow_from_directory(source, class_mode=None, **flow)
+    labeled = source.class_mode is not None
+    return generator.flow_from_manifest(
+        source.manifest.path,
+        directory=source.root,
+        sep=source.sep,
+        class_mode="sparse" if labeled else None,
+        **source.flow_options(),
+        **flow,
+    )
+
+
+def _first_x(batch: Any) -> np.ndarray:
+    """Return the first sample of a batch, with or without labels."""
+    x = batch[0] if isinstance(batch, tuple) else batch
+    return x[0]
 
 
 def _plot_grid(spectrograms: np.ndarray, row_names: list[str], path: Path, title: str) -> None:
