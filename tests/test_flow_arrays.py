@@ -173,3 +173,68 @@ def test_model_fit_on_arrays(rng):
     )
     history = model.fit(train, epochs=3, verbose=0)
     assert history.history["accuracy"][-1] >= 0.9
+
+
+SCRIPT = """\
+import tensorflow as tf  # a training script imports TensorFlow first, and has no main guard
+import os
+import sys
+
+import numpy as np
+from parallel_audio import ParallelAudioDataGenerator
+
+rng = np.random.default_rng(0)
+x = rng.standard_normal((48, 16000)).astype(np.float32) * 0.1
+y = np.arange(48) % 2
+with open(sys.argv[1], "a") as runs:
+    runs.write("run\\n")
+generator = ParallelAudioDataGenerator(cores=2, loudness_range=(0.5, 1.5))
+train = generator.flow(x, y, batch_size=8, seed=1)
+reference = ParallelAudioDataGenerator(cores=0, loudness_range=(0.5, 1.5)).flow(
+    x, y, batch_size=8, seed=1
+)
+for i in range(len(train)):
+    for a, b in zip(train[i], reference[i]):
+        assert np.array_equal(a, b), i
+model = tf.keras.Sequential([tf.keras.Input(train.process_params.sample_shape),
+                             tf.keras.layers.Flatten(), tf.keras.layers.Dense(2)])
+model.compile(loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+model.fit(train, epochs=2, verbose=0)
+workers = train.worker_pids
+assert workers
+train.close()
+reference.close()
+left = []
+for entry in os.listdir("/proc/self/fd"):
+    try:
+        if "parallel_audio_clips" in os.readlink("/proc/self/fd/" + entry):
+            left.append(entry)
+    except OSError:  # the listing's own descriptor, closed since
+        pass
+assert not left, left
+print("done")
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="memfd is Linux's")
+def test_an_unguarded_training_script_flows_arrays_through_workers(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT)
+    runs = tmp_path / "runs.txt"
+    before = set(os.listdir("/dev/shm"))
+    result = subprocess.run(
+        [sys.executable, str(script), str(runs)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().endswith("done")
+    assert runs.read_text() == "run\n"  # the workers never ran the script
+    assert set(os.listdir("/dev/shm")) <= before
