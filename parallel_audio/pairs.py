@@ -10,6 +10,9 @@ bounds, and given the same drawn transform; which parts of it reach the target i
 - ``"all"``: everything reaches both (the same noise crop, the same seeded augmentations).
 - ``"input"``: the target is left as decoded, only fitted to the sample length (at its start).
 
+``noaug_preprocessing_function`` (before augmentation) runs on both clips, except with
+``"input"``; ``postprocessing_function`` runs on a spectrogram target with ``"all"`` only.
+
 The target is the augmented waveform, or its spectrogram (``target_frontend=True``: the
 frontend, ``standardize`` and the channel axis, as the input's).
 """
