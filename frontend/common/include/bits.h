@@ -6,6 +6,7 @@
 #define FRONTEND_COMMON_BITS_H_
 
 #include <stdint.h>
+#include <string.h>
 
 /* Position of the highest set bit, counted from 1; 0 for 0. */
 static inline int mf_msb32(uint32_t n) {
@@ -32,6 +33,21 @@ static inline int mf_msb64(uint64_t n) {
   }
   return bits;
 #endif
+}
+
+/* mf_msb32 in operations that vectorize (x86 has no vector count of leading
+ * zeros before AVX-512): the exponent of n as a float. A float holds 24 bits
+ * exactly; above 2^24 n is shifted down by 8 first, so that no rounding can
+ * carry into the next power of two. 0 gives 0. */
+static inline int32_t mf_msb32_by_float(uint32_t n) {
+  /* One conversion on either path: a conditional one would keep the loop
+   * from vectorizing, as the compiler may not speculate a conversion. */
+  const int32_t shift = (n >> 24 != 0) * 8;
+  const float exact = (float)(int32_t)(n >> shift);
+  uint32_t bits;
+  memcpy(&bits, &exact, sizeof(bits));
+  const int32_t position = (int32_t)(bits >> 23) - 126;
+  return (position > 0 ? position : 0) + shift;
 }
 
 /* The hot integer loops are written for the auto-vectorizer. Baseline x86-64

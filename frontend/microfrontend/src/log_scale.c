@@ -9,8 +9,9 @@
 #define LOG_COEFF 45426
 
 /* log2(1 + x) - x at x = i / 128, in Q16, rounded to nearest: the correction
- * that turns a linear interpolation of the mantissa into log2. */
-static const uint16_t kLog2Correction[(1 << LOG_SEGMENTS_LOG2) + 1] = {
+ * that turns a linear interpolation of the mantissa into log2. 32-bit entries,
+ * so that the lookups can be vector gathers. */
+static const int32_t kLog2Correction[(1 << LOG_SEGMENTS_LOG2) + 1] = {
     0, 224, 442, 654, 861, 1063, 1259, 1450, 1636, 1817, 1992, 2163,
     2329, 2490, 2646, 2797, 2944, 3087, 3224, 3358, 3487, 3611, 3732, 3848,
     3960, 4068, 4172, 4272, 4368, 4460, 4549, 4633, 4714, 4791, 4864, 4934,
@@ -24,47 +25,55 @@ static const uint16_t kLog2Correction[(1 << LOG_SEGMENTS_LOG2) + 1] = {
     1094, 963, 830, 695, 559, 421, 282, 142, 0,
 };
 
-/* Fractional part of log2(x) in Q16, given the integer part. */
-static uint32_t log2_fraction(uint32_t x, uint32_t log2x) {
-  int32_t frac = (int32_t)(x - ((uint32_t)1 << log2x));
-  if (log2x < LOG_SCALE_LOG2) {
-    frac = (int32_t)((uint32_t)frac << (LOG_SCALE_LOG2 - log2x));
-  } else {
-    frac >>= log2x - LOG_SCALE_LOG2;
-  }
-  const uint32_t segment = (uint32_t)frac >> (LOG_SCALE_LOG2 - LOG_SEGMENTS_LOG2);
+/* Fractional part of log2(x) in Q16, given the integer part. Both shifts
+ * are computed and one picked, so that the channel loop has no branch. */
+static inline uint32_t log2_fraction(uint32_t x, uint32_t log2x) {
+  const uint32_t frac = x - ((uint32_t)1 << log2x);
+  const uint32_t up = frac << (log2x < LOG_SCALE_LOG2 ? LOG_SCALE_LOG2 - log2x : 0);
+  const uint32_t down = frac >> (log2x > LOG_SCALE_LOG2 ? log2x - LOG_SCALE_LOG2 : 0);
+  const int32_t scaled = (int32_t)(log2x < LOG_SCALE_LOG2 ? up : down);
+  const uint32_t segment = (uint32_t)scaled >> (LOG_SCALE_LOG2 - LOG_SEGMENTS_LOG2);
   const uint32_t segment_unit = LOG_SCALE >> LOG_SEGMENTS_LOG2;
   const int32_t c0 = kLog2Correction[segment];
   const int32_t c1 = kLog2Correction[segment + 1];
   const int32_t segment_base = (int32_t)(segment_unit * segment);
-  const int32_t interpolated = ((c1 - c0) * (frac - segment_base)) >> LOG_SCALE_LOG2;
-  return (uint32_t)(frac + c0 + interpolated);
+  const int32_t interpolated = ((c1 - c0) * (scaled - segment_base)) >> LOG_SCALE_LOG2;
+  return (uint32_t)(scaled + c0 + interpolated);
 }
 
-/* ln(x) * 2^scale_shift, rounded. */
-static uint32_t scaled_log(uint32_t x, int scale_shift) {
-  const uint32_t integer = (uint32_t)mf_msb32(x) - 1;
+/* ln(x) * 2^scale_shift, rounded, for x > 1. */
+static inline uint32_t scaled_log(uint32_t x, int scale_shift) {
+  const uint32_t integer = (uint32_t)mf_msb32_by_float(x) - 1;
   const uint32_t fraction = log2_fraction(x, integer);
   const uint32_t log2 = (integer << LOG_SCALE_LOG2) + fraction;
   const uint32_t round = LOG_SCALE / 2;
+  /* LOG_COEFF * log2 needs 37 bits; split at bit 16, each product fits 32:
+   * (C (h 2^16 + l) + round) >> 16 = C h + ((C l + round) >> 16). */
   const uint32_t loge =
-      (uint32_t)(((uint64_t)LOG_COEFF * log2 + round) >> LOG_SCALE_LOG2);
+      LOG_COEFF * (log2 >> LOG_SCALE_LOG2) +
+      ((LOG_COEFF * (log2 & (LOG_SCALE - 1)) + round) >> LOG_SCALE_LOG2);
   return ((loge << scale_shift) + round) >> LOG_SCALE_LOG2;
 }
 
-void mf_log_scale_apply(int enable, int scale_shift, int correction_bits,
-                        const uint32_t* signal, size_t count,
-                        uint16_t* output) {
-  for (size_t i = 0; i < count; ++i) {
-    uint32_t value = signal[i];
-    if (enable) {
-      if (correction_bits < 0) {
-        value >>= -correction_bits;
-      } else {
-        value <<= correction_bits;
-      }
-      value = (value > 1) ? scaled_log(value, scale_shift) : 0;
+MF_VECTOR_CLONES void mf_log_scale_apply(int enable, int scale_shift,
+                                         int correction_bits,
+                                         const uint32_t* restrict signal,
+                                         size_t count,
+                                         uint16_t* restrict output) {
+  if (!enable) {
+    for (size_t i = 0; i < count; ++i) {
+      output[i] = (uint16_t)(signal[i] < 0xFFFF ? signal[i] : 0xFFFF);
     }
-    output[i] = (uint16_t)(value < 0xFFFF ? value : 0xFFFF);
+    return;
+  }
+  const int left = correction_bits > 0 ? correction_bits : 0;
+  const int right = correction_bits < 0 ? -correction_bits : 0;
+  for (size_t i = 0; i < count; ++i) {
+    const uint32_t value = (signal[i] >> right) << left;
+    /* Evaluated for every value, 0 and 1 included (where it is harmless),
+     * and then discarded for them: no branch in the loop. */
+    const uint32_t logarithm = scaled_log(value > 1 ? value : 2, scale_shift);
+    const uint32_t result = value > 1 ? logarithm : 0;
+    output[i] = (uint16_t)(result < 0xFFFF ? result : 0xFFFF);
   }
 }

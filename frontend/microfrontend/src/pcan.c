@@ -43,41 +43,57 @@ int mf_pcan_populate(mf_pcan* pcan, size_t num_channels, float strength,
     table[4 * n - 4] = mf_wrap16(a2);
     if (4 * n - 3 < MF_PCAN_TABLE_SIZE) table[4 * n - 3] = 0;
   }
+  for (int octave = 0; octave <= MF_PCAN_TABLE_BITS; ++octave) {
+    if (octave < 2) {
+      pcan->octave_value[octave] = table[octave];
+      pcan->octave_slope[octave] = 0;
+      pcan->octave_curvature[octave] = 0;
+      continue;
+    }
+    const int16_t* coefficients = table + 4 * octave - 6;
+    pcan->octave_value[octave] = coefficients[0];
+    pcan->octave_slope[octave] = coefficients[1];
+    pcan->octave_curvature[octave] = coefficients[2];
+  }
   return 1;
 }
 
-static int16_t table_gain(const int16_t* table, uint32_t x) {
-  if (x <= 2) return table[x];
-  const int octave = mf_msb32(x);
-  const int16_t* coefficients = table + 4 * octave - 6;
+/* The table's gain at x. Branch-free, so that the channel loop vectorizes:
+ * x = 0 and 1 are octaves whose slope and curvature are zero; x = 2 is the
+ * start of octave 2, where the fit equals the table's entry. */
+static inline int16_t table_gain(const mf_pcan* restrict pcan, uint32_t x) {
+  const int32_t octave = mf_msb32_by_float(x);
   /* The 10 bits below the leading one, as the position inside the octave:
-   * x << (11 - octave) or x >> (octave - 11) as one 64-bit shift, since
-   * which way it goes varies with the data and a branch would mispredict. */
-  const int32_t frac = (int32_t)((((uint64_t)x << 11) >> octave) & 0x3FF);
-  int32_t result = ((int32_t)coefficients[2] * frac) >> 5;
-  result += (int32_t)((uint32_t)(int32_t)coefficients[1] << 5);
+   * x << (11 - octave) or x >> (octave - 11), each shift kept in range. */
+  const uint32_t up = x << (octave < 11 ? 11 - octave : 0);
+  const uint32_t down = x >> (octave > 11 ? octave - 11 : 0);
+  const int32_t frac = (int32_t)((octave < 11 ? up : down) & 0x3FF);
+  int32_t result = (pcan->octave_curvature[octave] * frac) >> 5;
+  result += (int32_t)((uint32_t)pcan->octave_slope[octave] << 5);
   result *= frac;
   result = (result + (1 << 14)) >> 15;
-  result += coefficients[0];
+  result += pcan->octave_value[octave];
   return mf_wrap16(result);
 }
 
 /* Compresses the Q12 signal-to-noise ratio to Q6: quadratic below 2, linear
- * above. */
-static uint32_t shrink(uint32_t snr) {
-  if (snr < (2u << MF_PCAN_SNR_BITS)) {
-    return (snr * snr) >> (2 + 2 * MF_PCAN_SNR_BITS - MF_PCAN_OUTPUT_BITS);
-  }
-  return (snr >> (MF_PCAN_SNR_BITS - MF_PCAN_OUTPUT_BITS)) -
-         (1u << MF_PCAN_OUTPUT_BITS);
+ * above. Both are computed and one picked, without a branch. */
+static inline uint32_t shrink(uint32_t snr) {
+  const uint32_t small = snr < (2u << MF_PCAN_SNR_BITS) ? snr : 0;
+  const uint32_t quadratic =
+      (small * small) >> (2 + 2 * MF_PCAN_SNR_BITS - MF_PCAN_OUTPUT_BITS);
+  const uint32_t linear = (snr >> (MF_PCAN_SNR_BITS - MF_PCAN_OUTPUT_BITS)) -
+                          (1u << MF_PCAN_OUTPUT_BITS);
+  return snr < (2u << MF_PCAN_SNR_BITS) ? quadratic : linear;
 }
 
-void mf_pcan_apply(const mf_pcan* pcan, const uint32_t* noise_estimate,
-                   uint32_t* signal) {
+MF_VECTOR_CLONES void mf_pcan_apply(const mf_pcan* restrict pcan,
+                                    const uint32_t* restrict noise_estimate,
+                                    uint32_t* restrict signal) {
   for (size_t i = 0; i < pcan->num_channels; ++i) {
     /* A negative table value widens with its sign, as it does on device. */
     const uint32_t gain =
-        (uint32_t)(int32_t)table_gain(pcan->table, noise_estimate[i]);
+        (uint32_t)(int32_t)table_gain(pcan, noise_estimate[i]);
     const uint32_t snr =
         (uint32_t)(((uint64_t)signal[i] * gain) >> pcan->snr_shift);
     signal[i] = shrink(snr);

@@ -16,6 +16,13 @@ typedef struct {
   size_t num_channels;
   int snr_shift;
   int16_t table[MF_PCAN_TABLE_SIZE];
+  /* The table again, one entry per octave (the position of x's highest set
+   * bit, 0..32), widened to 32 bits so that the per-channel lookups can be
+   * vector gathers: octaves 0 and 1 (x = 0 and 1) are their constant entries
+   * with zero slope and curvature. */
+  int32_t octave_value[MF_PCAN_TABLE_BITS + 1];
+  int32_t octave_slope[MF_PCAN_TABLE_BITS + 1];
+  int32_t octave_curvature[MF_PCAN_TABLE_BITS + 1];
 } mf_pcan;
 
 /* noise_bits: the fixed-point position of the noise estimate it reads
