@@ -64,6 +64,18 @@ static inline int32_t mf_msb32_by_float(uint32_t n) {
 #endif
 #endif
 
+/* A few steps have no form the auto-vectorizer finds (the FFT's transposition)
+ * and are written with x86 AVX2 intrinsics, taken when the CPU has AVX2
+ * (checked once, when the tables are built); every other target, and
+ * -DMF_X86_KERNELS=0, takes the plain C. Both give the same values. */
+#ifndef MF_X86_KERNELS
+#if defined(__GNUC__) && defined(__x86_64__)
+#define MF_X86_KERNELS 1
+#else
+#define MF_X86_KERNELS 0
+#endif
+#endif
+
 /* Two's complement wrap to 16 bits, as a 16-bit store does on every target we
  * build for; spelled out because the conversion is implementation-defined. */
 static inline int16_t mf_wrap16(int32_t x) {

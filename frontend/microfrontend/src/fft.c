@@ -6,6 +6,10 @@
 
 #include "bits.h"
 
+#if MF_X86_KERNELS
+#include <immintrin.h>
+#endif
+
 #define Q15_ONE 32767
 #define PI_DIGITS 3.141592653589793238462643383279502884197169399375105820974944
 
@@ -34,6 +38,30 @@ static void twiddle(size_t j, size_t n, int16_t* re, int16_t* im) {
   const double phase = -2 * PI_DIGITS * (double)j / (double)n;
   *re = q15_of(cos(phase));
   *im = q15_of(sin(phase));
+}
+
+/* Swaps the two base-4 digits of a number below 16. */
+static size_t swap_digits4(size_t x) { return (x % 4) * 4 + x / 4; }
+
+/* Whether the gather to slot order can take the vector transposition: the
+ * CPU has AVX2 and the gather is a 16 x 16 transposition with both indices
+ * digit-swapped (for half = 256 after two radix-4 stages, slot order is the
+ * base-4 digit reversal of the natural order). */
+static int is_transpose16(const uint32_t* slot_source, size_t half) {
+#if MF_X86_KERNELS
+  if (half != 256 || !__builtin_cpu_supports("avx2")) return 0;
+  for (size_t slot = 0; slot < half; ++slot) {
+    const size_t row = slot / 16, column = slot % 16;
+    if (slot_source[slot] != 16 * swap_digits4(column) + swap_digits4(row)) {
+      return 0;
+    }
+  }
+  return 1;
+#else
+  (void)slot_source;
+  (void)half;
+  return 0;
+#endif
 }
 
 int mf_fft_populate(mf_fft* fft, size_t input_size) {
@@ -81,6 +109,8 @@ int mf_fft_populate(mf_fft* fft, size_t input_size) {
     }
     fft->slot_source[slot] = (uint32_t)pos;
   }
+
+  fft->transpose16 = is_transpose16(fft->slot_source, half);
 
   /* Execution runs innermost level first. A level's butterflies use twiddle
    * k * stride for multiplier 1, 2 k * stride for 2 and so on, where stride is
@@ -391,6 +421,59 @@ static void load_frame(
   memset(im + filled, 0, (half - filled) * sizeof(int16_t));
 }
 
+#if MF_X86_KERNELS
+/* destination[16 i + j] = source[16 swap(j) + swap(i)]: the slot gather of a
+ * 256-point transform with two natural stages, as one 16 x 16 transposition
+ * whose source rows are read in swapped order and whose result rows are
+ * stored in swapped order. The transposition is the usual three rounds of
+ * interleaves (16-, 32-, 64-bit), which transpose 8 x 8 blocks within each
+ * 128-bit lane, and a final exchange of lanes. */
+__attribute__((target("avx2"))) static void transpose16(
+    const int16_t* source, int16_t* destination) {
+  __m256i row[16], a[16], b[16], column[16];
+  for (size_t j = 0; j < 16; ++j) {
+    row[j] = _mm256_loadu_si256(
+        (const __m256i*)(const void*)(source + 16 * swap_digits4(j)));
+  }
+  /* Rows 8 g .. 8 g + 7 form block g. */
+  for (size_t g = 0; g < 2; ++g) {
+    __m256i* r = row + 8 * g;
+    __m256i* pairs = a + 8 * g;
+    __m256i* quads = b + 8 * g;
+    for (size_t k = 0; k < 4; ++k) {
+      /* Columns 0-3 (and 8-11) then 4-7 (12-15) of rows 2k, 2k + 1. */
+      pairs[2 * k] = _mm256_unpacklo_epi16(r[2 * k], r[2 * k + 1]);
+      pairs[2 * k + 1] = _mm256_unpackhi_epi16(r[2 * k], r[2 * k + 1]);
+    }
+    for (size_t k = 0; k < 2; ++k) {
+      /* Rows 4k .. 4k + 3: columns 0-1, 2-3, 4-5, 6-7 (and 8 on). */
+      const __m256i* p = pairs + 4 * k;
+      quads[4 * k] = _mm256_unpacklo_epi32(p[0], p[2]);
+      quads[4 * k + 1] = _mm256_unpackhi_epi32(p[0], p[2]);
+      quads[4 * k + 2] = _mm256_unpacklo_epi32(p[1], p[3]);
+      quads[4 * k + 3] = _mm256_unpackhi_epi32(p[1], p[3]);
+    }
+    for (size_t k = 0; k < 4; ++k) {
+      /* Column 2k and 2k + 1 of the block's 8 rows: columns c and c + 8 in
+       * the low and high lane. */
+      column[8 * g + 2 * k] = _mm256_unpacklo_epi64(quads[k], quads[4 + k]);
+      column[8 * g + 2 * k + 1] =
+          _mm256_unpackhi_epi64(quads[k], quads[4 + k]);
+    }
+  }
+  for (size_t c = 0; c < 8; ++c) {
+    const __m256i low = _mm256_permute2x128_si256(column[c], column[8 + c],
+                                                  0x20);
+    const __m256i high = _mm256_permute2x128_si256(column[c], column[8 + c],
+                                                   0x31);
+    _mm256_storeu_si256((__m256i*)(void*)(destination + 16 * swap_digits4(c)),
+                        low);
+    _mm256_storeu_si256(
+        (__m256i*)(void*)(destination + 16 * swap_digits4(c + 8)), high);
+  }
+}
+#endif
+
 void mf_fft_compute(mf_fft* fft, const int16_t* frame, size_t frame_size,
                     int input_shift, int16_t* out_re, int16_t* out_im) {
   const size_t half = fft->half;
@@ -405,10 +488,18 @@ void mf_fft_compute(mf_fft* fft, const int16_t* frame, size_t frame_size,
   /* To slot order, where the remaining stages and the output live. */
   int16_t* restrict slot_re = fft->slot_re;
   int16_t* restrict slot_im = fft->slot_im;
-  const uint32_t* source = fft->slot_source;
-  for (size_t slot = 0; slot < half; ++slot) {
-    slot_re[slot] = re[source[slot]];
-    slot_im[slot] = im[source[slot]];
+#if MF_X86_KERNELS
+  if (fft->transpose16) {
+    transpose16(re, slot_re);
+    transpose16(im, slot_im);
+  } else
+#endif
+  {
+    const uint32_t* source = fft->slot_source;
+    for (size_t slot = 0; slot < half; ++slot) {
+      slot_re[slot] = re[source[slot]];
+      slot_im[slot] = im[source[slot]];
+    }
   }
   re = slot_re;
   im = slot_im;

@@ -39,6 +39,10 @@ typedef struct {
   size_t num_natural;  /* stages run before the gather to slot order */
   mf_fft_stage stages[MF_FFT_MAX_STAGES]; /* in execution order */
   uint32_t* slot_source;  /* [half]: natural position feeding each slot */
+  /* The gather to slot order is a 16 x 16 transposition (half = 256 with two
+   * natural stages, the 16 kHz frames of 17 to 32 ms) and the CPU can do it
+   * with vector shuffles; see transpose16(). */
+  int transpose16;
   int16_t split_scale;    /* 32767 / 2 */
   int16_t* split_re;      /* [half / 2]: twiddles that split the packed */
   int16_t* split_im;      /* real transform into its spectrum */
