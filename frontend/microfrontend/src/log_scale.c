@@ -29,15 +29,19 @@ static const int32_t kLog2Correction[(1 << LOG_SEGMENTS_LOG2) + 1] = {
  * are computed and one picked, so that the channel loop has no branch. */
 static inline uint32_t log2_fraction(uint32_t x, uint32_t log2x) {
   const uint32_t frac = x - ((uint32_t)1 << log2x);
-  const uint32_t up = frac << (log2x < LOG_SCALE_LOG2 ? LOG_SCALE_LOG2 - log2x : 0);
-  const uint32_t down = frac >> (log2x > LOG_SCALE_LOG2 ? log2x - LOG_SCALE_LOG2 : 0);
+  const uint32_t up =
+      frac << (log2x < LOG_SCALE_LOG2 ? LOG_SCALE_LOG2 - log2x : 0);
+  const uint32_t down =
+      frac >> (log2x > LOG_SCALE_LOG2 ? log2x - LOG_SCALE_LOG2 : 0);
   const int32_t scaled = (int32_t)(log2x < LOG_SCALE_LOG2 ? up : down);
-  const uint32_t segment = (uint32_t)scaled >> (LOG_SCALE_LOG2 - LOG_SEGMENTS_LOG2);
+  const uint32_t segment =
+      (uint32_t)scaled >> (LOG_SCALE_LOG2 - LOG_SEGMENTS_LOG2);
   const uint32_t segment_unit = LOG_SCALE >> LOG_SEGMENTS_LOG2;
   const int32_t c0 = kLog2Correction[segment];
   const int32_t c1 = kLog2Correction[segment + 1];
   const int32_t segment_base = (int32_t)(segment_unit * segment);
-  const int32_t interpolated = ((c1 - c0) * (scaled - segment_base)) >> LOG_SCALE_LOG2;
+  const int32_t interpolated =
+      ((c1 - c0) * (scaled - segment_base)) >> LOG_SCALE_LOG2;
   return (uint32_t)(scaled + c0 + interpolated);
 }
 
