@@ -40,8 +40,10 @@ static void twiddle(size_t j, size_t n, int16_t* re, int16_t* im) {
   *im = q15_of(sin(phase));
 }
 
+#if MF_X86_KERNELS
 /* Swaps the two base-4 digits of a number below 16. */
 static size_t swap_digits4(size_t x) { return (x % 4) * 4 + x / 4; }
+#endif
 
 /* Whether the gather to slot order can take the vector transposition: the
  * CPU has AVX2 and the gather is a 16 x 16 transposition with both indices
@@ -49,7 +51,7 @@ static size_t swap_digits4(size_t x) { return (x % 4) * 4 + x / 4; }
  * base-4 digit reversal of the natural order). */
 static int is_transpose16(const uint32_t* slot_source, size_t half) {
 #if MF_X86_KERNELS
-  if (half != 256 || !__builtin_cpu_supports("avx2")) return 0;
+  if (half != 256) return 0;
   for (size_t slot = 0; slot < half; ++slot) {
     const size_t row = slot / 16, column = slot % 16;
     if (slot_source[slot] != 16 * swap_digits4(column) + swap_digits4(row)) {
@@ -110,7 +112,10 @@ int mf_fft_populate(mf_fft* fft, size_t input_size) {
     fft->slot_source[slot] = (uint32_t)pos;
   }
 
-  fft->transpose16 = is_transpose16(fft->slot_source, half);
+#if MF_X86_KERNELS
+  fft->avx2 = __builtin_cpu_supports("avx2") != 0;
+#endif
+  fft->transpose16 = fft->avx2 && is_transpose16(fft->slot_source, half);
 
   /* Execution runs innermost level first. A level's butterflies use twiddle
    * k * stride for multiplier 1, 2 k * stride for 2 and so on, where stride is
@@ -308,16 +313,146 @@ static void radix4_run_rows(int16_t* restrict r0, int16_t* restrict i0,
   }
 }
 
+#if MF_X86_KERNELS
+#define AVX2 __attribute__((target("avx2")))
+#define LOAD16(p) _mm256_loadu_si256((const __m256i*)(const void*)(p))
+#define STORE16(p, v) _mm256_storeu_si256((__m256i*)(void*)(p), (v))
+
+/* A twiddle as the 16-bit pairs that pmaddwd multiplies (re, im) pairs by:
+ * (w_re, -w_im) gives the real part, (w_im, w_re) the imaginary one; low and
+ * high for the pairs that unpacklo and unpackhi form. -w_im fits 16 bits:
+ * twiddles are at least -32767. */
+typedef struct {
+  __m256i re_low, re_high, im_low, im_high;
+} twiddle_pairs;
+
+AVX2 static inline twiddle_pairs shared_pairs(int16_t w_re, int16_t w_im) {
+  const uint32_t re = (uint16_t)w_re | (uint32_t)(uint16_t)mf_wrap16(-w_im)
+                                           << 16;
+  const uint32_t im = (uint16_t)w_im | (uint32_t)(uint16_t)w_re << 16;
+  twiddle_pairs w;
+  w.re_low = w.re_high = _mm256_set1_epi32((int32_t)re);
+  w.im_low = w.im_high = _mm256_set1_epi32((int32_t)im);
+  return w;
+}
+
+AVX2 static inline twiddle_pairs row_pairs(const int16_t* w_re,
+                                           const int16_t* w_im) {
+  const __m256i re = LOAD16(w_re);
+  const __m256i im = LOAD16(w_im);
+  const __m256i minus_im = _mm256_sub_epi16(_mm256_setzero_si256(), im);
+  twiddle_pairs w;
+  w.re_low = _mm256_unpacklo_epi16(re, minus_im);
+  w.re_high = _mm256_unpackhi_epi16(re, minus_im);
+  w.im_low = _mm256_unpacklo_epi16(im, re);
+  w.im_high = _mm256_unpackhi_epi16(im, re);
+  return w;
+}
+
+/* round_q15 of 8 32-bit sums, kept to their low 16 bits (the wrap). */
+AVX2 static inline __m256i round_q15_low(__m256i sum) {
+  const __m256i rounded = _mm256_srai_epi32(
+      _mm256_add_epi32(sum, _mm256_set1_epi32(1 << 14)), 15);
+  return _mm256_and_si256(rounded, _mm256_set1_epi32(0xFFFF));
+}
+
+/* CMUL_RE and CMUL_IM of 16 lanes. unpacklo/hi take lanes 0-3 and 8-11,
+ * then 4-7 and 12-15; packus of the two puts them back in order. */
+AVX2 static inline void cmul16(__m256i re, __m256i im, const twiddle_pairs* w,
+                               __m256i* out_re, __m256i* out_im) {
+  const __m256i low = _mm256_unpacklo_epi16(re, im);
+  const __m256i high = _mm256_unpackhi_epi16(re, im);
+  *out_re = _mm256_packus_epi32(
+      round_q15_low(_mm256_madd_epi16(low, w->re_low)),
+      round_q15_low(_mm256_madd_epi16(high, w->re_high)));
+  *out_im = _mm256_packus_epi32(
+      round_q15_low(_mm256_madd_epi16(low, w->im_low)),
+      round_q15_low(_mm256_madd_epi16(high, w->im_high)));
+}
+
+/* butterfly4 on 16 lanes at offset j of each row; w holds multipliers 1-3. */
+AVX2 static inline void butterfly4_x16(int16_t* r0, int16_t* i0, int16_t* r1,
+                                       int16_t* i1, int16_t* r2, int16_t* i2,
+                                       int16_t* r3, int16_t* i3, size_t j,
+                                       __m256i scale,
+                                       const twiddle_pairs* w) {
+  const __m256i ar = _mm256_mulhrs_epi16(LOAD16(r0 + j), scale);
+  const __m256i ai = _mm256_mulhrs_epi16(LOAD16(i0 + j), scale);
+  const __m256i br = _mm256_mulhrs_epi16(LOAD16(r1 + j), scale);
+  const __m256i bi = _mm256_mulhrs_epi16(LOAD16(i1 + j), scale);
+  const __m256i cr = _mm256_mulhrs_epi16(LOAD16(r2 + j), scale);
+  const __m256i ci = _mm256_mulhrs_epi16(LOAD16(i2 + j), scale);
+  const __m256i dr = _mm256_mulhrs_epi16(LOAD16(r3 + j), scale);
+  const __m256i di = _mm256_mulhrs_epi16(LOAD16(i3 + j), scale);
+  __m256i br_w, bi_w, cr_w, ci_w, dr_w, di_w;
+  cmul16(br, bi, &w[0], &br_w, &bi_w);
+  cmul16(cr, ci, &w[1], &cr_w, &ci_w);
+  cmul16(dr, di, &w[2], &dr_w, &di_w);
+  const __m256i a_minus_c_r = _mm256_sub_epi16(ar, cr_w);
+  const __m256i a_minus_c_i = _mm256_sub_epi16(ai, ci_w);
+  const __m256i a_plus_c_r = _mm256_add_epi16(ar, cr_w);
+  const __m256i a_plus_c_i = _mm256_add_epi16(ai, ci_w);
+  const __m256i b_plus_d_r = _mm256_add_epi16(br_w, dr_w);
+  const __m256i b_plus_d_i = _mm256_add_epi16(bi_w, di_w);
+  const __m256i b_minus_d_r = _mm256_sub_epi16(br_w, dr_w);
+  const __m256i b_minus_d_i = _mm256_sub_epi16(bi_w, di_w);
+  STORE16(r2 + j, _mm256_sub_epi16(a_plus_c_r, b_plus_d_r));
+  STORE16(i2 + j, _mm256_sub_epi16(a_plus_c_i, b_plus_d_i));
+  STORE16(r0 + j, _mm256_add_epi16(a_plus_c_r, b_plus_d_r));
+  STORE16(i0 + j, _mm256_add_epi16(a_plus_c_i, b_plus_d_i));
+  STORE16(r1 + j, _mm256_add_epi16(a_minus_c_r, b_minus_d_i));
+  STORE16(i1 + j, _mm256_sub_epi16(a_minus_c_i, b_minus_d_r));
+  STORE16(r3 + j, _mm256_sub_epi16(a_minus_c_r, b_minus_d_i));
+  STORE16(i3 + j, _mm256_add_epi16(a_minus_c_i, b_minus_d_r));
+}
+
+/* radix4_run_shared and radix4_run_rows for n a multiple of 16. */
+AVX2 static void radix4_run_shared_avx2(int16_t* r0, int16_t* i0, int16_t* r1,
+                                        int16_t* i1, int16_t* r2, int16_t* i2,
+                                        int16_t* r3, int16_t* i3, size_t n,
+                                        int16_t scale, const int16_t* w) {
+  const twiddle_pairs pairs[3] = {shared_pairs(w[0], w[1]),
+                                  shared_pairs(w[2], w[3]),
+                                  shared_pairs(w[4], w[5])};
+  const __m256i factor = _mm256_set1_epi16(scale);
+  for (size_t j = 0; j < n; j += 16) {
+    butterfly4_x16(r0, i0, r1, i1, r2, i2, r3, i3, j, factor, pairs);
+  }
+}
+
+AVX2 static void radix4_run_rows_avx2(int16_t* r0, int16_t* i0, int16_t* r1,
+                                      int16_t* i1, int16_t* r2, int16_t* i2,
+                                      int16_t* r3, int16_t* i3, size_t n,
+                                      int16_t scale, const int16_t* w) {
+  const __m256i factor = _mm256_set1_epi16(scale);
+  for (size_t k = 0; k < n; k += 16) {
+    const twiddle_pairs pairs[3] = {row_pairs(w + k, w + n + k),
+                                    row_pairs(w + 2 * n + k, w + 3 * n + k),
+                                    row_pairs(w + 4 * n + k, w + 5 * n + k)};
+    butterfly4_x16(r0, i0, r1, i1, r2, i2, r3, i3, k, factor, pairs);
+  }
+}
+#endif
+
 /* Natural order: a butterfly's inputs are `groups` apart, and each block of
  * radix * groups values shares the twiddles of its block number. */
 static void natural_stage(int16_t* re, int16_t* im, size_t n,
-                          const mf_fft_stage* stage) {
+                          const mf_fft_stage* stage, int avx2) {
+  (void)avx2;
+  (void)avx2; /* without the x86 kernels */
   const size_t p = stage->groups;
   const size_t block = stage->radix * p;
   for (size_t b = 0; b < n / block; ++b) {
     int16_t* r = re + b * block;
     int16_t* i = im + b * block;
     const int16_t* w = stage->twiddles + 2 * (stage->radix - 1) * b;
+#if MF_X86_KERNELS
+    if (avx2 && stage->radix == 4 && p % 16 == 0) {
+      radix4_run_shared_avx2(r, i, r + p, i + p, r + 2 * p, i + 2 * p,
+                             r + 3 * p, i + 3 * p, p, stage->scale, w);
+      continue;
+    }
+#endif
     if (stage->radix == 4) {
       radix4_run_shared(r, i, r + p, i + p, r + 2 * p, i + 2 * p, r + 3 * p,
                         i + 3 * p, p, stage->scale, w);
@@ -330,12 +465,21 @@ static void natural_stage(int16_t* re, int16_t* im, size_t n,
 /* Slot order: a butterfly's inputs are `span` apart and a group runs along
  * the twiddle rows. */
 static void slot_stage(int16_t* re, int16_t* im, size_t n,
-                       const mf_fft_stage* stage) {
+                       const mf_fft_stage* stage, int avx2) {
+  (void)avx2;
   const size_t span = stage->span;
   const size_t block = stage->radix * span;
   for (size_t base = 0; base < n; base += block) {
     int16_t* r = re + base;
     int16_t* i = im + base;
+#if MF_X86_KERNELS
+    if (avx2 && stage->radix == 4 && span % 16 == 0) {
+      radix4_run_rows_avx2(r, i, r + span, i + span, r + 2 * span,
+                           i + 2 * span, r + 3 * span, i + 3 * span, span,
+                           stage->scale, stage->twiddles);
+      continue;
+    }
+#endif
     if (stage->radix == 4) {
       radix4_run_rows(r, i, r + span, i + span, r + 2 * span, i + 2 * span,
                       r + 3 * span, i + 3 * span, span, stage->scale,
@@ -371,6 +515,9 @@ static inline void split_bin(const int16_t* re, const int16_t* im,
   out_im[half - k] = mf_wrap16((tw_i - sum_i) >> 1);
 }
 
+/* Bins per vector iteration of the split: 16 lanes of int16 in AVX2. */
+#define SPLIT_RUN 16
+
 /* Splits the packed transform of the even/odd samples into the spectrum of
  * the real frame: bins 0..half from p[k] and conj(p[half - k]). */
 MF_NOINLINE MF_VECTOR_CLONES
@@ -391,7 +538,22 @@ static void split(const int16_t* restrict re,
    * so that its forward and mirrored stores never meet, which lets it
    * vectorize. */
   const size_t quarter = half / 2;
-  for (size_t k = 1; k < quarter; ++k) {
+  /* In whole vectors of SPLIT_RUN bins: a remainder would run bin by bin,
+   * which costs more than the whole vector loop (127 bins at half = 256).
+   * The last run is moved back to end at the quarter instead; the bins it
+   * computes again get the same values. */
+  size_t k = 1;
+  if (quarter > SPLIT_RUN) {
+    for (;; k += SPLIT_RUN) {
+      if (k + SPLIT_RUN > quarter) k = quarter - SPLIT_RUN;
+      for (size_t j = k; j < k + SPLIT_RUN; ++j) {
+        split_bin(re, im, scale, w_re, w_im, half, j, out_re, out_im);
+      }
+      if (k + SPLIT_RUN == quarter) break;
+    }
+    k = quarter;
+  }
+  for (; k < quarter; ++k) {
     split_bin(re, im, scale, w_re, w_im, half, k, out_re, out_im);
   }
   split_bin(re, im, scale, w_re, w_im, half, quarter, out_re, out_im);
@@ -483,7 +645,7 @@ void mf_fft_compute(mf_fft* fft, const int16_t* frame, size_t frame_size,
 
   size_t s = 0;
   for (; s < fft->num_natural; ++s) {
-    natural_stage(re, im, half, &fft->stages[s]);
+    natural_stage(re, im, half, &fft->stages[s], fft->avx2);
   }
   /* To slot order, where the remaining stages and the output live. */
   int16_t* restrict slot_re = fft->slot_re;
@@ -503,7 +665,9 @@ void mf_fft_compute(mf_fft* fft, const int16_t* frame, size_t frame_size,
   }
   re = slot_re;
   im = slot_im;
-  for (; s < fft->num_stages; ++s) slot_stage(re, im, half, &fft->stages[s]);
+  for (; s < fft->num_stages; ++s) {
+    slot_stage(re, im, half, &fft->stages[s], fft->avx2);
+  }
 
   split(re, im, half, fft->split_scale, fft->split_re, fft->split_im, out_re,
         out_im);

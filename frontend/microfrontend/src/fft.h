@@ -39,6 +39,10 @@ typedef struct {
   size_t num_natural;  /* stages run before the gather to slot order */
   mf_fft_stage stages[MF_FFT_MAX_STAGES]; /* in execution order */
   uint32_t* slot_source;  /* [half]: natural position feeding each slot */
+  /* The CPU has AVX2 (and the build its kernels): runs of 16 radix-4
+   * butterflies take the AVX2 kernel, whose complex products are 16-bit
+   * multiply-adds (pmaddwd). */
+  int avx2;
   /* The gather to slot order is a 16 x 16 transposition (half = 256 with two
    * natural stages, the 16 kHz frames of 17 to 32 ms) and the CPU can do it
    * with vector shuffles; see transpose16(). */
