@@ -515,6 +515,62 @@ static inline void split_bin(const int16_t* re, const int16_t* im,
   out_im[half - k] = mf_wrap16((tw_i - sum_i) >> 1);
 }
 
+#if MF_X86_KERNELS
+/* Reverses the order of 16 int16 lanes. */
+AVX2 static inline __m256i reverse16(__m256i x) {
+  const __m256i in_lane = _mm256_shuffle_epi8(
+      x, _mm256_setr_epi8(14, 15, 12, 13, 10, 11, 8, 9, 6, 7, 4, 5, 2, 3, 0,
+                          1, 14, 15, 12, 13, 10, 11, 8, 9, 6, 7, 4, 5, 2, 3,
+                          0, 1));
+  return _mm256_permute4x64_epi64(in_lane, 0x4E);
+}
+
+/* (a + b) >> 1 and (a - b) >> 1 as computed in 32 bits, for 16-bit a and b:
+ * halves and the carry of the low bits, which never leave 16 bits. */
+AVX2 static inline __m256i half_sum16(__m256i a, __m256i b) {
+  const __m256i carry = _mm256_and_si256(_mm256_and_si256(a, b),
+                                         _mm256_set1_epi16(1));
+  return _mm256_add_epi16(
+      _mm256_add_epi16(_mm256_srai_epi16(a, 1), _mm256_srai_epi16(b, 1)),
+      carry);
+}
+
+AVX2 static inline __m256i half_difference16(__m256i a, __m256i b) {
+  const __m256i borrow = _mm256_and_si256(_mm256_andnot_si256(a, b),
+                                          _mm256_set1_epi16(1));
+  return _mm256_sub_epi16(
+      _mm256_sub_epi16(_mm256_srai_epi16(a, 1), _mm256_srai_epi16(b, 1)),
+      borrow);
+}
+
+/* split_bin for bins k .. k + 15 (all below half / 2). */
+AVX2 static void split_run16_avx2(const int16_t* re, const int16_t* im,
+                                  int16_t scale, const int16_t* w_re,
+                                  const int16_t* w_im, size_t half, size_t k,
+                                  int16_t* out_re, int16_t* out_im) {
+  const __m256i factor = _mm256_set1_epi16(scale);
+  const size_t mirror = half - k - 15; /* lowest of bins half - k - 15.. */
+  const __m256i pk_r = _mm256_mulhrs_epi16(LOAD16(re + k), factor);
+  const __m256i pk_i = _mm256_mulhrs_epi16(LOAD16(im + k), factor);
+  const __m256i pnk_r =
+      _mm256_mulhrs_epi16(reverse16(LOAD16(re + mirror)), factor);
+  const __m256i pnk_i = _mm256_mulhrs_epi16(
+      _mm256_sub_epi16(_mm256_setzero_si256(), reverse16(LOAD16(im + mirror))),
+      factor);
+  const __m256i sum_r = _mm256_add_epi16(pk_r, pnk_r);
+  const __m256i sum_i = _mm256_add_epi16(pk_i, pnk_i);
+  const __m256i diff_r = _mm256_sub_epi16(pk_r, pnk_r);
+  const __m256i diff_i = _mm256_sub_epi16(pk_i, pnk_i);
+  const twiddle_pairs w = row_pairs(w_re + k - 1, w_im + k - 1);
+  __m256i tw_r, tw_i;
+  cmul16(diff_r, diff_i, &w, &tw_r, &tw_i);
+  STORE16(out_re + k, half_sum16(sum_r, tw_r));
+  STORE16(out_im + k, half_sum16(sum_i, tw_i));
+  STORE16(out_re + mirror, reverse16(half_difference16(sum_r, tw_r)));
+  STORE16(out_im + mirror, reverse16(half_difference16(tw_i, sum_i)));
+}
+#endif
+
 /* Bins per vector iteration of the split: 16 lanes of int16 in AVX2. */
 #define SPLIT_RUN 16
 
@@ -527,7 +583,8 @@ static void split(const int16_t* restrict re,
                               const int16_t* restrict w_re,
                               const int16_t* restrict w_im,
                               int16_t* restrict out_re,
-                              int16_t* restrict out_im) {
+                              int16_t* restrict out_im, int avx2) {
+  (void)avx2; /* without the x86 kernels */
   const int16_t dc_re = scale_down(re[0], scale);
   const int16_t dc_im = scale_down(im[0], scale);
   out_re[0] = mf_wrap16(dc_re + dc_im);
@@ -546,8 +603,15 @@ static void split(const int16_t* restrict re,
   if (quarter > SPLIT_RUN) {
     for (;; k += SPLIT_RUN) {
       if (k + SPLIT_RUN > quarter) k = quarter - SPLIT_RUN;
-      for (size_t j = k; j < k + SPLIT_RUN; ++j) {
-        split_bin(re, im, scale, w_re, w_im, half, j, out_re, out_im);
+#if MF_X86_KERNELS
+      if (avx2) {
+        split_run16_avx2(re, im, scale, w_re, w_im, half, k, out_re, out_im);
+      } else
+#endif
+      {
+        for (size_t j = k; j < k + SPLIT_RUN; ++j) {
+          split_bin(re, im, scale, w_re, w_im, half, j, out_re, out_im);
+        }
       }
       if (k + SPLIT_RUN == quarter) break;
     }
@@ -670,5 +734,5 @@ void mf_fft_compute(mf_fft* fft, const int16_t* frame, size_t frame_size,
   }
 
   split(re, im, half, fft->split_scale, fft->split_re, fft->split_im, out_re,
-        out_im);
+        out_im, fft->avx2);
 }
