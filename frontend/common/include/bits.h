@@ -64,10 +64,12 @@ static inline int32_t mf_msb32_by_float(uint32_t n) {
 #endif
 #endif
 
-/* A few steps have no form the auto-vectorizer finds (the FFT's transposition)
- * and are written with x86 AVX2 intrinsics, taken when the CPU has AVX2
- * (checked once, when the tables are built); every other target, and
- * -DMF_X86_KERNELS=0, takes the plain C. Both give the same values. */
+/* The FFT's hot steps have forms the auto-vectorizer does not find (a 16 x 16
+ * transposition, complex products as 16-bit multiply-adds, mirrored bins) and
+ * are also written with x86 AVX2 intrinsics, taken when the CPU has AVX2
+ * (checked once, when the tables are built); other CPUs and targets, and
+ * builds with -DMF_X86_KERNELS=0, take the plain C. Both give the same
+ * values. */
 #ifndef MF_X86_KERNELS
 #if defined(__GNUC__) && defined(__x86_64__)
 #define MF_X86_KERNELS 1

@@ -113,6 +113,7 @@ int mf_fft_populate(mf_fft* fft, size_t input_size) {
   }
 
 #if MF_X86_KERNELS
+  __builtin_cpu_init();
   fft->avx2 = __builtin_cpu_supports("avx2") != 0;
 #endif
   fft->transpose16 = fft->avx2 && is_transpose16(fft->slot_source, half);
