@@ -1,6 +1,6 @@
 /* What the C libraries share (the microfrontend's stages and the phase
  * vocoder): bit helpers, the attribute that builds a hot loop for AVX2 too,
- * and the 16-bit wrap. Private to the libraries: no public header includes
+ * the switch of the FFT's AVX2 kernels, and the 16-bit wrap. Private to the libraries: no public header includes
  * it, and CMake gives it only to the libraries and their tests. */
 #ifndef FRONTEND_COMMON_BITS_H_
 #define FRONTEND_COMMON_BITS_H_
