@@ -182,7 +182,8 @@ load average {load_before:.1f} when it started and {os.getloadavg()[0]:.1f} when
 (98 frames); all run interleaved, {args.rounds} rounds of {args.clips} clips, each round starting
 with the next contender; the output of ours with `arithmetic="tf_op"` equals the TF op's (the
 arithmetic changes only start-up tables). With GCC on x86-64 Linux the C library carries AVX2
-copies of its vector loops, picked at load time on CPUs that have AVX2.
+copies of its vector loops, picked at load time on CPUs that have AVX2; with GCC or Clang on
+x86-64 the FFT's transposition, butterflies and split take AVX2 kernels on such CPUs.
 
 {table}
 """,
