@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from parallel_audio.random_streams import Stream, random_generator
+from parallel_audio.sharding import shard_rows
 from parallel_audio.validation import LAST_BATCH_MODES
 
 __all__ = ["BatchTask", "BatchTasks", "EpochPlan"]
@@ -94,6 +95,11 @@ class EpochPlan:
         When ``batch_size`` does not divide ``samples``: a last batch of the samples left, or
         a full one whose missing samples repeat the start of the epoch's order (cycling
         through it again if the batch is larger than the dataset).
+    shard_index, num_shards : int
+        Which rows of every batch the plan holds: shard ``p`` of ``n`` holds rows
+        ``[p * m // n, (p + 1) * m // n)`` of a batch of ``m`` rows
+        (:func:`~parallel_audio.sharding.shard_rows`); the default, shard 0 of 1, all of them.
+        The batches themselves, and every sample's stream, do not depend on the shards.
 
     Examples
     --------
@@ -107,6 +113,8 @@ class EpochPlan:
     seed: int
     shuffle: bool = False
     last_batch: str = "short"
+    shard_index: int = 0
+    num_shards: int = 1
     # Computed orders, by epoch: a cache, neither compared nor pickled.
     _orders: dict[int, np.ndarray] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -123,6 +131,10 @@ class EpochPlan:
         if self.last_batch not in LAST_BATCH_MODES:
             raise ValueError(
                 f"last_batch must be one of {LAST_BATCH_MODES}, got {self.last_batch!r}"
+            )
+        if not 0 <= self.shard_index < self.num_shards:
+            raise ValueError(
+                f"shard_index must be in [0, {self.num_shards}), got {self.shard_index}"
             )
 
     def __getstate__(self) -> dict:
@@ -148,7 +160,7 @@ class EpochPlan:
     def sample_count(self) -> int:
         """Samples one epoch yields: the sum of its batch sizes."""
         last = len(self) - 1
-        return last * self.batch_size + int(self.positions(last).size)
+        return last * int(self.positions(0).size) + int(self.positions(last).size)
 
     def order(self, epoch: int) -> np.ndarray:
         """Return the sample ids in the order epoch ``epoch`` visits them."""
@@ -166,7 +178,8 @@ class EpochPlan:
     def positions(self, batch_index: int) -> np.ndarray:
         """Return the positions in the epoch's order that batch ``batch_index`` holds.
 
-        Positions past ``samples`` (``last_batch="repeat"``) wrap around the order.
+        Positions past ``samples`` (``last_batch="repeat"``) wrap around the order. A shard's
+        plan holds its rows of the batch only.
         """
         if not 0 <= batch_index < len(self):
             raise IndexError(f"batch {batch_index} is out of range: {len(self)} batches per epoch")
@@ -174,7 +187,7 @@ class EpochPlan:
         stop = start + self.batch_size
         if self.last_batch == "short":
             stop = min(stop, self.samples)
-        return np.arange(start, stop)
+        return np.arange(start, stop)[shard_rows(stop - start, self.shard_index, self.num_shards)]
 
     def batch_sample_ids(self, epoch: int, batch_index: int) -> np.ndarray:
         """Return the ids of the samples in batch ``batch_index`` of ``epoch``."""

@@ -13,12 +13,13 @@ import numpy as np
 
 from parallel_audio import keras_errors
 from parallel_audio.epoch_plan import BatchTasks, EpochPlan
-from parallel_audio.errors import WorkerError
+from parallel_audio.errors import SettingsError, WorkerError
 from parallel_audio.pipeline import ComputeBatch
 from parallel_audio.pool.options import PoolOptions, resolve_num_workers
 from parallel_audio.pool.scheduler import BatchScheduler
 from parallel_audio.process_params import ParallelProcessParams
 from parallel_audio.sample_runtime import SampleRuntime
+from parallel_audio.sharding import check_shard
 from parallel_audio.validation import LAST_BATCH_MODES
 
 if TYPE_CHECKING:
@@ -142,6 +143,7 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         clips: ClipStore | None = None,
         pair_transforms: str = "geometric",
         target_frontend: bool = False,
+        shard: tuple[int, int] = (0, 1),
     ) -> None:
         # The generator's own pool does the work; Keras' workers stay off.
         super().__init__(workers=1, use_multiprocessing=False)
@@ -165,6 +167,8 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         self.epoch = 0
         self.batch_index = 0
         self._closed = False
+        # Which rows of each global batch this iterator serves (all of them: (0, 1)).
+        self.shard_index, self.num_shards = shard
         # Normally flow_from_directory's snapshot already; a live generator is frozen here.
         self.generator = generator if generator.is_snapshot else generator.snapshot()
         generator = self.generator
@@ -204,6 +208,8 @@ class ParallelAudioIterator(keras.utils.PyDataset):
             seed=seed,
             shuffle=shuffle,
             last_batch=last_batch,
+            shard_index=self.shard_index,
+            num_shards=self.num_shards,
         )
         self.tasks = BatchTasks(
             self.plan, self.filenames, self.classes, **self._per_sample_fields()
@@ -265,6 +271,82 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         if index.target_filenames is not None:
             fields["targets"] = index.target_filenames
         return fields
+
+    def shard(self, index: int, count: int) -> ParallelAudioIterator:
+        """Return the iterator of shard ``index`` of ``count``: its rows of every batch.
+
+        Global batch ``b`` of an epoch is the same whatever ``count`` is (its samples and
+        their augmentation come from ``(seed, epoch, sample id)``); shard ``p`` serves its rows
+        ``[p * B // count, (p + 1) * B // count)``, where ``B`` is the batch's size. The
+        ``count`` shards of a step are thus disjoint and together make the global batch, bit
+        for bit, in its order: each of ``count`` hosts computes and trains on its own part.
+        The shard has the same number of batches per epoch, the same seed and epoch, and its
+        own workers (or executor) computing only its rows; this iterator's workers are left
+        idle, so close it if only shards are used.
+
+        With Keras' ``keras.distribution.DataParallel(auto_shard_dataset=False)`` pass
+        ``train.shard(distribution.data_shard_id, distribution.num_processes)``; with
+        ``tf.distribute``, ``strategy.distribute_datasets_from_function(lambda ctx:
+        train.shard(ctx.input_pipeline_id, ctx.num_input_pipelines).as_tf_dataset())``.
+
+        A batch function (``get_batch_function``) receives the shard's files only, and
+        per-sample callbacks see the sample's position within the shard's rows.
+
+        Parameters
+        ----------
+        index : int
+            This shard, in ``[0, count)``.
+        count : int
+            The number of shards; it must divide ``batch_size``.
+
+        Returns
+        -------
+        ParallelAudioIterator
+            Its ``batch_size`` stays the global batch's; its batches hold
+            ``batch_size // count`` rows (the last one of a ``last_batch="short"`` epoch,
+            its share of what is left). ``shard_index`` and ``num_shards`` say which shard
+            it is.
+
+        Raises
+        ------
+        SettingsError
+            If ``count`` does not divide ``batch_size``, ``index`` is not in ``[0, count)``,
+            the last batch has fewer samples than there are shards, or this iterator is
+            already a shard.
+
+        Examples
+        --------
+        >>> rank, workers = 0, 2  # this host, and how many take part
+        >>> part = train.shard(rank, workers)  # doctest: +SKIP
+        """
+        if self.num_shards != 1:
+            raise SettingsError(
+                f"this iterator is already shard {self.shard_index} of {self.num_shards}; "
+                "call shard() on the unsharded iterator"
+            )
+        if self._clips is not None:
+            raise SettingsError(
+                "shard() of an iterator over clips in memory (flow()) is not supported: the "
+                "clips belong to this iterator; call flow() on each host instead"
+            )
+        last_rows = int(self.plan.positions(len(self) - 1).size)
+        check_shard(index, count, batch_size=self.batch_size, last_batch_rows=last_rows)
+        shard = ParallelAudioIterator(
+            self.generator,
+            self.index,
+            class_mode=self.class_mode,
+            batch_size=self.batch_size,
+            shuffle=self.shuffle,
+            seed=self.seed,
+            subset=self.subset,
+            last_batch=self.last_batch,
+            runtime=self.process_params.sample_runtime,
+            pair_transforms=self.process_params.pair_transforms,
+            target_frontend=self.process_params.target_frontend,
+            shard=(int(index), int(count)),
+        )
+        shard.epoch = self.epoch
+        return shard
 
     def batch(self, batch_index: int, epoch: int | None = None) -> Any:
         """Return batch ``batch_index`` of ``epoch`` (default: the current epoch).
@@ -414,7 +496,11 @@ class ParallelAudioIterator(keras.utils.PyDataset):
     def as_tf_dataset(self):
         """Return the batches as a ``tf.data.Dataset`` with a fixed signature (for tf.distribute).
 
-        Each pass over the dataset is one epoch and advances the iterator's epoch.
+        Each pass over the dataset is one epoch and advances the iterator's epoch. The
+        dataset of a shard (:meth:`shard`) has TensorFlow's auto-sharding turned off: it is
+        this host's part already, and under ``MultiWorkerMirroredStrategy`` the AUTO policy
+        would otherwise fall back to sharding by element, so that every host computed every
+        batch only to keep a part of it.
         """
         import tensorflow as tf
 
@@ -444,4 +530,11 @@ class ParallelAudioIterator(keras.utils.PyDataset):
                 yield self.batch(i)
             self.on_epoch_end()
 
-        return tf.data.Dataset.from_generator(one_epoch, output_signature=signature)
+        dataset = tf.data.Dataset.from_generator(one_epoch, output_signature=signature)
+        if self.num_shards > 1:
+            options = tf.data.Options()
+            options.experimental_distribute.auto_shard_policy = (
+                tf.data.experimental.AutoShardPolicy.OFF
+            )
+            dataset = dataset.with_options(options)
+        return dataset
