@@ -493,6 +493,38 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         """Return the next batch of the current loop; ``StopIteration`` after the last."""
         return self.__next__()
 
+    def to_ray_dataset(self, epoch: int | None = None, *, max_actors: int | None = None) -> Any:
+        """Return an epoch's batches as a ``ray.data.Dataset``, in this iterator's order.
+
+        For Ray Data and Ray Train: rows are samples with columns ``x``, ``y`` (unless
+        ``class_mode`` is None) and ``sample_weight`` (when batches carry one), in plan
+        order; ``iter_batches``, ``iter_tf_batches`` or ``to_tf`` with ``batch_size`` equal to
+        this iterator's rows per batch give back ``batch(i)``, bit for bit. Batches are
+        computed by actors of the connected Ray cluster (``ray.init()`` is called if Ray is
+        not initialized), each receiving this iterator's configuration once; the files must
+        be readable under the same paths on every node. Requires ``ray[data]``
+        (``pip install "parallel_audio[ray-data]"``).
+
+        Parameters
+        ----------
+        epoch : int, optional
+            The epoch whose plan to compute (default: the current one). The iterator's
+            epoch does not move.
+        max_actors : int, optional
+            At most this many actors (one CPU each); default: the cluster's CPUs.
+
+        Returns
+        -------
+        ray.data.Dataset
+        """
+        from parallel_audio.callback_pickling import pickle_for_workers
+        from parallel_audio.ray.dataset import plan_dataset
+
+        epoch = self.epoch if epoch is None else epoch
+        tasks = [self.tasks(epoch, b) for b in range(len(self))]
+        compute = pickle_for_workers(self.compute, "the generator's configuration")
+        return plan_dataset(compute, tasks, max_actors=max_actors)
+
     def as_tf_dataset(self):
         """Return the batches as a ``tf.data.Dataset`` with a fixed signature (for tf.distribute).
 
