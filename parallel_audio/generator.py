@@ -20,6 +20,7 @@ from parallel_audio.validation import (
     PARAMETER_CHECKS,
     check_bool,
     check_choice,
+    check_executor,
     check_flow_arguments,
     check_noise_level,
     check_sample_length,
@@ -29,6 +30,7 @@ from parallel_audio.validation import (
 
 if TYPE_CHECKING:
     from parallel_audio.iterator import ParallelAudioIterator
+    from parallel_audio.pool.executor import Executor
 
 #: ``flow_from_directory`` keywords of the reference that have no meaning for audio and are
 #: ignored without a word: the reference's dataset mixin passes ``target_size`` every time.
@@ -640,6 +642,7 @@ class ParallelAudioDataGenerator:
         class_counts: dict[str, int] | None = None,
         on_error: str = "raise",
         last_batch: str = "short",
+        executor: Executor | None = None,
         **kwargs: Any,
     ) -> ParallelAudioIterator:
         """List a directory of class folders and return the batch iterator for ``model.fit``.
@@ -692,6 +695,13 @@ class ParallelAudioDataGenerator:
             does (MLTK takes the first files of its unshuffled index), each drawing a fresh
             augmentation from its own seed, the same whatever ``cores``. Every batch then has
             the same size; the repeated samples count twice in ``evaluate``.
+        executor : Executor, optional
+            What computes the batches: None (default) for this machine's workers, as
+            ``cores`` and ``debug`` say; :class:`parallel_audio.ray.RayExecutor` for Ray
+            actors on the nodes of a Ray cluster (the same batches, bit for bit; see the
+            README, "More than one machine"). A ``RayExecutor`` is a template: the iterator,
+            and each of its shards, starts its own actors from it. Every ``flow_*`` method
+            takes it as a keyword.
         **kwargs
             The reference's image options are accepted and ignored: ``target_size`` (which
             the reference's dataset mixin always passes) silently, others with a warning.
@@ -735,7 +745,7 @@ class ParallelAudioDataGenerator:
             seed=seed,
             subset=subset,
             last_batch=last_batch,
-            kwargs=kwargs,
+            kwargs={**kwargs, "executor": executor},
         )
 
     def _flow(
@@ -774,6 +784,8 @@ class ParallelAudioDataGenerator:
             seed=seed,
             class_modes=class_modes,
         )
+        kwargs = dict(kwargs)
+        executor = check_executor("executor", kwargs.pop("executor", None))
         ignored = sorted(set(kwargs) - SILENTLY_IGNORED_KEYWORDS)
         if ignored:
             warn_at_caller(f"{method} ignores {', '.join(ignored)}")
@@ -801,6 +813,7 @@ class ParallelAudioDataGenerator:
             clips=clips,
             pair_transforms=pair_transforms,
             target_frontend=target_frontend,
+            executor=executor,
         )
 
     def flow(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 import threading
 import weakref
@@ -15,6 +16,7 @@ from parallel_audio import keras_errors
 from parallel_audio.epoch_plan import BatchTasks, EpochPlan
 from parallel_audio.errors import SettingsError, WorkerError
 from parallel_audio.pipeline import ComputeBatch
+from parallel_audio.pool.executor import Executor
 from parallel_audio.pool.options import PoolOptions, resolve_num_workers
 from parallel_audio.pool.scheduler import BatchScheduler
 from parallel_audio.process_params import ParallelProcessParams
@@ -144,6 +146,7 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         pair_transforms: str = "geometric",
         target_frontend: bool = False,
         shard: tuple[int, int] = (0, 1),
+        executor: Executor | None = None,
     ) -> None:
         # The generator's own pool does the work; Keras' workers stay off.
         super().__init__(workers=1, use_multiprocessing=False)
@@ -219,19 +222,34 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         self._served = 0  # Keras' requests served in this Keras epoch
         self._serving_lock = threading.Lock()
         self._scheduler: BatchScheduler | None = None
+        self._executor = executor  # as given (a shard gets it too); None: the local pool
+        self._running_executor: Executor | None = None
+        self._received = 0  # batches this iterator got, for executor_stats()
+        self._received_lock = threading.Lock()
         num_workers = resolve_num_workers(generator.cores)
+        max_pending = generator.max_batches_pending
+        if executor is not None:
+            # A template (RayExecutor) starts a copy of its own for every iterator, so that
+            # one may serve several flows; the number of workers is the executor's to decide.
+            self._running_executor = executor.fresh() if hasattr(executor, "fresh") else executor
+            num_workers = max(num_workers, 1)
+            max_pending = getattr(executor, "max_batches_pending", None) or max_pending
         if num_workers > 0:
             # The pool holds the plan's tasks and the computation, not the iterator: `del
             # iterator` frees the iterator and then stops the workers at once.
             options = PoolOptions(
                 num_workers=num_workers,
-                max_pending=generator.max_batches_pending,
+                max_pending=max_pending,
                 backend="threads" if generator.debug else "processes",
                 hide_gpus=generator.disable_gpu_in_subprocesses,
                 batch_timeout=generator.batch_timeout,
             )
             self._scheduler = BatchScheduler(
-                self.compute, self.tasks, options, batches_per_epoch=len(self)
+                self.compute,
+                self.tasks,
+                options,
+                batches_per_epoch=len(self),
+                executor=self._running_executor,
             )
 
     def __len__(self) -> int:
@@ -282,7 +300,8 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         for bit, in its order: each of ``count`` hosts computes and trains on its own part.
         The shard has the same number of batches per epoch, the same seed and epoch, and its
         own workers (or executor) computing only its rows; this iterator's workers are left
-        idle, so close it if only shards are used.
+        idle, so close it if only shards are used (a ``RayExecutor``'s actors hold the
+        cluster's CPUs until then).
 
         With Keras' ``keras.distribution.DataParallel(auto_shard_dataset=False)`` pass
         ``train.shard(distribution.data_shard_id, distribution.num_processes)``; with
@@ -344,6 +363,7 @@ class ParallelAudioIterator(keras.utils.PyDataset):
             pair_transforms=self.process_params.pair_transforms,
             target_frontend=self.process_params.target_frontend,
             shard=(int(index), int(count)),
+            executor=self._executor,
         )
         shard.epoch = self.epoch
         return shard
@@ -365,8 +385,12 @@ class ParallelAudioIterator(keras.utils.PyDataset):
             if self._scheduler is None:
                 if self._closed:
                     raise WorkerError("the iterator was closed; create a new iterator to continue")
-                return self.compute(self.tasks(epoch, batch_index))
-            return self._scheduler.get(epoch, batch_index, advance=advance)
+                batch = self.compute(self.tasks(epoch, batch_index))
+            else:
+                batch = self._scheduler.get(epoch, batch_index, advance=advance)
+            with self._received_lock:
+                self._received += 1
+            return batch
         except Exception as error:
             keras_errors.remember(error)  # in case Keras or TensorFlow hides it on its way
             raise
@@ -438,8 +462,37 @@ class ParallelAudioIterator(keras.utils.PyDataset):
 
     @property
     def worker_pids(self) -> list[int]:
-        """Process ids of the worker processes (empty with threads or cores=0)."""
+        """Process ids of the worker processes of this machine (empty with threads or cores=0)."""
         return [] if self._scheduler is None else self._scheduler.worker_pids
+
+    def executor_stats(self) -> dict[str, Any]:
+        """Describe what computes this iterator's batches, and where.
+
+        Returns
+        -------
+        dict
+            ``executor``: "ray", "processes", "threads" or "caller's thread"; ``workers``: the
+            live workers (actors); ``batches_per_node``: batches per node. With
+            :class:`~parallel_audio.ray.RayExecutor`, the batches computed on each Ray node
+            (by node id, prefetched ones included), with ``replaced`` (actors started in
+            place of lost ones) and ``hosts`` (node id to host name); otherwise the batches
+            this iterator received, under this machine's host name.
+        """
+        stats = getattr(self._running_executor, "stats", None)
+        if stats is not None:
+            return stats()
+        if self._scheduler is None:
+            executor, workers = "caller's thread", 0
+        else:
+            executor = "threads" if self.generator.debug else "processes"
+            workers = self._scheduler.num_workers
+        with self._received_lock:
+            received = self._received
+        return {
+            "executor": executor,
+            "workers": workers,
+            "batches_per_node": {socket.gethostname(): received},
+        }
 
     # The reference's dataset members.
 

@@ -609,6 +609,15 @@ def check_seed(name: str, value: Any) -> int | None:
     return int(value)
 
 
+def check_executor(name: str, value: Any) -> Any:
+    """Return an :class:`~parallel_audio.pool.executor.Executor`, or None."""
+    from parallel_audio.pool.executor import Executor
+
+    if value is not None and not isinstance(value, Executor):
+        raise wrong_type(name, "an Executor (parallel_audio.ray.RayExecutor) or None", value)
+    return value
+
+
 def check_flow_arguments(
     *,
     class_mode: Any,
