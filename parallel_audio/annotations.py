@@ -11,6 +11,7 @@ raised here, before any audio is read, naming the row or the file.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 import os
 import warnings
@@ -60,6 +61,8 @@ class EventTable:
     listed_files : tuple of str
         Every file the source names, sorted, those listed without events included (DCASE
         writes a file with no event as a row with empty onset, offset and label).
+    file_groups : dict of str to str, optional
+        With ``group_col``: each file's group (speaker, session, site).
     """
 
     source: str
@@ -69,6 +72,7 @@ class EventTable:
     labels: tuple[str, ...]
     rows: tuple[str, ...]
     listed_files: tuple[str, ...]
+    file_groups: dict[str, str] | None = None
 
     def __len__(self) -> int:
         return len(self.filenames)
@@ -84,6 +88,7 @@ class EventTable:
             tuple(self.labels[i] for i in where),
             tuple(self.rows[i] for i in where),
             self.listed_files,
+            self.file_groups,
         )
 
     def of_file(self, filename: str) -> np.ndarray:
@@ -104,7 +109,9 @@ def _is_empty(value: Any) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
-def read_events(annotations: Any, *, sep: str | None = None) -> EventTable:
+def read_events(
+    annotations: Any, *, sep: str | None = None, group_col: str | None = None
+) -> EventTable:
     """Read an event table.
 
     Parameters
@@ -120,6 +127,8 @@ def read_events(annotations: Any, *, sep: str | None = None) -> EventTable:
     sep : str, optional
         The file's delimiter; default: a tab for ``.tsv`` and ``.txt``, otherwise a tab if the
         first line holds one, else a comma.
+    group_col : str, optional
+        A column giving each file's group (the same on every row of a file).
 
     Returns
     -------
@@ -149,7 +158,26 @@ def read_events(annotations: Any, *, sep: str | None = None) -> EventTable:
             "annotations must be a DataFrame, an iterable of rows, a CSV/TSV path or None, got "
             f"{type(annotations).__name__}"
         )
-    return _parse(records, row_names, source)
+    table = _parse(records, row_names, source)
+    if group_col is None:
+        return table
+    groups: dict[str, str] = {}
+    where: dict[str, str] = {}
+    for record, row in zip(records, row_names, strict=True):
+        if group_col not in record:
+            raise DatasetError(
+                f"group_col {group_col!r} is not a column of {source} ({row} has "
+                f"{', '.join(repr(k) for k in record)})"
+            )
+        name = os.fspath(_column(record, "filename")).strip().replace("\\", "/")
+        group = str(record[group_col]).strip()
+        if groups.setdefault(name, group) != group:
+            raise DatasetError(
+                f"{row} of {source} puts {name!r} in group {group!r}, {where[name]} in "
+                f"{groups[name]!r}: a file belongs to one group"
+            )
+        where.setdefault(name, row)
+    return dataclasses.replace(table, file_groups=groups)
 
 
 def _as_record(row: Any, i: int) -> dict[str, Any]:
@@ -373,6 +401,7 @@ def clip_to_durations(
         table.labels,
         table.rows,
         table.listed_files,
+        table.file_groups,
     )
     return clipped.select(clipped.offsets > clipped.onsets)
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from parallel_audio.audio_ops import fit_to_length, resample
 from parallel_audio.augment import AugmentationTransform
-from parallel_audio.errors import SettingsError
+from parallel_audio.errors import DatasetError, SettingsError
 from parallel_audio.frontend_settings import AudioFeatureGeneratorSettings
 from parallel_audio.sample_runtime import RuntimeCache, SampleRuntime, background_noise_folder
 from parallel_audio.validation import (
@@ -1186,4 +1186,206 @@ class ParallelAudioDataGenerator:
             class_modes=TABLE_CLASS_MODES,
             pair_transforms=pair_transforms,
             target_frontend=target_frontend,
+        )
+
+    def flow_from_annotations(
+        self,
+        annotations: Any,
+        directory: str | os.PathLike,
+        classes: Sequence[str] | None = None,
+        files: Any = None,
+        hop_seconds: float | None = None,
+        label_mode: str = "majority",
+        min_overlap: float = 0.5,
+        background_class: str | None = None,
+        frame_rule: str = "center",
+        last_window: str = "pad",
+        jitter_seconds: float = 0.0,
+        batch_size: int = 32,
+        shuffle: bool = True,
+        seed: int | None = None,
+        subset: str | None = None,
+        group_col: str | None = None,
+        on_error: str = "raise",
+        annotations_format: str = "events",
+        class_mode: str = "categorical",
+        last_batch: str = "short",
+    ) -> ParallelAudioIterator:
+        """Cut long recordings into fixed windows, labelled from timed events.
+
+        Window ``i`` of a file covers ``[i * hop, i * hop + L)`` of it, ``L`` being the
+        frontend's sample length; only that span is read from disk. Each window is then a
+        sample like any other (augmented, featurized), except that silence trimming is off
+        (a warning says so once when ``trim_threshold_db`` is set): labels are computed from
+        the events after the window's own transform, never from the audio. A speed factor
+        ``s`` maps event times ``t -> t / s`` and the placement offset shifts them, as they
+        move the audio; pitch, VTLP, loudness and noise do not move time.
+
+        Parameters
+        ----------
+        annotations : pandas.DataFrame, iterable of rows, str, os.PathLike or None
+            The events: a DataFrame or rows with the columns ``filename, onset, offset,
+            event_label`` (seconds), or a CSV/TSV file in the DCASE strong-label layout
+            (header optional); None for unlabeled windows (batches are ``x`` alone, for
+            inference). With ``annotations_format="timeseries"``, the folder holding one
+            ``<audio file stem>.csv`` per audio file (``time, class_1, ..., class_N``, 0/1
+            values held until the next row).
+        directory : str or os.PathLike
+            File names are relative to it.
+        classes : list of str, optional
+            The classes in label order; None: the sorted labels of the events. An event
+            whose label is not listed is an error (with the count and the first rows).
+        files : None, "all" or list of str
+            Which files to window: None, those the annotations name (a file listed with
+            empty onset, offset and label has no events); "all", every audio file under
+            ``directory`` (files without events give background windows); or a list.
+        hop_seconds : float, optional
+            Between window starts, > 0; None: the window's length (no overlap).
+        label_mode : {"majority", "any", "fraction", "frames"}
+            ``"majority"``: the class covering most of the window, if it covers at least
+            ``min_overlap`` of it, else ``background_class`` (ties to the lower class id);
+            one-hot rows (``class_mode="sparse"``: class ids). ``"any"``: multi-hot, a class
+            is present when one of its events overlaps the window by more than
+            ``min_overlap`` of the shorter of event and window. ``"fraction"``: each
+            class's covered time over the window's length. ``"frames"``: a ``(frames,
+            classes)`` multi-hot per frontend frame, batches ``(x, y, w)`` with ``w`` of
+            shape ``(batch, frames)``: 0 for frames past the file's end. Events of a class
+            that overlap or touch are merged first.
+        min_overlap : float
+            In [0, 1].
+        background_class : str, optional
+            The class of what no event covers; added to ``classes`` if not there. With
+            ``"majority"`` it defaults to ``"_background_"``; in the other modes its column
+            (when given) is 1 (or, with ``"fraction"``, the share) where no other class is.
+        frame_rule : {"center", "any"}
+            ``"frames"`` mode: mark a frame whose centre an event covers, or every frame of
+            the grid of frame steps the event touches (sed_eval's event roll:
+            ``floor(onset / step)`` to ``ceil(offset / step) - 1``).
+        last_window : {"pad", "drop"}
+            The tail of a file no whole window covers: one more window, zero-padded, or none.
+        jitter_seconds : float
+            In training, each window's start moves by a uniform draw within +-jitter
+            (drawn first from the sample's own generator; never out of the file); smaller
+            than the hop.
+        batch_size, shuffle, seed, last_batch :
+            As ``flow_from_directory``. For inference, ``shuffle=False`` keeps the batches
+            in ``iterator.windows`` order.
+        subset : {"training", "validation"}, optional
+            A side of the generator's ``validation_split``; every window of a recording (or
+            of one ``group_col`` value) is on the same side.
+        group_col : str, optional
+            A column of the annotations giving each file's group (speaker, site).
+        on_error : {"raise", "skip"}
+            A file that does not exist or cannot be read: an error naming it (and its rows),
+            or left out with a ``SkippedFilesWarning``.
+        annotations_format : {"events", "timeseries"}
+        class_mode : {"categorical", "sparse"}
+            ``"majority"`` labels as one-hot rows or class ids.
+
+        Returns
+        -------
+        ParallelAudioIterator
+            Its ``windows`` lists ``(sample_id, file, start, end)`` for every window.
+
+        Raises
+        ------
+        DatasetError
+            For annotations that make no sense, naming the row or file: ``onset >=
+            offset``, a negative onset, an unknown label, an annotation for a missing file.
+            An event past its file's end is clipped with a warning naming it.
+        SettingsError
+            ``hop_seconds <= 0``, ``min_overlap`` outside [0, 1], ``jitter_seconds >= hop``,
+            ``"frames"`` with the frontend off.
+        """
+        from parallel_audio.iterator import ParallelAudioIterator
+        from parallel_audio.window_index import build_window_index
+        from parallel_audio.windows import FrameGrid
+        from parallel_audio.worker_start import prepare_worker_processes
+
+        prepare_worker_processes(self)
+        if class_mode not in ("categorical", "sparse"):
+            raise SettingsError(
+                f"class_mode of flow_from_annotations must be 'categorical' or 'sparse' (for "
+                f"label_mode='majority'), got {class_mode!r}"
+            )
+        batch_size = check_flow_arguments(
+            class_mode=class_mode,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            last_batch=last_batch,
+            seed=seed,
+        )
+        if seed is None:
+            seed = secrets.randbits(32)
+        directory = os.fspath(directory)
+        configuration = self.snapshot()
+        object.__setattr__(configuration, "_dataset_directory", directory)
+        if configuration.trim_threshold_db:
+            _warn_trim_off_once()
+            # Trimming would move the audio under the events: windows keep their span.
+            object.__setattr__(configuration, "trim_threshold_db", None)
+        settings = configuration.frontend_settings
+        grid = None
+        if configuration.frontend_enabled:
+            grid = FrameGrid(
+                settings.sample_rate_hz,
+                configuration.sample_length,
+                settings.window_samples,
+                settings.step_samples,
+            )
+        built = build_window_index(
+            annotations,
+            directory,
+            sample_rate=configuration.sample_rate_hz,
+            window_length=configuration.sample_length,
+            grid=grid,
+            classes=classes,
+            files=files,
+            hop_seconds=hop_seconds,
+            label_mode=label_mode,
+            min_overlap=min_overlap,
+            background_class=background_class,
+            frame_rule=frame_rule,
+            last_window=last_window,
+            jitter_seconds=jitter_seconds,
+            subset=subset,
+            validation_split=configuration.validation_split,
+            group_col=group_col,
+            on_error=on_error,
+            annotations_format=annotations_format,
+            sparse=class_mode == "sparse",
+        )
+        if len(built.index) == 0:
+            raise DatasetError(
+                f"no window to serve for subset {subset!r} in {directory!r}: no file (or every "
+                "file is shorter than one window with last_window='drop')"
+            )
+        runtime = SampleRuntime.build(configuration, directory)
+        self._dataset_directory = directory
+        return ParallelAudioIterator(
+            configuration,
+            built.index,
+            runtime=runtime,
+            class_mode=class_mode if annotations is not None else None,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            subset=subset,
+            last_batch=last_batch,
+            windowing=built.plan,
+            windows=built.windows,
+        )
+
+
+_TRIM_WARNED = False
+
+
+def _warn_trim_off_once() -> None:
+    """Say once per process that windows are not trimmed."""
+    global _TRIM_WARNED
+    if not _TRIM_WARNED:
+        _TRIM_WARNED = True
+        warn_at_caller(
+            "flow_from_annotations does not trim silence (trim_threshold_db is ignored): "
+            "trimming would move the audio under its event labels"
         )

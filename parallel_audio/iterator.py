@@ -6,6 +6,7 @@ import socket
 import sys
 import threading
 import weakref
+from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +14,7 @@ import keras
 import numpy as np
 
 from parallel_audio import keras_errors
-from parallel_audio.epoch_plan import BatchTasks, EpochPlan
+from parallel_audio.epoch_plan import BatchTask, BatchTasks, EpochPlan
 from parallel_audio.errors import SettingsError, WorkerError
 from parallel_audio.pipeline import ComputeBatch
 from parallel_audio.pool.executor import Executor
@@ -23,6 +24,7 @@ from parallel_audio.process_params import ParallelProcessParams
 from parallel_audio.sample_runtime import SampleRuntime
 from parallel_audio.sharding import check_shard
 from parallel_audio.validation import LAST_BATCH_MODES
+from parallel_audio.window_pipeline import ComputeWindows
 
 if TYPE_CHECKING:
     from parallel_audio.clip_store import ClipStore
@@ -125,6 +127,10 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         The batch the next ``next()`` returns, in the current ``for`` loop's epoch.
     generator : ParallelAudioDataGenerator
         The frozen snapshot of the generator's configuration this iterator computes with.
+    windows : list of Window or None
+        With ``flow_from_annotations``: each sample's ``(sample_id, file, start, end)``, start
+        and end in seconds of the file, in index order (``pandas.DataFrame(windows)`` is a
+        table of them); None for other sources.
     process_params : ParallelProcessParams
         What batch functions and callbacks receive; its ``sample_shape`` includes the
         channel axis that ``add_channel_dimension`` adds.
@@ -147,6 +153,8 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         target_frontend: bool = False,
         shard: tuple[int, int] = (0, 1),
         executor: Executor | None = None,
+        windowing: Any = None,
+        windows: list | None = None,
     ) -> None:
         # The generator's own pool does the work; Keras' workers stay off.
         super().__init__(workers=1, use_multiprocessing=False)
@@ -199,6 +207,7 @@ class ParallelAudioIterator(keras.utils.PyDataset):
             clips=clips,
             pair_transforms=pair_transforms,
             target_frontend=target_frontend,
+            windowing=windowing,
         )
         # The clips of flow() are this iterator's: released after its workers stop, at
         # close() or when it is collected.
@@ -217,7 +226,12 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         self.tasks = BatchTasks(
             self.plan, self.filenames, self.classes, **self._per_sample_fields()
         )
-        self.compute = ComputeBatch(self.process_params)
+        if windowing is None:
+            self.compute: Callable[[BatchTask], Any] = ComputeBatch(self.process_params)
+        else:  # flow_from_annotations: windows labelled from their transformed events
+            self.compute = ComputeWindows(self.process_params)
+        #: flow_from_annotations: every window as (sample_id, file, start, end), in index order.
+        self.windows = windows
         self._in_keras_epoch = False
         self._served = 0  # Keras' requests served in this Keras epoch
         self._serving_lock = threading.Lock()
@@ -592,7 +606,10 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         dtype = tf.as_dtype(self.generator.dtype)
         x_spec = tf.TensorSpec((None, *self.process_params.sample_shape), dtype)
         label_rows = self.index.label_rows
-        if self.class_mode is None:
+        windowing = self.process_params.windowing
+        if windowing is not None:
+            signature = _window_signature(windowing, x_spec, dtype)
+        elif self.class_mode is None:
             signature = x_spec
         elif self.class_mode == "input":
             signature = (x_spec, x_spec)
@@ -607,7 +624,7 @@ class ParallelAudioIterator(keras.utils.PyDataset):
             signature = (x_spec, tf.TensorSpec((None, self.num_classes), dtype))
         else:
             signature = (x_spec, tf.TensorSpec((None,), dtype))
-        if self.index.weights is not None and self.class_mode is not None:
+        if self.index.weights is not None and self.class_mode is not None and windowing is None:
             signature = (*signature, tf.TensorSpec((None,), tf.float32))
 
         def one_epoch():
@@ -623,3 +640,19 @@ class ParallelAudioIterator(keras.utils.PyDataset):
             )
             dataset = dataset.with_options(options)
         return dataset
+
+
+def _window_signature(windowing: Any, x_spec: Any, dtype: Any) -> Any:
+    """Return the ``tf.data`` signature of ``flow_from_annotations`` batches."""
+    import tensorflow as tf
+
+    labels = windowing.labels
+    if labels is None:
+        return x_spec
+    if labels.mode == "majority":
+        shape = (None,) if windowing.sparse else (None, labels.num_classes)
+        return (x_spec, tf.TensorSpec(shape, dtype))
+    y_spec = tf.TensorSpec((None, *labels.label_shape), tf.float32)
+    if labels.mode == "frames":
+        return (x_spec, y_spec, tf.TensorSpec((None, labels.label_shape[0]), tf.float32))
+    return (x_spec, y_spec)

@@ -72,6 +72,10 @@ class ParallelProcessParams:
     target_frontend : bool
         With ``class_mode`` "audio" or "denoise": the target is a spectrogram (True) or a
         waveform.
+    windowing : WindowPlan, optional
+        For ``flow_from_annotations``: how samples are cut from long files and labelled
+        from their events (:class:`~parallel_audio.window_pipeline.WindowPlan`); None for
+        every other source.
     """
 
     audio_data_generator: ParallelAudioDataGenerator
@@ -95,6 +99,7 @@ class ParallelProcessParams:
     clips: ClipStore | None = None
     pair_transforms: str = "geometric"
     target_frontend: bool = False
+    windowing: Any = None
 
     def __post_init__(self) -> None:
         # As the reference's params: the channel axis of spectrograms is added here, from the
