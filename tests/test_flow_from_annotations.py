@@ -1,4 +1,4 @@
-"""flow_from_annotations: windows of long files through the real pipeline, labels after transforms."""
+"""flow_from_annotations: windows of long files through the pipeline, labels after transforms."""
 
 from __future__ import annotations
 
