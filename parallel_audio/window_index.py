@@ -333,7 +333,7 @@ def build_window_index(
             class_ids_of_windows[i] = int(label)
     index = DatasetIndex(
         directory,
-        tuple(class_names) if class_names else ("_window_",),
+        tuple(class_names),
         tuple(filenames),
         class_ids_of_windows,
         tuple(skipped),

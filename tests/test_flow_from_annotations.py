@@ -117,9 +117,22 @@ def test_jittered_windows_are_labelled_where_they_were_read(recording):
             cat = max(0.0, min(1.7, start + 1) - max(0.6, start))
             np.testing.assert_allclose(label, [dog, cat], atol=1e-6)
     assert len(set(moved)) > 3  # the windows did move, by different amounts
-    # Validation (unaugmented) windows do not move.
-    generator.validation_augmentation_enabled = False
-    assert iterator.batch(0, 0)[0].tobytes() == iterator.batch(0, 0)[0].tobytes()
+    # Without augmentation (validation, or disable_random_transforms) they stay on the grid.
+    still = quiet_generator(
+        frontend_enabled=False, sample_shape=(RATE,), disable_random_transforms=True
+    ).flow_from_annotations(
+        events,
+        root,
+        files=["a.wav"],
+        hop_seconds=0.5,
+        jitter_seconds=0.2,
+        batch_size=-1,
+        shuffle=False,
+        label_mode="fraction",
+        seed=11,
+    )
+    x, _ = still[0]
+    np.testing.assert_array_equal(x[1], audio[8000:24000])
 
 
 def burst_recording(root, *, onset, offset, duration=3.0):
@@ -392,3 +405,27 @@ def test_model_fit_with_frame_labels_and_weights(recording):
     model.compile(optimizer="adam", loss="binary_crossentropy")
     history = model.fit(iterator, epochs=2, verbose=0)
     assert len(history.history["loss"]) == 2 and all(np.isfinite(history.history["loss"]))
+
+
+def test_unreadable_files_raise_or_are_skipped(recording):
+    root, _ = recording
+    (root / "text.wav").write_text("not audio at all")
+    rows = [("a.wav", 0.2, 0.9, "dog"), ("text.wav", 0.0, 0.5, "dog")]
+    with pytest.raises(DatasetError, match=r"text.wav' cannot be read as audio"):
+        quiet_generator().flow_from_annotations(rows, root)
+    with pytest.warns(UserWarning, match=r"left out 1 files: .*text.wav"):
+        iterator = quiet_generator().flow_from_annotations(rows, root, on_error="skip")
+    assert {w.file for w in iterator.windows} == {"a.wav"}
+    assert iterator.skipped_files[0][0] == "text.wav"
+
+
+def test_tf_dataset_signature_of_frame_labels(recording):
+    tf = pytest.importorskip("tensorflow")
+    root, events = recording
+    iterator = quiet_generator().flow_from_annotations(
+        events, root, label_mode="frames", batch_size=2, shuffle=False, classes=["dog", "cat"]
+    )
+    x, y, w = next(iter(iterator.as_tf_dataset()))
+    assert x.shape == (2, 98, 32, 1) and y.shape == (2, 98, 2) and w.shape == (2, 98)
+    assert y.dtype == tf.float32 and w.dtype == tf.float32
+    np.testing.assert_array_equal(y.numpy(), iterator.batch(0, 0)[1])
