@@ -183,8 +183,11 @@ def build_window_index(
     directory = os.fspath(directory)
 
     table: EventTable | None = None
+    all_labels: list[str] = []
     if labelled and annotations_format == "events":
         table = read_events(annotations, group_col=group_col)
+        # The default classes are every label, also of events in files left out below.
+        all_labels = sorted(set(table.labels))
     elif group_col is not None and annotations_format == "timeseries":
         raise SettingsError("group_col needs an event table; time-series labels have no columns")
 
@@ -206,15 +209,15 @@ def build_window_index(
             names = list(table.listed_files)
     elif isinstance(files, str) and files == "all":
         names = list_audio_files(directory)
+        if table is not None:  # an annotated file that is not there is an error below
+            names = sorted(set(names) | set(table.listed_files))
     elif isinstance(files, (str, bytes)) or not isinstance(files, Sequence):
         raise TypeError(f"files must be None, 'all' or a list of file names, got {files!r}")
     else:
         names = sorted({os.fspath(name).replace("\\", "/") for name in files})
-    if table is not None:
-        missing_table = sorted(set(table.listed_files) - set(names))
-        if missing_table and files is not None and files != "all":
-            # Events of files not windowed are simply not used.
-            table = table.select(np.array([f in names for f in table.filenames], bool))
+        if table is not None:  # the events of files not listed are not used
+            wanted = set(names)
+            table = table.select(np.array([f in wanted for f in table.filenames], bool))
 
     # Each file's length, from its header.
     durations: dict[str, float] = {}
@@ -250,6 +253,7 @@ def build_window_index(
 
     if labelled and annotations_format == "timeseries":
         table = _read_timeseries_folder(os.fspath(annotations), names, durations)
+        all_labels = sorted(set(table.labels))
     if table is not None:
         table = table.select(np.array([f in durations for f in table.filenames], bool))
         table = clip_to_durations(table, durations, stacklevel=4)
@@ -259,7 +263,7 @@ def build_window_index(
     class_names: list[str] = []
     events: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     if table is not None:
-        class_names = sorted(set(table.labels)) if classes is None else list(classes)
+        class_names = all_labels if classes is None else list(classes)
         if len(set(class_names)) != len(class_names):
             raise SettingsError(f"classes lists a class twice: {class_names}")
         if label_mode == "majority" and background_class is None:
@@ -267,12 +271,11 @@ def build_window_index(
         if background_class is not None and background_class not in class_names:
             class_names.append(background_class)
         class_ids = check_labels(table, class_names)
-        for name in durations:
-            mine = np.array([f == name for f in table.filenames], bool)
-            if mine.any():
-                events[name] = merge_events(
-                    class_ids[mine], table.onsets[mine], table.offsets[mine]
-                )
+        positions: dict[str, list[int]] = {}
+        for i, name in enumerate(table.filenames):
+            positions.setdefault(name, []).append(i)
+        for name, mine in positions.items():
+            events[name] = merge_events(class_ids[mine], table.onsets[mine], table.offsets[mine])
         labels = WindowLabels(
             num_classes=len(class_names),
             mode=label_mode,

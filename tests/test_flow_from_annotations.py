@@ -429,3 +429,28 @@ def test_tf_dataset_signature_of_frame_labels(recording):
     assert x.shape == (2, 98, 32, 1) and y.shape == (2, 98, 2) and w.shape == (2, 98)
     assert y.dtype == tf.float32 and w.dtype == tf.float32
     np.testing.assert_array_equal(y.numpy(), iterator.batch(0, 0)[1])
+
+
+def test_which_files_are_windowed(recording):
+    root, events = recording
+    (root / "extra").mkdir()
+    soundfile.write(root / "extra" / "c.wav", np.zeros(RATE, np.float32), RATE)
+    generator = quiet_generator()
+    # None: the files the annotations name (b.wav is listed without events).
+    listed = generator.flow_from_annotations(events, root, shuffle=False)
+    assert sorted({w.file for w in listed.windows}) == ["a.wav", "b.wav"]
+    # "all": every audio file; c.wav has no event, so its window is background.
+    every = generator.flow_from_annotations(events, root, files="all", shuffle=False)
+    assert sorted({w.file for w in every.windows}) == ["a.wav", "b.wav", "extra/c.wav"]
+    position = [w.file for w in every.windows].index("extra/c.wav")
+    assert every.classes[position] == every.class_indices["_background_"]
+    # A list: only those; events of other files are not used.
+    only = generator.flow_from_annotations(
+        events, root, files=["b.wav"], label_mode="any", shuffle=False
+    )
+    assert [w.file for w in only.windows] == ["b.wav"]
+    np.testing.assert_array_equal(only[0][1], [[0, 0]])
+    # An annotated file that is not there is an error with "all" too.
+    rows = [("a.wav", 0.1, 0.2, "dog"), ("lost.wav", 0.1, 0.2, "dog")]
+    with pytest.raises(DatasetError, match=r"lost.wav' does not exist \(its events are row 1"):
+        generator.flow_from_annotations(rows, root, files="all")
