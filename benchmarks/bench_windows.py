@@ -150,7 +150,7 @@ def main() -> None:
         "",
         "Samples per second in the caller's thread (`cores=0`, batches of 32, "
         f"{args.batches} timed batches after one untimed): `flow_from_annotations` "
-        "(`label_mode=\"frames\"`, 1 s windows, hop 1 s, shuffled) over those recordings "
+        '(`label_mode="frames"`, 1 s windows, hop 1 s, shuffled) over those recordings '
         "against `flow_from_directory` over 1 s WAV clips of the same audio. Augmented: "
         "speed, pitch, loudness, offset and colored noise.",
         "",
