@@ -148,6 +148,14 @@ def main() -> None:
         lines.append(f"| {name} | {window:.2f} | {full:.0f} | {full / window:.0f}x |")
     lines += [
         "",
+        "An MP3 seek costs more than the other formats', and libmpg123 prints "
+        "`part2_3_length ... too large` on stderr when a seek lands where a frame's bit "
+        "reservoir starts before it; the window's samples still equal the same span of the "
+        "whole file decoded (`tests/test_flow_from_annotations.py::"
+        "test_windows_of_flac_and_mp3_equal_the_decoded_span`).",
+    ]
+    lines += [
+        "",
         "Samples per second in the caller's thread (`cores=0`, batches of 32, "
         f"{args.batches} timed batches after one untimed): `flow_from_annotations` "
         '(`label_mode="frames"`, 1 s windows, hop 1 s, shuffled) over those recordings '

@@ -454,3 +454,24 @@ def test_which_files_are_windowed(recording):
     rows = [("a.wav", 0.1, 0.2, "dog"), ("lost.wav", 0.1, 0.2, "dog")]
     with pytest.raises(DatasetError, match=r"lost.wav' does not exist \(its events are row 1"):
         generator.flow_from_annotations(rows, root, files="all")
+
+
+@pytest.mark.parametrize("extension", ["flac", "mp3"])
+def test_windows_of_flac_and_mp3_equal_the_decoded_span(tmp_path, rng, extension):
+    if extension.upper() not in soundfile.available_formats():
+        pytest.skip(f"this libsndfile does not write {extension}")
+    t = np.arange(20 * RATE) / RATE
+    audio = (0.3 * np.sin(2 * np.pi * 440 * t) + 0.05 * rng.standard_normal(t.size)).astype(
+        np.float32
+    )
+    path = tmp_path / f"long.{extension}"
+    soundfile.write(path, audio, RATE)
+    whole, _ = soundfile.read(path, dtype="float32")  # the whole file, decoded once
+    generator = quiet_generator(frontend_enabled=False, sample_shape=(RATE,))
+    iterator = generator.flow_from_annotations(
+        None, tmp_path, files="all", hop_seconds=3.3, batch_size=-1, shuffle=False
+    )
+    for window, x in zip(iterator.windows, iterator[0], strict=True):
+        first = round(window.start * RATE)
+        span = whole[first : first + RATE]
+        np.testing.assert_allclose(x[: span.size], span, atol=1e-6, err_msg=str(window))
