@@ -63,6 +63,8 @@ class EventTable:
         writes a file with no event as a row with empty onset, offset and label).
     file_groups : dict of str to str, optional
         With ``group_col``: each file's group (speaker, session, site).
+    declared_labels : tuple of str
+        Labels the source names even where no event has them (a time-series CSV's columns).
     """
 
     source: str
@@ -73,6 +75,7 @@ class EventTable:
     rows: tuple[str, ...]
     listed_files: tuple[str, ...]
     file_groups: dict[str, str] | None = None
+    declared_labels: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.filenames)
@@ -80,20 +83,14 @@ class EventTable:
     def select(self, keep: np.ndarray) -> EventTable:
         """Return the events where the boolean mask ``keep`` is True (files stay listed)."""
         where = np.flatnonzero(keep)
-        return EventTable(
-            self.source,
-            tuple(self.filenames[i] for i in where),
-            self.onsets[where],
-            self.offsets[where],
-            tuple(self.labels[i] for i in where),
-            tuple(self.rows[i] for i in where),
-            self.listed_files,
-            self.file_groups,
+        return dataclasses.replace(
+            self,
+            filenames=tuple(self.filenames[i] for i in where),
+            onsets=self.onsets[where],
+            offsets=self.offsets[where],
+            labels=tuple(self.labels[i] for i in where),
+            rows=tuple(self.rows[i] for i in where),
         )
-
-    def of_file(self, filename: str) -> np.ndarray:
-        """Return the positions of ``filename``'s events."""
-        return np.flatnonzero(np.array([name == filename for name in self.filenames], bool))
 
 
 def _rows_text(rows: Sequence[str]) -> str:
@@ -392,17 +389,7 @@ def clip_to_durations(
         f"file's end (dropped when they start after it): {'; '.join(described)}{more}",
         stacklevel=stacklevel,
     )
-    offsets = np.minimum(table.offsets, ends)
-    clipped = EventTable(
-        table.source,
-        table.filenames,
-        table.onsets,
-        offsets,
-        table.labels,
-        table.rows,
-        table.listed_files,
-        table.file_groups,
-    )
+    clipped = dataclasses.replace(table, offsets=np.minimum(table.offsets, ends))
     return clipped.select(clipped.offsets > clipped.onsets)
 
 
@@ -445,7 +432,9 @@ def read_timeseries(path: str, audio_filename: str, duration: float) -> EventTab
     body = parsed[1:]
     row_names = [f"line {n}" for n in line_numbers[1:]]
     if not body:
-        return EventTable(shown, (), np.zeros(0), np.zeros(0), (), (), (audio_filename,))
+        return EventTable(
+            shown, (), np.zeros(0), np.zeros(0), (), (), (audio_filename,), None, tuple(class_names)
+        )
     times: list[float] = []
     values = np.zeros((len(body), len(class_names)), bool)
     for k, (cells, row) in enumerate(zip(body, row_names, strict=True)):
@@ -493,4 +482,6 @@ def read_timeseries(path: str, audio_filename: str, duration: float) -> EventTab
         tuple(labels),
         tuple(rows),
         (audio_filename,),
+        None,
+        tuple(class_names),
     )

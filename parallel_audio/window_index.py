@@ -178,6 +178,12 @@ def build_window_index(
             f"subset={subset!r} needs the generator's validation_split > 0 (it is "
             f"{validation_split})"
         )
+    if classes is not None and (
+        isinstance(classes, str) or not all(isinstance(c, str) for c in classes)
+    ):
+        raise TypeError(f"classes must be a list of class names (str), got {classes!r}")
+    if background_class is not None and not isinstance(background_class, str):
+        raise TypeError(f"background_class must be a class name (str), got {background_class!r}")
     if on_error not in ("raise", "skip"):
         raise SettingsError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     directory = os.fspath(directory)
@@ -253,7 +259,7 @@ def build_window_index(
 
     if labelled and annotations_format == "timeseries":
         table = _read_timeseries_folder(os.fspath(annotations), names, durations)
-        all_labels = sorted(set(table.labels))
+        all_labels = sorted(set(table.labels) | set(table.declared_labels))
     if table is not None:
         table = table.select(np.array([f in durations for f in table.filenames], bool))
         table = clip_to_durations(table, durations, stacklevel=4)
@@ -388,4 +394,6 @@ def _read_timeseries_folder(
         tuple(label for p in parts for label in p.labels),
         tuple(f"{row} of {p.source}" for p in parts for row in p.rows),
         tuple(sorted(f for p in parts for f in p.listed_files)),
+        None,
+        tuple(sorted({label for p in parts for label in p.declared_labels})),
     )

@@ -250,7 +250,8 @@ def test_time_series_labels_are_held(tmp_path, rng):
     )
     labels = tmp_path / "labels"
     labels.mkdir()
-    (labels / "r.csv").write_text("time,speech\n0,0\n0.25,1\n1.0,0\n")
+    # music is declared but never on: still a class.
+    (labels / "r.csv").write_text("time,speech,music\n0,0,0\n0.25,1,0\n1.0,0,0\n")
     generator = quiet_generator()
     iterator = generator.flow_from_annotations(
         str(labels),
@@ -262,7 +263,8 @@ def test_time_series_labels_are_held(tmp_path, rng):
         shuffle=False,
     )
     # speech [0.25, 1.0): windows [0,1) 0.75, [0.5,1.5) 0.5, [1,2) 0.
-    np.testing.assert_allclose(iterator[0][1][:, 0], [0.75, 0.5, 0.0], atol=1e-6)
+    assert iterator.class_indices == {"music": 0, "speech": 1}
+    np.testing.assert_allclose(iterator[0][1], [[0, 0.75], [0, 0.5], [0, 0.0]], atol=1e-6)
 
 
 @pytest.mark.parametrize(
