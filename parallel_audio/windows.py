@@ -393,7 +393,9 @@ def label_window(
     - ``"frames"``: a ``(num_frames, num_classes)`` multi-hot. ``frame_rule="center"`` marks a
       frame whose centre an event covers (``onset <= centre < offset``); ``"any"`` marks frames
       ``floor(onset / step)`` to ``ceil(offset / step) - 1`` of the grid of frame steps, as
-      sed_eval's event roll does. Returned with a per-frame weight: 0 for frames whose centre
+      sed_eval's event roll does; a time within a millionth of a frame of a grid line counts as
+      on it (sed_eval's plain division puts 0.29 s at 28.999999999999996 steps of 10 ms and
+      marks frame 28 too). Returned with a per-frame weight: 0 for frames whose centre
       lies at or after ``valid_end`` (padding past the file's end), else 1.
 
     With a background class, in the multi-label modes its column says "no other class": 1 in
