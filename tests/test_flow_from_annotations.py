@@ -179,7 +179,7 @@ def test_frame_labels_follow_speed_and_offset_on_labels_and_audio(tmp_path, spee
     assert y.shape == (len(iterator.windows), 98, 1) and w.shape == (len(iterator.windows), 98)
     channel = channel_nearest(1000.0, settings)
     checked = 0
-    for window, spectrogram, labels in zip(iterator.windows, x, y, strict=True):
+    for window, spectrogram, labels, weights in zip(iterator.windows, x, y, w, strict=True):
         # The formula: the burst's part inside the window, relative to its start, / speed,
         # + the placement's shift of round(16000 / speed) samples at this offset.
         n = round(16000 / speed)
@@ -193,6 +193,9 @@ def test_frame_labels_follow_speed_and_offset_on_labels_and_audio(tmp_path, spee
             else np.zeros(98, bool)
         )
         np.testing.assert_array_equal(labels[:, 0].astype(bool), expected, err_msg=str(window))
+        # Weights: 0 for frames centred past the file's end (3.0 s), which moves as times do.
+        file_end = (3.0 - window.start) / speed + shift if window.end > 3.0 else math.inf
+        np.testing.assert_array_equal(weights, centres < file_end, err_msg=str(window))
         # The audio: frames where the 1 kHz channel is within 6 dB of the tone's level (the
         # log scale is 2**6 units per natural log of amplitude: 6 dB is 64 * ln 2).
         energy = spectrogram[:, channel, 0]
@@ -407,6 +410,20 @@ def test_model_fit_with_frame_labels_and_weights(recording):
     model.compile(optimizer="adam", loss="binary_crossentropy")
     history = model.fit(iterator, epochs=2, verbose=0)
     assert len(history.history["loss"]) == 2 and all(np.isfinite(history.history["loss"]))
+    # Inference over whole files: one prediction per window, in iterator.windows order.
+    detect = ParallelAudioDataGenerator(cores=0, trim_threshold_db=None).flow_from_annotations(
+        None, root, files="all", hop_seconds=0.5, batch_size=3, shuffle=False
+    )
+    scores = model.predict(detect, verbose=0)
+    assert scores.shape == (len(detect.windows), 98, 2)
+    assert [(w.file, w.start) for w in detect.windows] == [
+        ("a.wav", 0.0),
+        ("a.wav", 0.5),
+        ("a.wav", 1.0),
+        ("b.wav", 0.0),
+    ]
+    single = model.predict(detect[1], verbose=0)  # batch 1 holds windows 3 (and none else)
+    np.testing.assert_allclose(scores[3:], single, rtol=1e-5, atol=1e-6)
 
 
 def test_unreadable_files_raise_or_are_skipped(recording):
