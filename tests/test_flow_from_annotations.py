@@ -494,3 +494,22 @@ def test_windows_of_flac_and_mp3_equal_the_decoded_span(tmp_path, rng, extension
         first = round(window.start * RATE)
         span = whole[first : first + RATE]
         np.testing.assert_allclose(x[: span.size], span, atol=1e-6, err_msg=str(window))
+
+
+def test_pitch_vtlp_loudness_and_noise_do_not_move_labels(recording):
+    root, events = recording
+    arguments = {"label_mode": "frames", "hop_seconds": 0.25, "batch_size": -1, "seed": 4}
+    plain = quiet_generator().flow_from_annotations(events, root, shuffle=False, **arguments)
+    augmented = quiet_generator(
+        pitch_range=(-3, 3),
+        vtlp_range=(0.9, 1.1),
+        loudness_range=(0.5, 1.5),
+        noise_colors="all",
+        noise_color_range=(0.1, 0.3),
+        offset_range=(0.0, 1.0),  # a window fills the sample: the offset has nothing to move
+    ).flow_from_annotations(events, root, shuffle=False, **arguments)
+    x_plain, y_plain, w_plain = plain[0]
+    x_augmented, y_augmented, w_augmented = augmented[0]
+    assert not np.array_equal(x_plain, x_augmented)  # the audio did change
+    np.testing.assert_array_equal(y_augmented, y_plain)
+    np.testing.assert_array_equal(w_augmented, w_plain)
