@@ -47,6 +47,7 @@ from parallel_audio.listing import (
     list_audio_files,
 )
 from parallel_audio.random_streams import Stream, random_generator
+from parallel_audio.splits import SplitSpec
 
 __all__ = [
     "SILENCE_CLASS",
@@ -66,7 +67,6 @@ WHITE_LIST_FORMATS: tuple[str, ...] = AUDIO_EXTENSIONS
 UNKNOWN_CLASS = "_unknown_"
 SILENCE_CLASS = "_silence_"
 PSEUDO_CLASSES = (UNKNOWN_CLASS, SILENCE_CLASS)
-SUBSETS = ("training", "validation")
 ON_ERROR_MODES = ("raise", "skip")
 
 # Shuffle index files live at <shuffle_index_dir>/.index/<class>.txt, where the reference
@@ -308,12 +308,6 @@ def speaker_group(filename: str) -> str:
     return stem if dot and stem else name
 
 
-def _group_fraction(group: str) -> float:
-    """Map a group name to a fixed number in [0, 1): its sha1, read as a binary fraction."""
-    digest = hashlib.sha1(group.encode("utf-8", "surrogateescape")).digest()
-    return int.from_bytes(digest[:8], "big") / 2.0**64
-
-
 def build_index(
     directory: str | os.PathLike[str],
     classes: Sequence[str],
@@ -331,6 +325,11 @@ def build_index(
     white_list_formats: Iterable[str] = WHITE_LIST_FORMATS,
     on_error: str = "raise",
     sample_rate_hz: int | None = None,
+    test_split: float = 0.0,
+    fold: int | None = None,
+    num_folds: int | None = None,
+    fold_strategy: str = "hash",
+    fold_seed: int | None = None,
 ) -> DatasetIndex:
     """List a dataset folder into the samples of one subset.
 
@@ -348,8 +347,8 @@ def build_index(
     classes : sequence of str
         Class names in class-id order: folder names of ``directory``, plus optionally
         ``"_unknown_"`` and ``"_silence_"``. At least one real class, no duplicates.
-    subset : {None, "training", "validation"}, optional
-        Which side of the split to list; None lists every file.
+    subset : {None, "training", "validation", "test"}, optional
+        Which side of the split to list; None lists every file (the test subset included).
     validation_split : float, optional
         Fraction of speakers in the validation subset, in [0, 1). Must be above 0 when
         ``subset`` is given. A file ``<speaker>_nohash_<n>.<ext>`` belongs to group
@@ -426,6 +425,25 @@ def build_index(
     sample_rate_hz : int, optional
         The rate the pipeline reads files at; with "skip", a file whose rate is so low that
         resampling it up would exceed the reader's bound is skipped too.
+    test_split : float, optional
+        Fraction of groups held out for ``subset="test"``, in [0, 1): a group is a test group
+        when its hash fraction (as for ``validation_split``) is at least ``1 - test_split``.
+        Test groups are in neither training nor validation (nor any fold), and
+        ``validation_split`` keeps its meaning; the two must add up to less than 1.
+    fold, num_folds : int, optional
+        Grouped k-fold: ``subset="validation"`` lists fold ``fold`` of ``num_folds`` (in
+        ``[0, num_folds)``), ``"training"`` the other folds, over the same groups as
+        ``validation_split`` (which must then be 0). Given together or not at all.
+    fold_strategy : {"hash", "balanced", "stratified"}, optional
+        How groups are dealt to folds, see :mod:`parallel_audio.splits`: by their hash
+        (fold 0 of 5 is ``validation_split=0.2``'s validation set, and adding files moves no
+        group), to the fold with the fewest files (scikit-learn's ``GroupKFold``), or
+        keeping each fold's class shares close to the dataset's (``StratifiedGroupKFold``).
+        The last two deal the groups of the listed classes' files; a group found only among
+        ``_unknown_``'s candidates falls by its hash.
+    fold_seed : int, optional
+        Varies the partition into folds (>= 0); None is the default partition. The test
+        groups do not depend on it.
 
     Returns
     -------
@@ -439,7 +457,9 @@ def build_index(
     ------
     DatasetError
         (a ``ValueError``) When ``directory`` is missing or cannot be listed, a class folder is
-        missing or holds no audio file, a class has no file in the requested subset (with
+        missing or holds no audio file, a class has no file in the requested subset or fold
+        (named), there are fewer groups than folds, ``fold`` comes without ``num_folds``,
+        ``validation_split`` with ``num_folds``, a class has no file in the requested subset (with
         ``on_error="skip"``: no readable file), a folder cannot be listed and ``on_error`` is
         "raise", ``_unknown_`` has no unlisted class folder to draw from, or an argument is out
         of range.
@@ -465,7 +485,15 @@ def build_index(
     directory = os.fspath(directory)
     class_names = _check_classes(classes)
     formats = _check_formats(white_list_formats)
-    split = _check_split(subset, validation_split)
+    split = SplitSpec(
+        subset=subset,
+        validation_split=validation_split,
+        test_split=test_split,
+        fold=fold,
+        num_folds=num_folds,
+        fold_strategy=fold_strategy,
+        fold_seed=fold_seed,
+    )
     seed = _check_seed(seed)
     max_samples_per_class = _check_max_samples(max_samples_per_class)
     unknown_class_percentage = _check_percentage(
@@ -499,16 +527,19 @@ def build_index(
     # listing raises at the first one.
     unlistable: list[tuple[str, str]] | None = [] if on_error == "skip" else None
 
+    # A custom listing function splits by itself when the split can be described to it (the
+    # reference's (start, end) fractions); otherwise it lists every file and the index splits.
+    function_splits = list_function is not None and split.reference_split is not None
+
     def list_class(name: str, *, listed: bool) -> list[str]:
         if list_function is not None:
             # As the reference: no subset, no split (Speech Commands' own function needs None).
-            subset_split = None if subset is None else split
             return _call_list_function(
                 list_function,
                 directory,
                 name,
                 formats,
-                subset_split,
+                split.reference_split,
                 follow_links,
                 shuffle_index_dir,
             )
@@ -521,25 +552,41 @@ def build_index(
             )
         if listed and shuffle_index_dir is not None:
             files = _shuffle_index_order(files, name, shuffle_index_dir, seed)
-        return _select_subset(files, subset, validation_split)
+        return files
+
+    all_listed = {name: list_class(name, listed=True) for name in real_classes}
+    side = None
+    if split.is_split and not function_splits:
+        groups = [speaker_group(path) for files in all_listed.values() for path in files]
+        labels = [
+            class_id
+            for class_id, files in enumerate(all_listed.get(n, []) for n in class_names)
+            for _ in files
+        ]
+        side = split.side_function(groups, labels)
+
+    def select(files: list[str]) -> list[str]:
+        if side is None:
+            return files
+        return [path for path in files if side(speaker_group(path)) == subset]
 
     listed_files: dict[str, list[str]] = {}
     for name in real_classes:
-        files = list_class(name, listed=True)
+        files = select(all_listed[name])
         if not files:
             cause = (
                 "list_valid_filenames_in_directory_function returned no file"
-                if list_function is not None
-                else "its speakers all fall on the other side of the split. Add files from more "
-                "speakers, change validation_split, or remove the class"
+                if list_function is not None and (function_splits or not all_listed[name])
+                else "its speakers all fall on other sides of the split. Add files from more "
+                "speakers, change the split, or remove the class"
             )
             raise DatasetError(
-                f"class {name!r} has no file in the {subset or 'whole'} subset (validation_split="
-                f"{validation_split}): {cause}"
+                f"class {name!r} has no file in the {subset or 'whole'} subset "
+                f"({split.describe()}): {cause}"
             )
         listed_files[name] = files
     unlisted_files = (
-        [list_class(name, listed=False) for name in unlisted]
+        [select(list_class(name, listed=False)) for name in unlisted]
         if UNKNOWN_CLASS in class_names
         else []
     )
@@ -685,24 +732,6 @@ def _check_formats(white_list_formats: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(formats))
 
 
-def _check_split(subset: str | None, validation_split: float) -> tuple[float, float]:
-    if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)):
-        raise TypeError(f"validation_split must be a float in [0, 1), got {validation_split!r}")
-    if not 0.0 <= validation_split < 1.0:
-        raise DatasetError(f"validation_split must lie in [0, 1), got {validation_split}")
-    if subset is None:
-        return (0.0, 1.0)
-    if subset not in SUBSETS:
-        raise DatasetError(f"subset must be None, 'training' or 'validation', got {subset!r}")
-    if validation_split == 0.0:
-        raise DatasetError(
-            f"subset={subset!r} needs validation_split > 0 (got 0): with no validation split "
-            "there is nothing to choose between; pass subset=None to use every file"
-        )
-    v = float(validation_split)
-    return (0.0, v) if subset == "validation" else (v, 1.0)
-
-
 def _check_seed(seed: int) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(
@@ -800,23 +829,6 @@ def _empty_folder_message(
         f"{formats} (found: {found}){hint}. A class with no sample is almost certainly a mistake: "
         "fix the folder or remove the class"
     )
-
-
-def _select_subset(files: list[str], subset: str | None, validation_split: float) -> list[str]:
-    """Keep the files of one side of the speaker-grouped split, in their order."""
-    if subset is None:
-        return files
-    want_validation = subset == "validation"
-    fractions: dict[str, float] = {}  # many files per speaker: hash each speaker once
-    kept = []
-    for path in files:
-        group = speaker_group(path)
-        fraction = fractions.get(group)
-        if fraction is None:
-            fraction = fractions[group] = _group_fraction(group)
-        if (fraction < validation_split) == want_validation:
-            kept.append(path)
-    return kept
 
 
 def _call_list_function(

@@ -166,6 +166,10 @@ class ParallelAudioDataGenerator:
         Applied after the built-in augmentations, before ``preprocessing_function``,
         reproducibly: the global random states they draw from are seeded from the sample's
         generator. Output of another length is fitted back to the sample length.
+    test_split : float
+        Fraction of speakers (or files) held out for ``subset="test"``, in [0, 1), grouped as
+        ``validation_split`` and disjoint from it; ``validation_split`` keeps its meaning and
+        the two add up to less than 1. Default 0.
 
     Notes
     -----
@@ -228,6 +232,7 @@ class ParallelAudioDataGenerator:
         add_channel_dimension: bool = True,
         noise_level_mode: str = "factor",
         augmentations: Any = None,
+        test_split: float = 0.0,
     ) -> None:
         self.cores = cores
         self.debug = debug
@@ -256,6 +261,7 @@ class ParallelAudioDataGenerator:
         self.bg_noise_range = bg_noise_range
         self.bg_noise_dir = bg_noise_dir
         self.augmentations = augmentations
+        self.test_split = test_split
         self.offset_range = offset_range
         self.unknown_class_percentage = unknown_class_percentage
         self.silence_class_percentage = silence_class_percentage
@@ -643,6 +649,10 @@ class ParallelAudioDataGenerator:
         on_error: str = "raise",
         last_batch: str = "short",
         executor: Executor | None = None,
+        fold: int | None = None,
+        num_folds: int | None = None,
+        fold_strategy: str = "hash",
+        fold_seed: int | None = None,
         **kwargs: Any,
     ) -> ParallelAudioIterator:
         """List a directory of class folders and return the batch iterator for ``model.fit``.
@@ -669,8 +679,8 @@ class ParallelAudioDataGenerator:
             repeat a run.
         follow_links : bool
             Follow symbolic links to directories.
-        subset : {"training", "validation"}, optional
-            Which side of ``validation_split``.
+        subset : {"training", "validation", "test"}, optional
+            Which side of ``validation_split`` (or of the folds), or the ``test_split``.
         max_samples_per_class : int
             Cap per real class; -1 for all.
         list_valid_filenames_in_directory_function : callable, optional
@@ -702,6 +712,18 @@ class ParallelAudioDataGenerator:
             README, "More than one machine"). A ``RayExecutor`` is a template: the iterator,
             and each of its shards, starts its own actors from it. Every ``flow_*`` method
             takes it as a keyword.
+        fold, num_folds : int, optional
+            Grouped k-fold cross-validation: ``subset="validation"`` is fold ``fold`` of
+            ``num_folds`` and ``"training"`` the other folds, over the same groups as
+            ``validation_split`` (which must be 0). The test groups of ``test_split`` are in
+            no fold.
+        fold_strategy : {"hash", "balanced", "stratified"}
+            How groups are dealt to folds: by their hash (fold 0 of 5 is
+            ``validation_split=0.2``'s validation set; adding files moves no group), to the
+            fold with the fewest files (scikit-learn's ``GroupKFold``), or keeping each fold's
+            class shares even (``StratifiedGroupKFold``). See :mod:`parallel_audio.splits`.
+        fold_seed : int, optional
+            Another partition into folds, for repeated cross-validation; None is the default.
         **kwargs
             The reference's image options are accepted and ignored: ``target_size`` (which
             the reference's dataset mixin always passes) silently, others with a warning.
@@ -732,6 +754,11 @@ class ParallelAudioDataGenerator:
                 class_counts=class_counts,
                 on_error=on_error,
                 sample_rate_hz=configuration.sample_rate_hz,
+                test_split=configuration.test_split,
+                fold=fold,
+                num_folds=num_folds,
+                fold_strategy=fold_strategy,
+                fold_seed=fold_seed,
             )
 
         directory = os.fspath(directory)

@@ -551,6 +551,7 @@ PARAMETER_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "samplewise_normalize_range": check_normalize_range,
     "rescale": partial(check_optional_number, minimum=-limits.MAX_SCALE, maximum=limits.MAX_SCALE),
     "validation_split": _validation_split,
+    "test_split": _validation_split,
     "validation_augmentation_enabled": check_bool,
     "dtype": check_dtype,
     "frontend_dtype": check_frontend_dtype,
