@@ -22,6 +22,7 @@ from parallel_audio.pool.options import PoolOptions, resolve_num_workers
 from parallel_audio.pool.scheduler import BatchScheduler
 from parallel_audio.process_params import ParallelProcessParams
 from parallel_audio.sample_runtime import SampleRuntime
+from parallel_audio.sampling import balanced_class_weights
 from parallel_audio.sharding import check_shard
 from parallel_audio.validation import LAST_BATCH_MODES
 from parallel_audio.window_pipeline import ComputeWindows
@@ -531,6 +532,43 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         As the reference: ``classes`` cut to ``sample_count``.
         """
         return self.classes[: self.sample_count]
+
+    def class_weights(self, mode: str = "balanced") -> dict[int, float]:
+        """Return a weight per class id for ``model.fit(class_weight=...)``.
+
+        Parameters
+        ----------
+        mode : {"balanced"}
+            ``n / (classes * n_c)``, with ``n_c`` the samples of class ``c`` in one epoch and
+            ``n`` their sum (MLTK's and scikit-learn's ``class_weights='balanced'``): each
+            class then weighs as much in the loss as any other. A class with no sample
+            gets 0.
+
+        Returns
+        -------
+        dict of int to float
+            Every class id of ``class_indices``.
+
+        Examples
+        --------
+        >>> model.fit(train, class_weight=train.class_weights())  # doctest: +SKIP
+        """
+        weights = balanced_class_weights(self._epoch_class_counts(), mode)
+        return {class_id: float(w) for class_id, w in enumerate(weights)}
+
+    def sample_weights(self, mode: str = "balanced") -> np.ndarray:
+        """Return each sample's class weight (see :meth:`class_weights`), in index order.
+
+        Returns
+        -------
+        numpy.ndarray of float64, shape (samples,)
+        """
+        weights = balanced_class_weights(self._epoch_class_counts(), mode)
+        return weights[self.classes]
+
+    def _epoch_class_counts(self) -> np.ndarray:
+        """Return the number of samples of each class one epoch holds."""
+        return np.bincount(self.classes, minlength=self.num_classes).astype(np.float64)
 
     @property
     def sample_weight(self) -> np.ndarray | None:
