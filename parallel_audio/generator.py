@@ -356,6 +356,74 @@ class ParallelAudioDataGenerator:
         object.__setattr__(snapshot, "_frozen", True)
         return snapshot
 
+    def get_config(self) -> dict[str, Any]:
+        """Return every setting as plain values, under the keys of the command line's config file.
+
+        Keras' idiom: ``ParallelAudioDataGenerator.from_config(generator.get_config())`` is a
+        generator with the same settings. The keys are the constructor's parameter names and
+        ``fe.<name>`` for each frontend setting, as ``parallel-audio ... --save-config``
+        writes them; values are YAML- and JSON-safe (lists, numbers, strings, None), so the
+        dict can be written to a config file and read back by ``--config``. Callbacks and
+        ``augmentations`` are Python objects and are not part of it: pass them to
+        :meth:`from_config` again.
+
+        Returns
+        -------
+        dict of str to object
+
+        Examples
+        --------
+        >>> config = ParallelAudioDataGenerator(cores=0, speed_range=(0.9, 1.1)).get_config()
+        >>> config["speed_range"], config["fe.window_size_ms"]
+        ([0.9, 1.1], 25)
+        """
+        from parallel_audio.cli.option_specs import frontend_option_specs, generator_option_specs
+
+        config: dict[str, Any] = {}
+        for spec in generator_option_specs():
+            value = self._sample_shape if spec.name == "sample_shape" else getattr(self, spec.name)
+            config[spec.name] = _plain_setting(value)
+        for spec in frontend_option_specs():
+            config[f"fe.{spec.name}"] = _plain_setting(getattr(self.frontend_settings, spec.name))
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], **objects: Any) -> ParallelAudioDataGenerator:
+        """Build a generator from :meth:`get_config`'s dict or a config file's content.
+
+        Parameters
+        ----------
+        config : dict
+            Settings under the constructor's names; frontend settings as ``fe.<name>`` keys
+            or nested under ``frontend_settings``. A config file's dataset keys
+            (``classes``, ``seed``, ``batch_size``) are accepted and ignored: they belong to
+            ``flow_from_directory``. Settings left out take their defaults.
+        **objects
+            Constructor arguments no config holds: callbacks and ``augmentations``.
+
+        Returns
+        -------
+        ParallelAudioDataGenerator
+
+        Raises
+        ------
+        SettingsError
+            A key that is no setting (named), or a value the constructor refuses.
+        """
+        from parallel_audio.cli.config_file import settings_from_mapping
+        from parallel_audio.cli.data_settings import CommandLineError
+
+        try:
+            settings = settings_from_mapping(config, source="from_config")
+            frontend = settings.frontend_settings()
+        except CommandLineError as error:
+            raise SettingsError(str(error)) from None
+        kwargs = dict(settings.generator_kwargs)
+        for name, value in kwargs.items():
+            if isinstance(value, list):  # YAML and JSON have no tuples
+                kwargs[name] = tuple(value)
+        return cls(**kwargs, frontend_settings=frontend, **objects)
+
     @property
     def is_snapshot(self) -> bool:
         """Whether this is an iterator's immutable snapshot (see :meth:`snapshot`)."""
@@ -1416,3 +1484,13 @@ def _warn_trim_off_once() -> None:
             "flow_from_annotations does not trim silence (trim_threshold_db is ignored): "
             "trimming would move the audio under its event labels"
         )
+
+def _plain_setting(value: Any) -> Any:
+    """Return a setting as YAML and JSON write it: lists, dtype names, Python numbers."""
+    if isinstance(value, np.dtype):
+        return value.name
+    if isinstance(value, (tuple, list)):
+        return [_plain_setting(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
