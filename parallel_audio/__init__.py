@@ -6,6 +6,7 @@ Importing the package loads neither TensorFlow nor Keras (worker processes impor
 
 from typing import Any
 
+from parallel_audio.cross_validation import cross_validate, iter_folds
 from parallel_audio.errors import (
     AudioFileError,
     DatasetError,
@@ -33,6 +34,8 @@ __all__ = [
     "SettingsError",
     "SkippedFilesWarning",
     "WorkerError",
+    "cross_validate",
+    "iter_folds",
 ]
 __version__ = "0.1.0"
 
