@@ -22,9 +22,10 @@ __all__ = ["Stream", "random_generator", "seed_sequence"]
 class Stream(enum.IntEnum):
     """The package's random streams, each with the key that follows its number."""
 
-    #: One sample's augmentation in one epoch; key ``(epoch, sample_id)``. A sample repeated to
-    #: fill a last batch (``last_batch="repeat"``) takes ``sample_id + k * samples`` on its
-    #: k-th repeat, a key no sample of the iterator has.
+    #: One sample's augmentation in one epoch; key ``(epoch, sample_id)``. A sample that occurs
+    #: again in an epoch (drawn twice by sampling, or repeated to fill a last batch with
+    #: ``last_batch="repeat"``) takes ``sample_id + k * samples`` on its k-th repeat, a key no
+    #: sample of the iterator has: its first occurrence keeps the sample's own stream.
     SAMPLE = 1
     #: The order of one epoch's samples; key ``(epoch,)``.
     EPOCH_PLAN = 2
@@ -46,6 +47,16 @@ class Stream(enum.IntEnum):
     #: Where the excerpt of a file too long to read whole starts; key ``(epoch, sample_id)``.
     #: Apart from SAMPLE, so that a file's draws are the same whether or not it is long.
     LONG_FILE_EXCERPT = 10
+    #: The order in which a balanced class's samples are drawn, cycle after cycle; key
+    #: ``(class_id, cycle)``.
+    BALANCED_CYCLE = 11
+    #: The order of one balanced epoch's drawn samples; key ``(epoch,)``.
+    SAMPLED_ORDER = 12
+    #: One epoch's weighted draws with replacement; key ``(epoch,)``.
+    WEIGHTED_DRAW = 13
+    #: The order in which the balanced and stratified fold strategies take groups of equal
+    #: rank; key ``()``, seeded with ``fold_seed``.
+    FOLD_ORDER = 14
 
 
 def seed_sequence(stream: Stream, seed: int, *key: int) -> np.random.SeedSequence:

@@ -2,9 +2,9 @@
 
 Every ``flow_*`` method groups its files (by speaker, or by a ``group_col``) and asks this
 module which subset each group belongs to, so the validation split, the test split and the
-k folds behave alike whatever lists the files. Nothing here reads files or draws from a
-random stream: the hash splits depend only on the group names, the fold strategies on the
-groups, their sizes and classes, and ``fold_seed``.
+k folds behave alike whatever lists the files. Nothing here reads files, and the only
+random stream is ``Stream.FOLD_ORDER`` of ``fold_seed``: the hash splits depend only on the
+group names, the fold strategies on the groups, their sizes and classes, and ``fold_seed``.
 
 The rules, for a group ``g`` whose name hashes to the fraction ``h(g)`` in [0, 1) (the first
 64 bits of the sha1 of its UTF-8 name, divided by 2**64):
@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from parallel_audio.errors import DatasetError
+from parallel_audio.random_streams import Stream, random_generator
 
 __all__ = [
     "FOLD_STRATEGIES",
@@ -337,7 +338,7 @@ def assign_folds(
     # The order in which groups of equal rank are taken: by name, or a seeded permutation.
     order = np.arange(len(names))
     if seed is not None:
-        order = np.random.default_rng(np.random.SeedSequence(seed)).permutation(len(names))
+        order = random_generator(Stream.FOLD_ORDER, seed).permutation(len(names))
     if strategy == "balanced":
         sizes = counts.sum(axis=1)
         ranked = order[np.argsort(-sizes[order], kind="stable")]

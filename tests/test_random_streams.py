@@ -26,6 +26,10 @@ KEY_LENGTHS = {
     Stream.DEMO_NOISE: 0,
     Stream.UNAUGMENTED_SILENCE: 1,
     Stream.LONG_FILE_EXCERPT: 2,
+    Stream.BALANCED_CYCLE: 2,
+    Stream.SAMPLED_ORDER: 1,
+    Stream.WEIGHTED_DRAW: 1,
+    Stream.FOLD_ORDER: 0,
 }
 KEY_VALUES = (0, 1, 2, 3, 0x5A5A, 2**31)
 

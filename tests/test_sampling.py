@@ -10,7 +10,12 @@ import soundfile
 from sklearn.utils.class_weight import compute_class_weight
 
 from parallel_audio import ParallelAudioDataGenerator
-from parallel_audio.sampling import balanced_class_weights
+from parallel_audio.sampling import (
+    balanced_class_weights,
+    epoch_sample_ids,
+    occurrences,
+    resolve_sampling,
+)
 
 RATE = 16000
 #: An imbalanced dataset: files per class.
@@ -51,3 +56,132 @@ def test_a_class_without_samples_weighs_nothing_and_modes_are_checked():
     np.testing.assert_allclose(balanced_class_weights([4, 0, 4]), [8 / 12, 0.0, 8 / 12])
     with pytest.raises(ValueError, match="class weight mode must be one of 'balanced'"):
         balanced_class_weights([1, 2], "inverse")
+
+
+# ----------------------------------------------------------------------------- epoch draws
+
+
+def class_ids_of(sizes) -> np.ndarray:
+    return np.repeat(np.arange(len(sizes)), sizes)
+
+
+def test_no_sampling_with_the_default_length_is_the_plain_epoch_order():
+    from parallel_audio.random_streams import Stream, random_generator
+
+    sampling = resolve_sampling(None, None, class_ids_of([5, 3]), ["a", "b"], shuffle=True)
+    for epoch in range(3):
+        expected = random_generator(Stream.EPOCH_PLAN, 4, epoch).permutation(8)
+        assert epoch_sample_ids(sampling, 4, epoch).tolist() == expected.tolist()
+    unshuffled = resolve_sampling(None, 5, class_ids_of([5, 3]), ["a", "b"], shuffle=False)
+    assert [epoch_sample_ids(unshuffled, 0, e).tolist() for e in range(3)] == [
+        [0, 1, 2, 3, 4],
+        [5, 6, 7, 0, 1],
+        [2, 3, 4, 5, 6],
+    ]
+
+
+def test_an_epoch_length_cycles_through_every_sample_before_any_repeat():
+    sampling = resolve_sampling(None, 7, class_ids_of([10, 10]), ["a", "b"], shuffle=True)
+    stream = np.concatenate([epoch_sample_ids(sampling, 3, e) for e in range(6)])  # 42 draws
+    for cycle in range(2):
+        assert sorted(stream[cycle * 20 : (cycle + 1) * 20]) == list(range(20))
+
+
+@pytest.mark.parametrize("epoch_length", [None, 30, 301])
+def test_balanced_gives_exact_quotas_and_uses_a_small_class_whole_before_repeats(epoch_length):
+    sizes = [40, 9, 3]
+    class_ids = class_ids_of(sizes)
+    sampling = resolve_sampling("balanced", epoch_length, class_ids, ["a", "b", "c"], shuffle=True)
+    length = epoch_length or sum(sizes)
+    drawn = np.zeros(sum(sizes), dtype=int)  # times each sample was drawn so far
+    for epoch in range(6):
+        ids = epoch_sample_ids(sampling, 11, epoch)
+        assert ids.size == length
+        counts = np.bincount(class_ids[ids], minlength=3)
+        # Equal quotas: each within one of length / 3 (largest remainder), adding up.
+        assert all(abs(count - length / 3) < 1 for count in counts) and counts.sum() == length
+        np.add.at(drawn, ids, 1)
+        for c in range(3):
+            # After every epoch, the samples of a class were drawn equally often, give or
+            # take one: none is drawn again before every other sample of its class was.
+            of_class = drawn[class_ids == c]
+            assert of_class.max() - of_class.min() <= 1, (epoch, c, of_class)
+    # The epoch's order mixes the classes (not one class after another).
+    first = class_ids[epoch_sample_ids(sampling, 11, 0)]
+    assert np.count_nonzero(np.diff(first)) > 3
+
+
+def test_balanced_pseudo_classes_follow_their_percentages():
+    class_ids = class_ids_of([50, 20, 10, 6])
+    sampling = resolve_sampling(
+        "balanced",
+        300,
+        class_ids,
+        ["a", "b", "_unknown_", "_silence_"],
+        shuffle=True,
+        pseudo_percentages={"_unknown_": 1.0, "_silence_": 0.5},
+    )
+    counts = np.bincount(class_ids[epoch_sample_ids(sampling, 0, 0)], minlength=4)
+    # Shares 1 : 1 : 1 : 0.5 of 300 are 85.71 x 3 and 42.86: rounded by largest remainder
+    # (Hamilton's method), _silence_'s .86 first, then the first two classes' .71.
+    assert counts.tolist() == [86, 86, 85, 43]
+
+
+def test_weighted_draws_follow_the_weights_by_a_chi_square_test():
+    from scipy.stats import chisquare
+
+    weights = np.array([5.0, 1.0, 0.0, 2.0, 0.5, 1.5])
+    sampling = resolve_sampling(weights, 4000, class_ids_of([6]), ["a"], shuffle=True)
+    draws = np.concatenate([epoch_sample_ids(sampling, 21, e) for e in range(10)])
+    counts = np.bincount(draws, minlength=weights.size)
+    assert counts[2] == 0  # a zero weight is never drawn
+    drawable = weights > 0
+    expected = draws.size * weights[drawable] / weights.sum()
+    assert chisquare(counts[drawable], expected).pvalue > 0.001
+
+
+def test_a_class_weight_multiplies_its_samples_weight():
+    from scipy.stats import chisquare
+
+    class_ids = class_ids_of([8, 2])
+    sampling = resolve_sampling({"rare": 4.0}, 5000, class_ids, ["common", "rare"], shuffle=True)
+    counts = np.bincount(class_ids[epoch_sample_ids(sampling, 2, 0)], minlength=2)
+    # 8 samples of weight 1 against 2 of weight 4: one half each.
+    assert chisquare(counts, [2500, 2500]).pvalue > 0.001
+    zero = resolve_sampling({"rare": 0}, 500, class_ids, ["common", "rare"], shuffle=True)
+    assert not np.any(class_ids[epoch_sample_ids(zero, 2, 0)] == 1)
+
+
+@pytest.mark.parametrize(
+    ("sampling", "extra", "error", "message"),
+    [
+        ([1.0, 2.0], {}, ValueError, "sampling has 2 weights but the subset has 4 samples"),
+        ([1.0, -1.0, 1.0, 1.0], {}, ValueError, "sample 1 has -1.0"),
+        ([1.0, np.nan, 1.0, 1.0], {}, ValueError, "finite and >= 0; sample 1 has nan"),
+        ([0, 0, 0, 0], {}, ValueError, "all 0"),
+        ({"c": 1.0}, {}, ValueError, "sampling names 'c', not among the classes"),
+        ({"a": 0, "b": 0}, {}, ValueError, "gives every sample of this subset weight 0"),
+        ({"a": float("inf")}, {}, ValueError, r"sampling\['a'\] must be finite"),
+        ("balanced", {"shuffle": False}, ValueError, "cannot be combined with shuffle=False"),
+        ("oversample", {}, ValueError, "sampling must be None, 'balanced'"),
+        (None, {"samples_per_epoch": 0}, ValueError, "samples_per_epoch must be an int"),
+        (None, {"samples_per_epoch": 2.5}, TypeError, "samples_per_epoch must be an int"),
+        (7, {}, TypeError, "sampling must be None"),
+    ],
+)
+def test_invalid_sampling_is_named(sampling, extra, error, message):
+    kwargs = {"shuffle": True, "samples_per_epoch": None, **extra}
+    per_epoch = kwargs.pop("samples_per_epoch")
+    with pytest.raises(error, match=message):
+        resolve_sampling(sampling, per_epoch, class_ids_of([2, 2]), ["a", "b"], **kwargs)
+
+
+def test_balanced_with_an_empty_class_is_named():
+    with pytest.raises(ValueError, match="class 'b' a share of every epoch, but it has no sample"):
+        resolve_sampling("balanced", None, class_ids_of([3, 0, 2]), ["a", "b", "c"], shuffle=True)
+
+
+def test_occurrences_count_earlier_equal_ids():
+    ids = np.random.default_rng(0).integers(0, 7, 200)
+    expected = [int(np.sum(ids[:p] == ids[p])) for p in range(ids.size)]
+    assert occurrences(ids).tolist() == expected
