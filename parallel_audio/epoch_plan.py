@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from parallel_audio.random_streams import Stream, random_generator
+from parallel_audio.sampling import Sampling, epoch_sample_ids, occurrences
 from parallel_audio.sharding import shard_rows
 from parallel_audio.validation import LAST_BATCH_MODES
 
@@ -79,7 +80,11 @@ class EpochPlan:
     """The sample ids of every batch of every epoch, from the seed and the epoch alone.
 
     Each epoch visits every sample once, in index order, or with ``shuffle`` in an order drawn
-    from ``(seed, epoch)`` (:attr:`~parallel_audio.random_streams.Stream.EPOCH_PLAN`).
+    from ``(seed, epoch)`` (:attr:`~parallel_audio.random_streams.Stream.EPOCH_PLAN`). With
+    ``sampling``, each epoch holds ``sampling.epoch_length`` samples drawn from ``(seed,
+    epoch)`` by :func:`~parallel_audio.sampling.epoch_sample_ids` (balanced, weighted, or
+    cycling through the samples), and a sample that occurs more than once gets a stream of
+    its own per occurrence.
 
     Parameters
     ----------
@@ -100,6 +105,9 @@ class EpochPlan:
         ``[p * m // n, (p + 1) * m // n)`` of a batch of ``m`` rows
         (:func:`~parallel_audio.sharding.shard_rows`); the default, shard 0 of 1, all of them.
         The batches themselves, and every sample's stream, do not depend on the shards.
+    sampling : Sampling, optional
+        From :func:`~parallel_audio.sampling.resolve_sampling`; None visits each sample once
+        per epoch (the plan without sampling, batch for batch).
 
     Examples
     --------
@@ -115,8 +123,9 @@ class EpochPlan:
     last_batch: str = "short"
     shard_index: int = 0
     num_shards: int = 1
+    sampling: Sampling | None = None
     # Computed orders, by epoch: a cache, neither compared nor pickled.
-    _orders: dict[int, np.ndarray] = field(
+    _orders: dict[int, tuple[np.ndarray, np.ndarray | None]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
     _orders_lock: threading.Lock = field(
@@ -128,6 +137,10 @@ class EpochPlan:
             raise ValueError(f"an epoch plan needs at least one sample, got {self.samples}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+        if self.sampling is not None and self.sampling.samples != self.samples:
+            raise ValueError(
+                f"the sampling is of {self.sampling.samples} samples but the plan of {self.samples}"
+            )
         if self.last_batch not in LAST_BATCH_MODES:
             raise ValueError(
                 f"last_batch must be one of {LAST_BATCH_MODES}, got {self.last_batch!r}"
@@ -149,7 +162,12 @@ class EpochPlan:
         object.__setattr__(self, "_orders_lock", threading.Lock())
 
     def __len__(self) -> int:
-        return math.ceil(self.samples / self.batch_size)
+        return math.ceil(self.epoch_length / self.batch_size)
+
+    @property
+    def epoch_length(self) -> int:
+        """Samples per epoch (before a last batch is filled up): ``samples`` without sampling."""
+        return self.samples if self.sampling is None else self.sampling.epoch_length
 
     @property
     def num_batches(self) -> int:
@@ -164,44 +182,73 @@ class EpochPlan:
 
     def order(self, epoch: int) -> np.ndarray:
         """Return the sample ids in the order epoch ``epoch`` visits them."""
-        if not self.shuffle:
-            return np.arange(self.samples)
+        return self._epoch(epoch)[0]
+
+    def _epoch(self, epoch: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Return the epoch's order and, with sampling, the stream id of each position."""
+        if not self.shuffle and self.sampling is None:
+            return np.arange(self.samples), None
         with self._orders_lock:
-            order = self._orders.get(epoch)
-            if order is None:
-                rng = random_generator(Stream.EPOCH_PLAN, self.seed, epoch)
-                order = self._orders[epoch] = rng.permutation(self.samples)
+            computed = self._orders.get(epoch)
+            if computed is None:
+                if self.sampling is None:
+                    rng = random_generator(Stream.EPOCH_PLAN, self.seed, epoch)
+                    computed = (rng.permutation(self.samples), None)
+                else:
+                    computed = self._sampled_epoch(epoch)
+                self._orders[epoch] = computed
                 for old in sorted(self._orders)[:-_ORDERS_KEPT]:
                     del self._orders[old]
-            return order
+            return computed
+
+    def _sampled_epoch(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        """Draw a sampled epoch; its k-th occurrence of a sample takes ``id + k * samples``.
+
+        Occurrences count over every position the epoch's batches hold, those a last batch
+        fills up included, so the first occurrence keeps the sample's own stream (as without
+        sampling) and no two positions share a stream.
+        """
+        order = epoch_sample_ids(self.sampling, self.seed, epoch)
+        # Over the whole batches, whichever shard this plan is: streams do not depend on shards.
+        positions = np.arange(self._batch_span(len(self) - 1)[1])
+        held = order[positions % order.size]
+        return order, held + occurrences(held) * self.samples
 
     def positions(self, batch_index: int) -> np.ndarray:
         """Return the positions in the epoch's order that batch ``batch_index`` holds.
 
-        Positions past ``samples`` (``last_batch="repeat"``) wrap around the order. A shard's
-        plan holds its rows of the batch only.
+        Positions past the epoch's length (``last_batch="repeat"``) wrap around the order. A
+        shard's plan holds its rows of the batch only.
         """
         if not 0 <= batch_index < len(self):
             raise IndexError(f"batch {batch_index} is out of range: {len(self)} batches per epoch")
+        start, stop = self._batch_span(batch_index)
+        return np.arange(start, stop)[shard_rows(stop - start, self.shard_index, self.num_shards)]
+
+    def _batch_span(self, batch_index: int) -> tuple[int, int]:
+        """Return the positions ``[start, stop)`` the whole batch holds, all shards together."""
         start = batch_index * self.batch_size
         stop = start + self.batch_size
         if self.last_batch == "short":
-            stop = min(stop, self.samples)
-        return np.arange(start, stop)[shard_rows(stop - start, self.shard_index, self.num_shards)]
+            stop = min(stop, self.epoch_length)
+        return start, stop
 
     def batch_sample_ids(self, epoch: int, batch_index: int) -> np.ndarray:
         """Return the ids of the samples in batch ``batch_index`` of ``epoch``."""
-        return self.order(epoch)[self.positions(batch_index) % self.samples]
+        return self.order(epoch)[self.positions(batch_index) % self.epoch_length]
 
     def stream_ids(self, epoch: int, batch_index: int) -> np.ndarray:
         """Return the random stream id of each sample of a batch.
 
-        A sample's id; a sample taken again to fill the last batch is augmented afresh, as
-        if it were sample ``id + k * samples`` on its k-th repeat: a stream no other sample
-        of the plan uses.
+        A sample's id; a sample taken again (drawn twice by sampling, or to fill the last
+        batch) is augmented afresh, as if it were sample ``id + k * samples`` on its k-th
+        repeat: a stream no other sample of the plan uses.
         """
         positions = self.positions(batch_index)
-        ids = self.order(epoch)[positions % self.samples]
+        order, streams = self._epoch(epoch)
+        if streams is not None:
+            return streams[positions]
+        ids = order[positions % self.samples]
         return ids + (positions // self.samples) * self.samples
 
 

@@ -721,6 +721,8 @@ class ParallelAudioDataGenerator:
         num_folds: int | None = None,
         fold_strategy: str = "hash",
         fold_seed: int | None = None,
+        sampling: Any = None,
+        samples_per_epoch: int | None = None,
         **kwargs: Any,
     ) -> ParallelAudioIterator:
         """List a directory of class folders and return the batch iterator for ``model.fit``.
@@ -792,6 +794,22 @@ class ParallelAudioDataGenerator:
             class shares even (``StratifiedGroupKFold``). See :mod:`parallel_audio.splits`.
         fold_seed : int, optional
             Another partition into folds, for repeated cross-validation; None is the default.
+        sampling : None, "balanced", dict or sequence of float
+            Which samples each epoch holds (see :mod:`parallel_audio.sampling`). None: each
+            sample once (``samples_per_epoch`` aside). ``"balanced"``: an equal share of every
+            epoch per class (``_unknown_`` and ``_silence_`` their percentage of it), each
+            class drawn without replacement in cycles of fresh permutations, so every file of
+            a small class is used before any repeats. ``{class: weight}``: each sample of a
+            class weighs ``weight`` (1 for classes left out), as if its files were copied that
+            many times; or one weight per sample, in the iterator's ``filenames`` order:
+            independent draws with replacement, a zero weight never drawn. The epoch is drawn
+            in the training process from ``(seed, epoch)``, so batches do not depend on
+            ``cores``; a sample drawn twice is augmented differently each time (its first
+            occurrence keeps its stream without sampling). Needs ``shuffle=True``.
+        samples_per_epoch : int, optional
+            Samples per epoch (``len(iterator)`` is that many in batches), from 1 to 2**30;
+            None is the subset's size. Without ``sampling``, epochs cycle through the samples
+            in fresh orders, every sample before any repeats.
         **kwargs
             The reference's image options are accepted and ignored: ``target_size`` (which
             the reference's dataset mixin always passes) silently, others with a warning.
@@ -841,6 +859,8 @@ class ParallelAudioDataGenerator:
             subset=subset,
             last_batch=last_batch,
             kwargs={**kwargs, "executor": executor},
+            sampling=sampling,
+            samples_per_epoch=samples_per_epoch,
         )
 
     def _flow(
@@ -860,6 +880,8 @@ class ParallelAudioDataGenerator:
         clips: Any = None,
         pair_transforms: str = "geometric",
         target_frontend: bool = False,
+        sampling: Any = None,
+        samples_per_epoch: int | None = None,
     ) -> ParallelAudioIterator:
         """Check the arguments every ``flow_*`` shares, build the index, return the iterator.
 
@@ -909,6 +931,8 @@ class ParallelAudioDataGenerator:
             pair_transforms=pair_transforms,
             target_frontend=target_frontend,
             executor=executor,
+            sampling=sampling,
+            samples_per_epoch=samples_per_epoch,
         )
 
     def flow(

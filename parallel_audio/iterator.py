@@ -14,6 +14,7 @@ import keras
 import numpy as np
 
 from parallel_audio import keras_errors
+from parallel_audio.dataset_index import SILENCE_CLASS, UNKNOWN_CLASS
 from parallel_audio.epoch_plan import BatchTask, BatchTasks, EpochPlan
 from parallel_audio.errors import SettingsError, WorkerError
 from parallel_audio.pipeline import ComputeBatch
@@ -22,7 +23,7 @@ from parallel_audio.pool.options import PoolOptions, resolve_num_workers
 from parallel_audio.pool.scheduler import BatchScheduler
 from parallel_audio.process_params import ParallelProcessParams
 from parallel_audio.sample_runtime import SampleRuntime
-from parallel_audio.sampling import balanced_class_weights
+from parallel_audio.sampling import balanced_class_weights, resolve_sampling
 from parallel_audio.sharding import check_shard
 from parallel_audio.validation import LAST_BATCH_MODES
 from parallel_audio.window_pipeline import ComputeWindows
@@ -156,6 +157,8 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         executor: Executor | None = None,
         windowing: Any = None,
         windows: list | None = None,
+        sampling: Any = None,
+        samples_per_epoch: int | None = None,
     ) -> None:
         # The generator's own pool does the work; Keras' workers stay off.
         super().__init__(workers=1, use_multiprocessing=False)
@@ -171,7 +174,23 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         if self.samples == 0:
             raise ValueError(f"no samples for subset {subset!r} in {index.directory}")
         self.num_classes = len(self.class_indices)
-        self.batch_size = self.samples if batch_size == -1 else batch_size
+        # Drawn here, in the training process, before any worker starts: a wrong weight
+        # fails at flow_* time.
+        self.sampling = None
+        if sampling is not None or samples_per_epoch is not None:
+            self.sampling = resolve_sampling(
+                sampling,
+                samples_per_epoch,
+                self.classes,
+                index.class_names,
+                shuffle=shuffle,
+                pseudo_percentages={
+                    UNKNOWN_CLASS: generator.unknown_class_percentage,
+                    SILENCE_CLASS: generator.silence_class_percentage,
+                },
+            )
+        epoch_length = self.samples if self.sampling is None else self.sampling.epoch_length
+        self.batch_size = epoch_length if batch_size == -1 else batch_size
         self.class_mode = class_mode
         self.shuffle = shuffle
         self.seed = seed
@@ -223,6 +242,7 @@ class ParallelAudioIterator(keras.utils.PyDataset):
             last_batch=last_batch,
             shard_index=self.shard_index,
             num_shards=self.num_shards,
+            sampling=self.sampling,
         )
         self.tasks = BatchTasks(
             self.plan, self.filenames, self.classes, **self._per_sample_fields()
@@ -567,7 +587,9 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         return weights[self.classes]
 
     def _epoch_class_counts(self) -> np.ndarray:
-        """Return the number of samples of each class one epoch holds."""
+        """Return the number of samples of each class one epoch holds (on average, sampled)."""
+        if self.sampling is not None:
+            return self.sampling.expected_class_counts(self.classes, self.num_classes)
         return np.bincount(self.classes, minlength=self.num_classes).astype(np.float64)
 
     @property

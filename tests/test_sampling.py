@@ -185,3 +185,131 @@ def test_occurrences_count_earlier_equal_ids():
     ids = np.random.default_rng(0).integers(0, 7, 200)
     expected = [int(np.sum(ids[:p] == ids[p])) for p in range(ids.size)]
     assert occurrences(ids).tolist() == expected
+
+
+# ----------------------------------------------------------------------------- iterators
+
+
+def sampled_flow(root, cores=0, debug=False, **kwargs):
+    generator = ParallelAudioDataGenerator(
+        cores=cores,
+        debug=debug,
+        speed_range=(0.9, 1.1),
+        loudness_range=(0.5, 1.5),
+        noise_colors="white",
+        noise_color_range=(0.01, 0.05),
+        **kwargs.pop("generator", {}),
+    )
+    options = dict(seed=7, batch_size=8, sampling="balanced", samples_per_epoch=30)
+    options.update(kwargs)
+    return generator.flow_from_directory(root, CLASSES, **options)
+
+
+def epoch_batches(iterator, epoch):
+    return [iterator.batch(i, epoch=epoch) for i in range(len(iterator))]
+
+
+@pytest.mark.slow
+def test_sampled_batches_are_the_same_whatever_cores_and_debug(imbalanced):
+    expected = None
+    for cores, debug in ((0, False), (2, False), (2, True)):
+        with sampled_flow(imbalanced, cores=cores, debug=debug, last_batch="repeat") as flow:
+            batches = [epoch_batches(flow, epoch) for epoch in (0, 1)]
+        if expected is None:
+            expected = batches
+            continue
+        for got_epoch, want_epoch in zip(batches, expected, strict=True):
+            for (x, y), (x0, y0) in zip(got_epoch, want_epoch, strict=True):
+                np.testing.assert_array_equal(x, x0)
+                np.testing.assert_array_equal(y, y0)
+
+
+def test_balanced_iterator_serves_the_quotas_and_its_class_weights(imbalanced):
+    flow = sampled_flow(imbalanced, samples_per_epoch=31)
+    assert len(flow) == 4  # ceil(31 / 8)
+    for epoch in range(2):
+        labels = np.concatenate([y.argmax(axis=1) for _, y in epoch_batches(flow, epoch)])
+        assert np.bincount(labels, minlength=3).tolist() == [11, 10, 10]  # 31 = 10.33 x 3
+    # Class weights for the epochs the iterator serves: n / (classes * n_c) of its quotas.
+    weights = flow.class_weights()
+    np.testing.assert_allclose([weights[c] for c in range(3)], [31 / 33, 31 / 30, 31 / 30])
+
+
+def duplicate_rows(flow, epoch):
+    """Pairs of batch rows that hold the same sample in one epoch."""
+    seen, pairs = {}, []
+    for b in range(len(flow)):
+        for row, sample in enumerate(flow.batch_sample_ids(b, epoch)):
+            if int(sample) in seen:
+                pairs.append((seen[int(sample)], (b, row)))
+            else:
+                seen[int(sample)] = (b, row)
+    return pairs
+
+
+def test_duplicates_differ_with_augmentation_and_are_equal_without(imbalanced):
+    for augment in (True, False):
+        flow = sampled_flow(
+            imbalanced, generator={"disable_random_transforms": not augment}, sampling={"up": 6.0}
+        )
+        batches = epoch_batches(flow, 0)
+        pairs = duplicate_rows(flow, 0)
+        assert len(pairs) >= 3
+        for (b0, r0), (b1, r1) in pairs:
+            same = np.array_equal(batches[b0][0][r0], batches[b1][0][r1])
+            assert same is not augment
+
+
+def test_a_first_occurrence_keeps_the_samples_stream_and_repeats_get_their_own(imbalanced):
+    flow = sampled_flow(imbalanced, sampling={"up": 6.0}, last_batch="repeat")
+    plain = ParallelAudioDataGenerator(cores=0).flow_from_directory(imbalanced, CLASSES, seed=7)
+    for epoch in range(3):
+        ids = np.concatenate([flow.plan.batch_sample_ids(epoch, b) for b in range(len(flow))])
+        streams = np.concatenate([flow.plan.stream_ids(epoch, b) for b in range(len(flow))])
+        assert len(set(streams.tolist())) == streams.size  # one stream per occurrence
+        first = np.unique(ids, return_index=True)[1]
+        assert (streams[first] == ids[first]).all()  # as the sample's stream without sampling
+        assert ((streams - ids) % flow.samples == 0).all()
+    # The plan without sampling is untouched: sampling=None gives today's batches.
+    assert plain.sampling is None and plain.plan.sampling is None
+
+
+def test_sampling_errors_are_raised_by_flow_from_directory(imbalanced):
+    generator = ParallelAudioDataGenerator(cores=0)
+    with pytest.raises(ValueError, match="cannot be combined with shuffle=False"):
+        generator.flow_from_directory(imbalanced, CLASSES, sampling="balanced", shuffle=False)
+    with pytest.raises(ValueError, match="sampling names 'down'"):
+        generator.flow_from_directory(imbalanced, CLASSES, sampling={"down": 2.0})
+    with pytest.raises(ValueError, match="3 weights but the subset has 19 samples"):
+        generator.flow_from_directory(imbalanced, CLASSES, sampling=[1.0, 1.0, 1.0])
+
+
+@pytest.mark.slow
+def test_fit_runs_the_steps_samples_per_epoch_sets_without_running_out_of_data(imbalanced):
+    import warnings
+
+    import keras
+
+    flow = sampled_flow(imbalanced, cores=1, samples_per_epoch=40, batch_size=16)
+    assert len(flow) == 3
+    model = keras.Sequential(
+        [
+            keras.Input(flow.process_params.sample_shape),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    steps = []
+
+    class CountSteps(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            steps.append(batch)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = model.fit(flow, epochs=3, callbacks=[CountSteps()], verbose=0)
+    flow.close()
+    assert steps == [0, 1, 2] * 3
+    assert len(history.history["loss"]) == 3
+    assert not [w for w in caught if "ran out of data" in str(w.message)]
