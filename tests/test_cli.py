@@ -737,6 +737,12 @@ def test_quick_demo_trains_and_saves_everything(tmp_path, capsys):
         config_from_settings(load_config(out / "data_config.yaml"))
     )
     assert frontend.spectrogram_shape == (49, 40)
+    # The file holds every setting of the run: it rebuilds the demo's generator.
+    saved = load_config(out / "data_config.yaml")
+    assert saved.seed == 0 and len(saved.classes) == 8
+    rebuilt = build_generator(saved).get_config()
+    assert set(config_from_settings(saved)) - {"classes", "seed", "batch_size"} == set(rebuilt)
+    assert rebuilt == {k: v for k, v in config_from_settings(saved).items() if k in rebuilt}
     assert model.predict(np.zeros((2, 49, 40, 1), np.float32), verbose=0).shape == (2, 8)
     rate = re.search(r"training throughput: (\d+) samples/s", stdout)
     accuracy = re.search(r"validation accuracy: ([\d.]+) on (\d+) samples", stdout)

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from parallel_audio.cli.config_file import save_config
+from parallel_audio.cli.config_file import save_config, settings_from_mapping
 from parallel_audio.cli.data_settings import (
     CommandLineError,
     DataSettings,
@@ -167,7 +167,11 @@ def run(args: argparse.Namespace) -> int:
         f"   {words} clips of {len(counts) - 1} words, {counts[NOISE_FOLDER]} background "
         f"noise files ({time.perf_counter() - started:.1f} s)"
     )
-    save_config(settings, out / "data_config.yaml")
+    # Every setting of the run, not only those given: the file repeats it whatever the defaults.
+    complete = settings_from_mapping(generator.get_config(), source="the demo's settings")
+    complete.classes = settings.classes or list(CLASSES)
+    complete.seed, complete.batch_size = seed, settings.batch_size
+    save_config(complete, out / "data_config.yaml")
 
     print(f"2. Previewing the augmentation: {out / 'preview.png'}")
     from parallel_audio.cli.preview import render_preview
