@@ -135,6 +135,9 @@ _DERIVED = ("fft_length",)
 
 _SETTING_KEYS = {KEY_PREFIX + name for name in _SETTINGS}
 _DERIVED_KEYS = {KEY_PREFIX + name for name in _DERIVED}
+#: The names of the settings that can be set, in their documented order (``fft_length``,
+#: derived from the others, is not among them).
+SETTING_NAMES: tuple[str, ...] = tuple(_SETTINGS)
 
 
 def _restore(cls: type, flat: dict[str, Any]) -> AudioFeatureGeneratorSettings:

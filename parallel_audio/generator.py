@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import os
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -13,7 +14,11 @@ import numpy as np
 from parallel_audio.audio_ops import fit_to_length, resample
 from parallel_audio.augment import AugmentationTransform
 from parallel_audio.errors import DatasetError, SettingsError
-from parallel_audio.frontend_settings import AudioFeatureGeneratorSettings
+from parallel_audio.frontend_settings import (
+    KEY_PREFIX,
+    SETTING_NAMES,
+    AudioFeatureGeneratorSettings,
+)
 from parallel_audio.sample_runtime import RuntimeCache, SampleRuntime, background_noise_folder
 from parallel_audio.validation import (
     FRONTEND_DTYPES,
@@ -35,6 +40,18 @@ if TYPE_CHECKING:
 #: ``flow_from_directory`` keywords of the reference that have no meaning for audio and are
 #: ignored without a word: the reference's dataset mixin passes ``target_size`` every time.
 SILENTLY_IGNORED_KEYWORDS = frozenset({"target_size"})
+#: Constructor parameters that take Python objects, which no config file holds.
+OBJECT_PARAMETERS = frozenset(
+    {
+        "get_batch_function",
+        "noaug_preprocessing_function",
+        "preprocessing_function",
+        "postprocessing_function",
+        "augmentations",
+    }
+)
+#: A config file's keys that belong to flow_from_directory, not to the generator.
+_DATASET_KEYS = ("classes", "seed", "batch_size")
 #: Parameters whose allowed values depend on each other, checked together on every change.
 _NOISE_LEVEL_PARAMETERS = frozenset({"noise_level_mode", "noise_color_range", "bg_noise_range"})
 
@@ -377,27 +394,26 @@ class ParallelAudioDataGenerator:
         >>> config["speed_range"], config["fe.window_size_ms"]
         ([0.9, 1.1], 25)
         """
-        from parallel_audio.cli.option_specs import frontend_option_specs, generator_option_specs
-
         config: dict[str, Any] = {}
-        for spec in generator_option_specs():
-            value = self._sample_shape if spec.name == "sample_shape" else getattr(self, spec.name)
-            config[spec.name] = _plain_setting(value)
-        for spec in frontend_option_specs():
-            config[f"fe.{spec.name}"] = _plain_setting(getattr(self.frontend_settings, spec.name))
+        for name in _config_parameters(type(self)):
+            value = self._sample_shape if name == "sample_shape" else getattr(self, name)
+            config[name] = _plain_setting(value)
+        for name in SETTING_NAMES:
+            config[KEY_PREFIX + name] = _plain_setting(getattr(self.frontend_settings, name))
         return config
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], **objects: Any) -> ParallelAudioDataGenerator:
+    def from_config(cls, config: Mapping[str, Any], **objects: Any) -> ParallelAudioDataGenerator:
         """Build a generator from :meth:`get_config`'s dict or a config file's content.
 
         Parameters
         ----------
-        config : dict
-            Settings under the constructor's names; frontend settings as ``fe.<name>`` keys
-            or nested under ``frontend_settings``. A config file's dataset keys
-            (``classes``, ``seed``, ``batch_size``) are accepted and ignored: they belong to
-            ``flow_from_directory``. Settings left out take their defaults.
+        config : mapping
+            Settings under the constructor's names (dashes allowed for underscores);
+            frontend settings as ``fe.<name>`` keys or nested under ``frontend_settings``. A
+            config file's dataset keys (``classes``, ``seed``, ``batch_size``) are accepted
+            and ignored: they belong to ``flow_from_directory``. Settings left out take
+            their defaults; lists become the tuples the constructor takes.
         **objects
             Constructor arguments no config holds: callbacks and ``augmentations``.
 
@@ -410,19 +426,33 @@ class ParallelAudioDataGenerator:
         SettingsError
             A key that is no setting (named), or a value the constructor refuses.
         """
-        from parallel_audio.cli.config_file import settings_from_mapping
-        from parallel_audio.cli.data_settings import CommandLineError
-
+        parameters = set(_config_parameters(cls))
+        kwargs: dict[str, Any] = {}
+        frontend: dict[str, Any] = {}
+        unknown = []
+        for raw_key, value in config.items():
+            key = str(raw_key).replace("-", "_")
+            if key in _DATASET_KEYS:
+                continue
+            if key == "frontend_settings" and isinstance(value, Mapping):
+                frontend.update({KEY_PREFIX + str(k): v for k, v in value.items()})
+            elif key.startswith(KEY_PREFIX):
+                frontend[key] = value
+            elif key in parameters:
+                kwargs[key] = tuple(value) if isinstance(value, list) else value
+            else:
+                unknown.append(str(raw_key))
+        if unknown:
+            raise SettingsError(
+                f"from_config: unknown settings {', '.join(map(repr, unknown))}; the settings "
+                f"are the constructor's parameters ({', '.join(sorted(parameters))}) and "
+                "frontend settings as fe.<name> keys"
+            )
         try:
-            settings = settings_from_mapping(config, source="from_config")
-            frontend = settings.frontend_settings()
-        except CommandLineError as error:
-            raise SettingsError(str(error)) from None
-        kwargs = dict(settings.generator_kwargs)
-        for name, value in kwargs.items():
-            if isinstance(value, list):  # YAML and JSON have no tuples
-                kwargs[name] = tuple(value)
-        return cls(**kwargs, frontend_settings=frontend, **objects)
+            frontend_settings = AudioFeatureGeneratorSettings.from_dict(frontend)
+        except AttributeError as error:  # an unknown fe. key
+            raise SettingsError(f"from_config: {error}") from None
+        return cls(**kwargs, frontend_settings=frontend_settings, **objects)
 
     @property
     def is_snapshot(self) -> bool:
@@ -1518,3 +1548,18 @@ def _plain_setting(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def _config_parameters(cls: type) -> list[str]:
+    """Return the constructor's parameters a config holds, in signature order.
+
+    All but the Python objects (:data:`OBJECT_PARAMETERS`) and ``frontend_settings``, which a
+    config holds setting by setting.
+    """
+    return [
+        parameter.name
+        for parameter in inspect.signature(cls.__init__).parameters.values()
+        if parameter.name not in OBJECT_PARAMETERS
+        and parameter.name not in ("self", "frontend_settings")
+        and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+    ]

@@ -119,6 +119,10 @@ def check_settings(generator: ParallelAudioDataGenerator) -> None:
 
 def test_every_setting_round_trips_through_get_config():
     config = configured_generator().get_config()
+    # Exactly the command line's settings: its options and frontend options, by name.
+    assert set(config) == {s.name for s in generator_option_specs()} | {
+        f"fe.{s.name}" for s in frontend_option_specs()
+    }
     assert config["pitch_range"] == [-2, 3] and config["dtype"] == "int8"
     assert config["fe.window_size_ms"] == 32
     check_settings(ParallelAudioDataGenerator.from_config(config))
@@ -142,6 +146,10 @@ def test_get_config_is_a_config_file_the_command_line_reads(tmp_path, suffix):
 def test_from_config_names_an_unknown_key_and_takes_objects():
     with pytest.raises(SettingsError, match="unknown settings 'sped_range'"):
         ParallelAudioDataGenerator.from_config({"sped_range": [0.9, 1.1]})
+    with pytest.raises(SettingsError, match="no setting 'window_size'"):
+        ParallelAudioDataGenerator.from_config({"fe.window_size": 30})
+    with pytest.raises(ValueError, match="speed_range"):
+        ParallelAudioDataGenerator.from_config({"speed_range": [0.0, 50.0]})
 
     def double(params, x):
         return 2 * x
