@@ -44,6 +44,15 @@ HISTORY_FILE = "history.json"
 MODEL_FILE = "model.keras"
 #: summary.json entries that must match for a run to resume into results_dir.
 _RESUME_KEYS = ("generator", "classes", "num_folds", "fold_strategy", "fold_seed", "seed")
+#: Generator settings that change how fast batches come, never what they hold: a run may
+#: resume with others.
+_EXECUTION_SETTINGS = (
+    "cores",
+    "debug",
+    "max_batches_pending",
+    "batch_timeout",
+    "disable_gpu_in_subprocesses",
+)
 
 
 def fold_seed_of(seed: int, fold: int) -> int:
@@ -363,8 +372,6 @@ def _summary(
 ) -> dict[str, Any]:
     import keras
 
-    import parallel_audio
-
     return {
         "generator": generator.get_config(),
         "classes": list(classes),
@@ -376,7 +383,7 @@ def _summary(
         "flow_kwargs": {key: _plain(value) for key, value in flow_kwargs.items()},
         "fit_kwargs": {key: _plain(value) for key, value in fit_kwargs.items()},
         "versions": {
-            "parallel_audio": parallel_audio.__version__,
+            "parallel_audio": _package_version(),
             "keras": keras.__version__,
             "keras_backend": keras.backend.backend(),
             "numpy": np.__version__,
@@ -398,12 +405,33 @@ def _plain(value: Any) -> Any:
     return repr(value)
 
 
+def _package_version() -> str:
+    """Return the installed version, from the metadata (the package imports this module)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("parallel_audio")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _results_settings(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the settings a run's results depend on: all but how its batches were computed."""
+    settings = {key: summary.get(key) for key in _RESUME_KEYS}
+    generator = dict(settings.get("generator") or {})
+    for key in _EXECUTION_SETTINGS:
+        generator.pop(key, None)
+    settings["generator"] = generator
+    return settings
+
+
 def _check_resumable(summary_path: str, summary: Mapping[str, Any]) -> None:
     if not os.path.exists(summary_path):
         return
     with open(summary_path, encoding="utf-8") as file:
-        stored = json.load(file)
-    differing = [key for key in _RESUME_KEYS if stored.get(key) != summary.get(key)]
+        stored = _results_settings(json.load(file))
+    current = _results_settings(summary)
+    differing = [key for key in _RESUME_KEYS if stored.get(key) != current.get(key)]
     if differing:
         raise SettingsError(
             f"{summary_path} holds a cross-validation run with other {', '.join(differing)}; "

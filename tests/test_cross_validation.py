@@ -138,6 +138,11 @@ def test_cross_validate_writes_results_and_resumes_after_an_interruption(speaker
     assert settings.classes == CLASSES and settings.seed == 10 and settings.batch_size == 8
     assert settings.generator_kwargs["speed_range"] == [0.9, 1.1]
 
+    # Other workers change no batch: the run resumes (nothing left to train).
+    generator.cores = 1
+    built.clear()
+    cross_validate(generator, speakers, build_model=failing_on_fold_two, **kwargs)
+    assert built == []
     # Other settings in the same results_dir are refused rather than mixed in.
     generator.speed_range = (0.8, 1.2)
     with pytest.raises(SettingsError, match="other generator"):
