@@ -82,6 +82,23 @@ class Sampling:
     quotas: np.ndarray | None = None
     probabilities: np.ndarray | None = None
 
+    def _key(self) -> tuple:
+        arrays = (*self.members, self.quotas, self.probabilities)
+        return (
+            self.mode,
+            self.samples,
+            self.epoch_length,
+            self.shuffle,
+            tuple(None if a is None else (a.dtype.str, a.shape, a.tobytes()) for a in arrays),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        # By value, arrays included: a plan and its pickled copy compare equal.
+        return isinstance(other, Sampling) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
     def expected_class_counts(self, class_ids: np.ndarray, num_classes: int) -> np.ndarray:
         """Return how many samples of each class an epoch holds on average."""
         class_ids = np.asarray(class_ids, dtype=np.intp)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -270,6 +271,10 @@ def test_a_first_occurrence_keeps_the_samples_stream_and_repeats_get_their_own(i
         first = np.unique(ids, return_index=True)[1]
         assert (streams[first] == ids[first]).all()  # as the sample's stream without sampling
         assert ((streams - ids) % flow.samples == 0).all()
+    # The plan pickles by value, as the pool's executors need it.
+    copy = pickle.loads(pickle.dumps(flow.plan))
+    assert copy == flow.plan and hash(copy) == hash(flow.plan)
+    assert copy.stream_ids(2, 1).tolist() == flow.plan.stream_ids(2, 1).tolist()
     # The plan without sampling is untouched: sampling=None gives today's batches.
     assert plain.sampling is None and plain.plan.sampling is None
 
