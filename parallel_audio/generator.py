@@ -1539,6 +1539,7 @@ def _warn_trim_off_once() -> None:
             "trimming would move the audio under its event labels"
         )
 
+
 def _plain_setting(value: Any) -> Any:
     """Return a setting as YAML and JSON write it: lists, dtype names, Python numbers."""
     if isinstance(value, np.dtype):

@@ -15,6 +15,7 @@ from support import RATE, deadline, write_dataset
 
 from parallel_audio import ParallelAudioDataGenerator, SettingsError
 from parallel_audio.epoch_plan import EpochPlan
+from parallel_audio.sampling import resolve_sampling
 
 CLASSES = ["low", "high"]  # 48 samples in the training dataset below
 
@@ -57,6 +58,27 @@ def test_the_plans_of_the_shards_partition_every_batch_and_its_streams(
     assert sum(shard.sample_count for shard in shards) == whole.sample_count
     with pytest.raises(ValueError, match=r"shard_index must be in \[0, 2\), got 2"):
         EpochPlan(**plan, shard_index=2, num_shards=2)
+
+
+@pytest.mark.parametrize("sampling", ["balanced", {"a": 3.0, "b": 1.0}])
+@pytest.mark.parametrize("last_batch", ["short", "repeat"])
+def test_the_shards_of_a_sampled_plan_partition_its_batches_and_streams(sampling, last_batch):
+    # Sampling draws an epoch of another length, some samples twice: the shards still split
+    # the same batches, and a repeated sample keeps the stream of its occurrence in the batch.
+    class_ids = [0] * 7 + [1] * 3
+    resolved = resolve_sampling(sampling, 23, class_ids, ["a", "b"], shuffle=True)
+    plan = dict(samples=10, batch_size=6, seed=4, shuffle=True, last_batch=last_batch)
+    whole = EpochPlan(**plan, sampling=resolved)
+    shards = [EpochPlan(**plan, sampling=resolved, shard_index=p, num_shards=2) for p in (0, 1)]
+    for epoch in (0, 2):
+        streams = []
+        for b in range(len(whole)):
+            for method in ("batch_sample_ids", "stream_ids"):
+                parts = [getattr(shard, method)(epoch, b) for shard in shards]
+                assert np.array_equal(np.concatenate(parts), getattr(whole, method)(epoch, b))
+            streams.extend(whole.stream_ids(epoch, b))
+        # No two positions of an epoch share a random stream.
+        assert len(set(streams)) == len(streams)
 
 
 def rows_of(batch, part: slice):
