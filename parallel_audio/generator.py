@@ -933,6 +933,9 @@ class ParallelAudioDataGenerator:
         )
         kwargs = dict(kwargs)
         executor = check_executor("executor", kwargs.pop("executor", None))
+        # flow, flow_from_dataframe and flow_from_manifest take these as keywords.
+        sampling = kwargs.pop("sampling", sampling)
+        samples_per_epoch = kwargs.pop("samples_per_epoch", samples_per_epoch)
         ignored = sorted(set(kwargs) - SILENTLY_IGNORED_KEYWORDS)
         if ignored:
             warn_at_caller(f"{method} ignores {', '.join(ignored)}")
@@ -1007,7 +1010,8 @@ class ParallelAudioDataGenerator:
         batch_size, shuffle, seed, subset, last_batch
             As in :meth:`flow_from_directory`.
         **kwargs
-            Keras' image options are accepted and ignored with a warning.
+            ``sampling``, ``samples_per_epoch`` and ``executor``, as ``flow_from_directory``
+            takes them. Keras' image options are accepted and ignored with a warning.
 
         Returns
         -------
@@ -1140,7 +1144,8 @@ class ParallelAudioDataGenerator:
             For "audio" and "denoise": the target as a spectrogram (frontend, standardize,
             channel axis, as the input) instead of its float32 waveform.
         **kwargs
-            Keras' image options are accepted and ignored with a warning.
+            ``sampling``, ``samples_per_epoch`` and ``executor``, as ``flow_from_directory``
+            takes them. Keras' image options are accepted and ignored with a warning.
 
         Returns
         -------

@@ -79,6 +79,27 @@ def test_a_table_of_a_directory_gives_its_batches_for_two_epochs(dataset, cores,
         assert_same_batches(batches(from_directory), batches(from_table))
 
 
+def test_sampling_of_a_table_is_the_sampling_of_its_directory(dataset):
+    # sampling and samples_per_epoch reach every flow_* method through the shared plan.
+    gen = generator(**AUGMENTED)
+    options = dict(batch_size=6, seed=4, sampling="balanced", samples_per_epoch=30)
+    with (
+        gen.flow_from_directory(dataset, ["low", "high"], **options) as from_directory,
+        gen.flow_from_dataframe(
+            rows_of(dataset, ["low", "high"], unlisted=()),
+            dataset,
+            classes=["low", "high"],
+            **options,
+        ) as from_table,
+    ):
+        assert len(from_table) == 5
+        first, second = batches(from_directory), batches(from_table)
+        assert_same_batches(first, second)
+        for epoch in second:
+            labels = np.concatenate([y for _, y in epoch]).argmax(axis=1)
+            assert np.bincount(labels).tolist() == [15, 15]
+
+
 def test_list_cells_and_label_sep_strings_give_the_indicator_rows(dataset):
     files = [f"low/{p.name}" for p in sorted((dataset / "low").iterdir())][:6]
     labels = [["dog", "bark"], ["cat"], [], ["bark"], ["cat", "dog"], ["dog"]]
