@@ -9,6 +9,8 @@ from typing import Any
 from parallel_audio.cross_validation import cross_validate, iter_folds
 from parallel_audio.errors import (
     AudioFileError,
+    CacheError,
+    CacheWarning,
     DatasetError,
     ParallelAudioError,
     ParallelAudioWarning,
@@ -25,6 +27,8 @@ __all__ = [
     "AudioFeatureGenerator",
     "AudioFeatureGeneratorSettings",
     "AudioFileError",
+    "CacheError",
+    "CacheWarning",
     "DatasetError",
     "ParallelAudioDataGenerator",
     "ParallelAudioError",

@@ -266,8 +266,7 @@ def _region_frames(
     if region is None:
         return _FrameSpan(0, total, True)
     rate = sound.samplerate
-    first = round(region.start * rate)
-    stop = total if region.end is None else min(total, round(region.end * rate))
+    first, stop = region_bounds(region, rate, total)
     if first >= total:
         raise AudioFileError(
             path,
@@ -277,6 +276,18 @@ def _region_frames(
     if stop <= first:
         raise AudioFileError(path, f"holds no frame in {region.describe()} ({rate} Hz)")
     return _FrameSpan(first, stop - first, False)
+
+
+def region_bounds(region: Region, file_rate: int, total: int) -> tuple[int, int]:
+    """Return the first frame and the frame after the last of ``region`` in a file.
+
+    Seconds are rounded to the nearest frame at ``file_rate``; the end is at most the
+    file's ``total`` frames. The span is empty (``stop <= first``) when the region holds
+    no frame of the file; :func:`read_audio` then raises.
+    """
+    first = round(region.start * file_rate)
+    stop = total if region.end is None else min(total, round(region.end * file_rate))
+    return first, stop
 
 
 def _decode_span(
@@ -301,6 +312,29 @@ class _ExcerptPlan(NamedTuple):
     drop: int  # samples at the front of the resampled frames: the resampler's lead-in
 
 
+def _excerpt_frames(
+    total: int,
+    file_rate: int,
+    rate: int,
+    max_length: int,
+    position: float | Callable[[], float],
+) -> tuple[int, int, int] | None:
+    """Return ``(start, needed, pad)`` in frames of an excerpt; None when the file is read whole.
+
+    ``position`` is called only when there is an excerpt to place.
+    """
+    # Frames resampling to a whole number of samples: an excerpt starting on a multiple of
+    # them lines up with the samples of the whole file resampled.
+    step = file_rate // math.gcd(file_rate, rate)
+    pad = 0 if file_rate == rate else step * -(-_RESAMPLER_LEAD_FRAMES // step)
+    needed = -(-max_length * file_rate // rate)
+    if total <= needed + 2 * pad:
+        return None
+    fraction = position() if callable(position) else position
+    start = int((total - needed) * min(max(fraction, 0.0), 1.0)) // step * step
+    return start, needed, pad
+
+
 def _excerpt_plan(
     sound: soundfile.SoundFile,
     rate: int,
@@ -315,19 +349,97 @@ def _excerpt_plan(
     if max_length is None or not sound.seekable():
         return None
     file_rate = sound.samplerate
-    # Frames resampling to a whole number of samples: an excerpt starting on a multiple of
-    # them lines up with the samples of the whole file resampled.
-    step = file_rate // math.gcd(file_rate, rate)
-    pad = 0 if file_rate == rate else step * -(-_RESAMPLER_LEAD_FRAMES // step)
-    needed = -(-max_length * file_rate // rate)
     total = span.num_frames
-    if total <= needed + 2 * pad:
+    frames = _excerpt_frames(total, file_rate, rate, max_length, position)
+    if frames is None:
         return None
-    fraction = position() if callable(position) else position
-    start = int((total - needed) * min(max(fraction, 0.0), 1.0)) // step * step
+    start, needed, pad = frames
     first = max(0, start - pad)
     last = min(total, start + needed + pad)
     return _ExcerptPlan(first, last - first, (start - first) * rate // file_rate)
+
+
+class DecodedFile(NamedTuple):
+    """A whole file as :func:`read_audio` returns it, with what its excerpts are placed by."""
+
+    samples: np.ndarray  #: float32, mono, at the requested rate
+    file_rate: int  #: the file's own sample rate, in Hz
+    declared_frames: int  #: frames its header declares (libsndfile's ``frames``)
+    seekable: bool  #: whether :func:`read_audio` reads excerpts of it
+
+
+def decode_file(path: str | os.PathLike, sample_rate_hz: int) -> DecodedFile:
+    """Read a whole file exactly as :func:`read_audio` without ``max_length`` does.
+
+    The samples are the same bit for bit; the rest lets :func:`excerpt_start` place, in
+    them, the excerpt :func:`read_audio` would read with ``max_length``. A disk cache stores
+    the samples and slices its excerpts out of them.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    sample_rate_hz : int
+        Rate to return the audio at.
+
+    Returns
+    -------
+    DecodedFile
+
+    Raises
+    ------
+    AudioFileError
+        As :func:`read_audio` documents.
+    """
+    with _open_audio(path) as sound:
+        file_rate, frames, seekable = sound.samplerate, sound.frames, sound.seekable()
+        mono = _decode_mono(path, sound)
+    if mono.size == 0:
+        raise AudioFileError(path, "holds no audio samples")
+    if file_rate != sample_rate_hz:
+        check_resampled_length(path, mono.size, file_rate, sample_rate_hz)
+        mono = soxr.resample(mono, file_rate, sample_rate_hz, quality="HQ")
+    samples = np.ascontiguousarray(mono, dtype=np.float32)
+    return DecodedFile(samples, int(file_rate), int(frames), bool(seekable))
+
+
+def excerpt_start(
+    file: DecodedFile | tuple[int, int, bool],
+    sample_rate_hz: int,
+    max_length: int | None,
+    position: float | Callable[[], float],
+) -> int | None:
+    """Where, in a whole file's samples, :func:`read_audio`'s excerpt of it starts.
+
+    Parameters
+    ----------
+    file : DecodedFile or (file_rate, declared_frames, seekable)
+        What :func:`decode_file` returned about the file.
+    sample_rate_hz : int
+        The rate its samples are at.
+    max_length : int, optional
+        As :func:`read_audio`'s.
+    position : float or callable
+        As :func:`read_audio`'s; called only for a file that has an excerpt.
+
+    Returns
+    -------
+    int or None
+        The first sample of the excerpt of ``max_length`` samples; None when
+        :func:`read_audio` reads the file whole. The samples there equal those of the
+        excerpt :func:`read_audio` reads within float32 rounding (exactly when no resampling
+        is needed).
+    """
+    if isinstance(file, DecodedFile):
+        file_rate, frames, seekable = file.file_rate, file.declared_frames, file.seekable
+    else:
+        file_rate, frames, seekable = file
+    if max_length is None or not seekable:
+        return None
+    placed = _excerpt_frames(frames, file_rate, sample_rate_hz, max_length, position)
+    if placed is None:
+        return None
+    return placed[0] * sample_rate_hz // file_rate
 
 
 @contextlib.contextmanager

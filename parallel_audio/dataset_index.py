@@ -27,7 +27,7 @@ import os
 import stat
 import tempfile
 import warnings
-from collections.abc import Callable, Iterable, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,6 +83,11 @@ _NOHASH = "_nohash_"
 _PROGRESS_MIN_FILES = 2000
 # Skipped files the warning names; the index lists them all.
 _WARNING_NAMES = 5
+
+#: Checks files for on_error="skip" instead of decoding them here: given file names relative
+#: to the directory, returns each one's problem (None: readable). A disk cache passes its own,
+#: which decodes the files into the cache, in its workers.
+FileCheck = Callable[[Sequence[str]], Mapping[str, "str | None"]]
 
 ListFunction = Callable[
     [str, str, tuple[str, ...], tuple[float, float], bool, "str | None"],
@@ -334,6 +339,7 @@ def build_index(
     num_folds: int | None = None,
     fold_strategy: str = "hash",
     fold_seed: int | None = None,
+    file_check: FileCheck | None = None,
 ) -> DatasetIndex:
     """List a dataset folder into the samples of one subset.
 
@@ -448,6 +454,10 @@ def build_index(
     fold_seed : int, optional
         Varies the partition into folds (>= 0); None is the default partition. The test
         groups do not depend on it.
+    file_check : callable, optional
+        With "skip": checks many files at once instead of decoding them one by one here,
+        ``file_check(names) -> {name: problem or None}`` (a disk cache passes its own, which
+        decodes them into the cache in its workers, so that each file is decoded once).
 
     Returns
     -------
@@ -601,7 +611,9 @@ def build_index(
             len(files) if max_samples_per_class < 0 else min(len(files), max_samples_per_class)
             for files in listed_files.values()
         )
-        checker = _FileChecker(directory, expected=to_check, sample_rate_hz=sample_rate_hz)
+        checker = _FileChecker(
+            directory, expected=to_check, sample_rate_hz=sample_rate_hz, file_check=file_check
+        )
     samples: dict[str, list[str] | list[None]] = {}
     try:
         for name, files in listed_files.items():
@@ -894,8 +906,16 @@ def _call_list_function(
 class _FileChecker:
     """Decodes files for ``on_error="skip"`` and records those that fail, with the reason."""
 
-    def __init__(self, directory: str, *, expected: int, sample_rate_hz: int | None) -> None:
+    def __init__(
+        self,
+        directory: str,
+        *,
+        expected: int,
+        sample_rate_hz: int | None,
+        file_check: FileCheck | None = None,
+    ) -> None:
         self.directory = directory
+        self.file_check = file_check
         self.sample_rate_hz = sample_rate_hz
         self.skipped: list[tuple[str, str]] = []
         self.num_checked = 0
@@ -920,6 +940,9 @@ class _FileChecker:
         known = self._readable.get(key)
         if known is not None:
             return known
+        if self.file_check is not None and region is None:
+            self.check_ahead([relative])
+            return self._readable[key]
         if self._progress is None and self._expected >= _PROGRESS_MIN_FILES:
             from tqdm.auto import tqdm
 
@@ -942,8 +965,27 @@ class _FileChecker:
             self._progress.update(1)
         return readable
 
+    def check_ahead(self, files: Sequence[str]) -> None:
+        """Check whole ``files`` at once through ``file_check``, if given (else one by one).
+
+        Regions of files are checked one by one (``file_check`` decodes whole files).
+        """
+        if self.file_check is None:
+            return
+        unknown = list(dict.fromkeys(path for path in files if (path, None) not in self._readable))
+        if not unknown:
+            return
+        problems = self.file_check(unknown)
+        for path in unknown:
+            problem = problems[path]
+            if problem is not None:
+                self.skipped.append((path, problem))
+            self._readable[(path, None)] = problem is None
+            self.num_checked += 1
+
     def keep(self, files: list[str], limit: int) -> list[str]:
         """Return the readable files among ``files``, in order, at most ``limit`` (-1: all)."""
+        self.check_ahead(files if limit < 0 else files[:limit])
         kept = []
         for path in files:
             if self.readable(path):
@@ -971,6 +1013,7 @@ def _draw_readable(
     rng: np.random.Generator,
     checker: _FileChecker,
     readable: Callable[[int], bool] | None = None,
+    ahead: Callable[[Sequence[int]], None] | None = None,
 ) -> np.ndarray:
     """Replace the unreadable files of a draw by further draws from the rest of the pool.
 
@@ -979,8 +1022,12 @@ def _draw_readable(
     """
     if readable is None:
         readable = lambda i: checker.readable(pool[i])  # noqa: E731
+        ahead = lambda indices: checker.check_ahead([pool[i] for i in indices])  # noqa: E731
+    elif ahead is None:
+        ahead = lambda indices: None  # noqa: E731
     target = len(chosen)
-    kept = [int(i) for i in chosen if readable(i)]
+    ahead([int(i) for i in chosen])
+    kept = [int(i) for i in chosen if readable(int(i))]
     drawn = np.zeros(len(pool), bool)
     drawn[chosen] = True
     while len(kept) < target:
@@ -990,6 +1037,7 @@ def _draw_readable(
         more = rng.choice(remaining, size=min(target - len(kept), remaining.size), replace=False)
         drawn[more] = True
         checker.expect(len(more))
+        ahead([int(i) for i in more])
         kept.extend(int(i) for i in more if readable(int(i)))
     return np.asarray(kept, dtype=np.intp)
 

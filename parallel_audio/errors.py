@@ -42,6 +42,14 @@ class AudioFileError(ParallelAudioError):
         return (type(self), (self.path, self.problem))
 
 
+class CacheError(ParallelAudioError):
+    """The disk cache cannot be built: its folder is not writable or the disk is too full."""
+
+
+class CacheWarning(ParallelAudioWarning):
+    """Something about the disk cache a user should know: a damaged chunk, clipped files."""
+
+
 class WorkerError(ParallelAudioError):
     """A worker failed or died; the message carries its traceback, batch and file."""
 

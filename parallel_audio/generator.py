@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import os
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -54,6 +55,15 @@ OBJECT_PARAMETERS = frozenset(
 _DATASET_KEYS = ("classes", "seed", "batch_size")
 #: Parameters whose allowed values depend on each other, checked together on every change.
 _NOISE_LEVEL_PARAMETERS = frozenset({"noise_level_mode", "noise_color_range", "bg_noise_range"})
+
+
+class _CacheArguments(NamedTuple):
+    """The disk cache arguments of a ``flow_*`` method, as given (checked in ``_flow``)."""
+
+    cache_dir: str | os.PathLike | None
+    cache: str
+    cache_dtype: str
+    cache_validate: str
 
 
 class ParallelAudioDataGenerator:
@@ -753,6 +763,10 @@ class ParallelAudioDataGenerator:
         fold_seed: int | None = None,
         sampling: Any = None,
         samples_per_epoch: int | None = None,
+        cache_dir: str | os.PathLike | None = None,
+        cache: str = "auto",
+        cache_dtype: str = "float32",
+        cache_validate: str = "stat",
         **kwargs: Any,
     ) -> ParallelAudioIterator:
         """List a directory of class folders and return the batch iterator for ``model.fit``.
@@ -840,6 +854,25 @@ class ParallelAudioDataGenerator:
             Samples per epoch (``len(iterator)`` is that many in batches), from 1 to 2**30;
             None is the subset's size. Without ``sampling``, epochs cycle through the samples
             in fresh orders, every sample before any repeats.
+        cache_dir : str or os.PathLike, optional
+            A folder for a disk cache of the dataset (see the README's "Disk cache"): built
+            here, by the workers, before the iterator is returned (only the files missing or
+            changed since the last run are decoded), then read by the workers from
+            memory-mapped files. None (default): no cache.
+        cache : {"auto", "audio", "features"}
+            What is cached. "audio": every file decoded, mono, at the frontend's rate, before
+            any callback (batches are the same bit for bit as uncached). "features": the final
+            sample of each file; only where no random transform runs (validation with
+            ``validation_augmentation_enabled=False``, or ``disable_random_transforms``) and
+            no callback is set, else a ``SettingsError``. "auto" (default): "features" where
+            allowed, else "audio".
+        cache_dtype : {"float32", "int16"}
+            How cached audio is stored: "float32" (default) keeps batches bit for bit as
+            uncached; "int16" halves the disk (a ``CacheWarning`` counts the files it clips).
+        cache_validate : {"stat", "content", "none"}
+            How a cached file is known unchanged: its size and modification time ("stat",
+            default), also a hash of its bytes ("content", which reads every file), or not at
+            all ("none").
         **kwargs
             The reference's image options are accepted and ignored: ``target_size`` (which
             the reference's dataset mixin always passes) silently, others with a warning.
@@ -850,7 +883,9 @@ class ParallelAudioDataGenerator:
         """
         from parallel_audio.dataset_index import build_index
 
-        def list_directory(configuration: ParallelAudioDataGenerator, seed: int) -> Any:
+        def list_directory(
+            configuration: ParallelAudioDataGenerator, seed: int, file_check: Any
+        ) -> Any:
             return build_index(
                 directory,
                 list(classes),
@@ -875,6 +910,7 @@ class ParallelAudioDataGenerator:
                 num_folds=num_folds,
                 fold_strategy=fold_strategy,
                 fold_seed=fold_seed,
+                file_check=file_check,
             )
 
         directory = os.fspath(directory)
@@ -891,13 +927,14 @@ class ParallelAudioDataGenerator:
             kwargs={**kwargs, "executor": executor},
             sampling=sampling,
             samples_per_epoch=samples_per_epoch,
+            cache=_CacheArguments(cache_dir, cache, cache_dtype, cache_validate),
         )
 
     def _flow(
         self,
         method: str,
         directory: str,
-        build: Callable[[ParallelAudioDataGenerator, int], Any],
+        build: Callable[[ParallelAudioDataGenerator, int, Any], Any],
         *,
         class_mode: str | None,
         batch_size: int,
@@ -912,13 +949,17 @@ class ParallelAudioDataGenerator:
         target_frontend: bool = False,
         sampling: Any = None,
         samples_per_epoch: int | None = None,
+        cache: _CacheArguments | None = None,
     ) -> ParallelAudioIterator:
         """Check the arguments every ``flow_*`` shares, build the index, return the iterator.
 
-        ``build(configuration, seed)`` builds the dataset index from the iterator's frozen
-        configuration; ``directory`` is where relative paths (and a relative
-        ``bg_noise_dir``) are found.
+        ``build(configuration, seed, file_check)`` builds the dataset index from the
+        iterator's frozen configuration (``file_check``: the disk cache's check of files for
+        ``on_error="skip"``, None without a cache); ``directory`` is where relative paths
+        (and a relative ``bg_noise_dir``) are found. ``cache``: the ``flow_*`` method's cache
+        arguments (None: the method has no files to cache).
         """
+        from parallel_audio.cache import files_to_cache, open_cache, resolve_cache_options
         from parallel_audio.iterator import ParallelAudioIterator
         from parallel_audio.worker_start import prepare_worker_processes
 
@@ -947,13 +988,33 @@ class ParallelAudioDataGenerator:
         configuration = self.snapshot()
         object.__setattr__(configuration, "_dataset_directory", directory)
         runtime = SampleRuntime.build(configuration, directory)
+        cache_options = None
+        if cache is not None:
+            cache_options = resolve_cache_options(
+                *cache,
+                configuration=configuration,
+                subset=subset,
+                pairs=class_mode in ("audio", "denoise"),  # pairs.PAIR_CLASS_MODES
+            )
         # The generator's own methods follow this dataset's background noise from now on.
         self._dataset_directory = directory
-        index = build(configuration, seed)
+        with contextlib.ExitStack() as holding:
+            cache_build = None
+            if cache_options is not None:  # locked from here until its files are cached
+                cache_build = holding.enter_context(
+                    open_cache(
+                        cache_options, configuration, runtime, directory=directory, subset=subset
+                    )
+                )
+            index = build(configuration, seed, None if cache_build is None else cache_build.check)
+            sample_cache = None
+            if cache_build is not None:
+                sample_cache = cache_build.finish(files_to_cache(index, cache_build.options.kind))
         return ParallelAudioIterator(
             configuration,
             index,
             runtime=runtime,
+            sample_cache=sample_cache,
             class_mode=class_mode,
             batch_size=batch_size,
             shuffle=shuffle,
@@ -1028,7 +1089,9 @@ class ParallelAudioDataGenerator:
             class_mode = None if y is None else ("sparse" if np.ndim(y) == 1 else "categorical")
             directory = os.getcwd()
 
-            def index_clips(configuration: ParallelAudioDataGenerator, seed: int) -> Any:
+            def index_clips(
+                configuration: ParallelAudioDataGenerator, seed: int, file_check: Any
+            ) -> Any:
                 return build_array_index(
                     len(clips),
                     y,
@@ -1079,6 +1142,10 @@ class ParallelAudioDataGenerator:
         last_batch: str = "short",
         pair_transforms: str = "geometric",
         target_frontend: bool = False,
+        cache_dir: str | os.PathLike | None = None,
+        cache: str = "auto",
+        cache_dtype: str = "float32",
+        cache_validate: str = "stat",
         **kwargs: Any,
     ) -> ParallelAudioIterator:
         """Return the batch iterator of a table of files and labels, in Keras' idiom.
@@ -1143,6 +1210,13 @@ class ParallelAudioDataGenerator:
         target_frontend : bool
             For "audio" and "denoise": the target as a spectrogram (frontend, standardize,
             channel axis, as the input) instead of its float32 waveform.
+        cache_dir, cache, cache_dtype, cache_validate
+            The disk cache, as in :meth:`flow_from_directory`; its files are the table's
+            (input and target files). A row's region is sliced out of the cached whole file
+            where that gives the same samples bit for bit, that is where the file is at the
+            frontend's rate; a region of a file at another rate is resampled alone, so it is
+            read from the file, uncached (correct, but it gains nothing). "features" holds
+            only rows without a region, and is refused for "audio" and "denoise" pairs.
         **kwargs
             ``sampling``, ``samples_per_epoch`` and ``executor``, as ``flow_from_directory``
             takes them. Keras' image options are accepted and ignored with a warning.
@@ -1183,6 +1257,10 @@ class ParallelAudioDataGenerator:
             last_batch=last_batch,
             pair_transforms=pair_transforms,
             target_frontend=target_frontend,
+            cache_dir=cache_dir,
+            cache=cache,
+            cache_dtype=cache_dtype,
+            cache_validate=cache_validate,
             kwargs=kwargs,
         )
 
@@ -1280,6 +1358,10 @@ class ParallelAudioDataGenerator:
         last_batch: str,
         pair_transforms: str,
         target_frontend: bool,
+        cache_dir: str | os.PathLike | None,
+        cache: str,
+        cache_dtype: str,
+        cache_validate: str,
         kwargs: dict[str, Any],
         row_names: Sequence[Any] | None = None,
     ) -> ParallelAudioIterator:
@@ -1306,7 +1388,9 @@ class ParallelAudioDataGenerator:
         )
         root = os.getcwd() if directory is None else os.fspath(directory)
 
-        def read_table(configuration: ParallelAudioDataGenerator, seed: int) -> Any:
+        def read_table(
+            configuration: ParallelAudioDataGenerator, seed: int, file_check: Any
+        ) -> Any:
             return build_table_index(
                 table,
                 columns,
@@ -1324,6 +1408,7 @@ class ParallelAudioDataGenerator:
                 sample_rate_hz=configuration.sample_rate_hz,
                 source=source,
                 row_names=row_names,
+                file_check=file_check,
             )
 
         return self._flow(
@@ -1340,6 +1425,7 @@ class ParallelAudioDataGenerator:
             class_modes=TABLE_CLASS_MODES,
             pair_transforms=pair_transforms,
             target_frontend=target_frontend,
+            cache=_CacheArguments(cache_dir, cache, cache_dtype, cache_validate),
         )
 
     def flow_from_annotations(

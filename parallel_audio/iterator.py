@@ -159,6 +159,7 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         windows: list | None = None,
         sampling: Any = None,
         samples_per_epoch: int | None = None,
+        sample_cache: Any = None,
     ) -> None:
         # The generator's own pool does the work; Keras' workers stay off.
         super().__init__(workers=1, use_multiprocessing=False)
@@ -228,6 +229,7 @@ class ParallelAudioIterator(keras.utils.PyDataset):
             pair_transforms=pair_transforms,
             target_frontend=target_frontend,
             windowing=windowing,
+            sample_cache=sample_cache,
         )
         # The clips of flow() are this iterator's: released after its workers stop, at
         # close() or when it is collected.
@@ -397,6 +399,7 @@ class ParallelAudioIterator(keras.utils.PyDataset):
             runtime=self.process_params.sample_runtime,
             pair_transforms=self.process_params.pair_transforms,
             target_frontend=self.process_params.target_frontend,
+            sample_cache=self.process_params.sample_cache,
             shard=(int(index), int(count)),
             executor=self._executor,
         )

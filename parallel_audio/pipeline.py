@@ -97,6 +97,12 @@ def transform_sample(
     With ``clip_id``, the sample is that clip of ``params.clips`` (held in memory).
     """
     runtime = params.runtime  # what the configuration needs for this dataset
+    cache = getattr(params, "sample_cache", None)
+    if filename is not None and region is None and clip_id is None:
+        if cache is not None and cache.holds_features:
+            sample = cache.features(filename)  # the final sample: unaugmented, no callbacks
+            if sample is not None:
+                return sample
     x = read_sample(params, filename, position=position, region=region, clip_id=clip_id)
     arguments = {**callback_arguments, "class_id": class_id, "filename": filename, "rng": rng}
 

@@ -76,6 +76,9 @@ class ParallelProcessParams:
         For ``flow_from_annotations``: how samples are cut from long files and labelled
         from their events (:class:`~parallel_audio.window_pipeline.WindowPlan`); None for
         every other source.
+    sample_cache : SampleCache, optional
+        The iterator's disk cache (``cache_dir``): decoded audio the pipeline reads instead of
+        the files, or the final samples of unaugmented files. None without a cache.
     """
 
     audio_data_generator: ParallelAudioDataGenerator
@@ -100,6 +103,7 @@ class ParallelProcessParams:
     pair_transforms: str = "geometric"
     target_frontend: bool = False
     windowing: Any = None
+    sample_cache: Any = None
 
     def __post_init__(self) -> None:
         # As the reference's params: the channel axis of spectrograms is added here, from the

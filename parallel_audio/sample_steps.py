@@ -77,10 +77,15 @@ def read_sample(
     if filename is None:  # a _silence_ sample
         return np.zeros(generator.sample_length, np.float32)
     max_speed = generator.speed_range[1] if generator.speed_range else 1.0
+    max_length = read_length(generator.sample_length, max_speed)
+    cache = getattr(params, "sample_cache", None)
+    if cache is not None and not cache.holds_features:
+        # Decoded audio from the disk cache: the same samples, bit for bit.
+        return cache.read_audio(filename, max_length=max_length, position=position, region=region)
     return read_audio(
         os.path.join(params.directory, filename),
         params.sample_rate,
-        max_length=read_length(generator.sample_length, max_speed),
+        max_length=max_length,
         position=position,
         region=region,
     )

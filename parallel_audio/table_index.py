@@ -31,6 +31,7 @@ from parallel_audio.dataset_index import (
     SUBSETS,
     UNKNOWN_CLASS,
     DatasetIndex,
+    FileCheck,
     _check_on_error,
     _check_percentage,
     _check_seed,
@@ -128,6 +129,7 @@ def build_table_index(
     sample_rate_hz: int | None = None,
     source: str = "dataframe",
     row_names: Sequence[Any] | None = None,
+    file_check: FileCheck | None = None,
 ) -> DatasetIndex:
     """Read a table into the dataset index of one subset.
 
@@ -178,6 +180,10 @@ def build_table_index(
     row_names : sequence, optional
         What messages call each row (a manifest's line numbers); default the DataFrame's
         index labels, or the positions of an iterable's rows.
+    file_check : callable, optional
+        With "skip": checks whole files many at once, as
+        :func:`~parallel_audio.dataset_index.build_index`'s (a disk cache's, which decodes
+        them into the cache); regions are checked one by one.
 
     Returns
     -------
@@ -239,7 +245,19 @@ def build_table_index(
         kept &= _in_subset(groups, subset, validation_split)
     checker = None
     if on_error == "skip":
-        checker = _FileChecker(root, expected=int(kept.sum()), sample_rate_hz=sample_rate_hz)
+        checker = _FileChecker(
+            root, expected=int(kept.sum()), sample_rate_hz=sample_rate_hz, file_check=file_check
+        )
+
+    def check_ahead(rows_to_check: Sequence[int]) -> None:
+        """Hand the whole files of these rows to ``file_check`` at once."""
+        if checker is None:
+            return
+        whole = [int(i) for i in rows_to_check if _region(regions, int(i)) is None]
+        files = [paths[i] for i in whole]
+        if targets is not None:
+            files.extend(targets[i] for i in whole)
+        checker.check_ahead(files)
 
     def readable(i: int) -> bool:
         if checker is None:
@@ -251,7 +269,9 @@ def build_table_index(
 
     unknown_shortfall = ""
     try:
-        listed = [i for i in np.flatnonzero(kept & labels.listed) if readable(int(i))]
+        candidates = np.flatnonzero(kept & labels.listed)
+        check_ahead(candidates)
+        listed = [i for i in candidates if readable(int(i))]
         entries = np.asarray(listed, dtype=np.intp)
         class_ids = labels.class_ids[entries]
         smallest = labels.smallest_class(class_ids, subset, validation_split, source)
@@ -260,7 +280,14 @@ def build_table_index(
             pool = np.flatnonzero(kept & ~labels.listed)
             target = _pseudo_count(unknown_class_percentage, smallest)
             unknown, unknown_shortfall = _draw_unknown(
-                pool, target, seed, checker, readable, unknown_class_percentage, smallest
+                pool,
+                target,
+                seed,
+                checker,
+                readable,
+                unknown_class_percentage,
+                smallest,
+                check_ahead,
             )
     finally:
         if checker is not None:
@@ -517,6 +544,7 @@ def _draw_unknown(
     readable: Any,
     percentage: float,
     smallest: int,
+    check_ahead: Any = None,
 ) -> tuple[np.ndarray, str]:
     """Draw the ``_unknown_`` rows from the rows of unlisted labels, as folders are drawn."""
     shortfall = ""
@@ -536,7 +564,14 @@ def _draw_unknown(
     chosen = rng.choice(pool.size, size=target, replace=False)
     if checker is not None:
         checker.expect(target)
-        chosen = _draw_readable(pool, chosen, rng, checker, lambda j: readable(int(pool[j])))
+        chosen = _draw_readable(
+            pool,
+            chosen,
+            rng,
+            checker,
+            lambda j: readable(int(pool[j])),
+            None if check_ahead is None else lambda js: check_ahead([pool[j] for j in js]),
+        )
         if len(chosen) < target:
             shortfall = (
                 f"; '{UNKNOWN_CLASS}' has only {len(chosen)} of the {target} samples asked, as "
