@@ -423,3 +423,37 @@ def test_cache_arguments_are_checked(dataset, tmp_path):
         epochs(dataset, cache_dir=tmp_path, cache_dtype="float16")
     with pytest.raises(SettingsError, match="cache_validate must be one of"):
         epochs(dataset, cache_dir=tmp_path, cache_validate="mtime")
+
+
+# --- command line -------------------------------------------------------------------------------
+
+
+def test_cli_builds_the_cache_that_training_then_reads_and_info_reports_it(
+    dataset, tmp_path, rng, capsys, monkeypatch
+):
+    from parallel_audio.cli import main
+
+    cache_dir = tmp_path / "cache"
+    assert main(["cache", str(dataset), "--classes", *CLASSES, "--cache-dir", str(cache_dir),
+                 "--cores", "0", "--loudness-range", "0.5", "1.5"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "14 files cached as audio" in out
+    reads = []
+    original = soundfile.SoundFile.read
+
+    def counting_read(self, *args, **kwargs):
+        reads.append(self.name)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(soundfile.SoundFile, "read", counting_read)
+    args = {"loudness_range": (0.5, 1.5)}
+    cached = epochs(dataset, epochs=1, generator_args=args, cache_dir=cache_dir)
+    assert reads == []  # training decodes nothing: the command built its cache
+    monkeypatch.undo()
+    assert_same_batches(epochs(dataset, epochs=1, generator_args=args), cached)
+
+    write_clip(dataset / "no" / "s3_nohash_0.mp3", rng, 48000, 0.7)
+    assert main(["info", str(dataset), "--cache-dir", str(cache_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "13 of 14 files served from the cache, 1 stale" in out
+    assert "stale: no/s3_nohash_0.mp3" in out

@@ -1,4 +1,4 @@
-"""The ``parallel-audio`` command line: demo, preview, info, augment, tune and cv.
+"""The ``parallel-audio`` command line: demo, preview, info, augment, tune, cv and cache.
 
 Each command lives in a module of its own with ``add_parser(subparsers)`` and
 ``run(args) -> int``. Building the parser imports neither Keras nor TensorFlow nor
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from parallel_audio.errors import DatasetError, ParallelAudioError, SettingsError
 
 #: The commands, in the order ``--help`` lists them; each is the module of the same name.
-COMMANDS = ("demo", "preview", "info", "augment", "tune", "cv")
+COMMANDS = ("demo", "preview", "info", "augment", "tune", "cv", "cache")
 PROGRAM = "parallel-audio"
 
 __all__ = ["COMMANDS", "build_parser", "main"]

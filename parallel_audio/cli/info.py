@@ -106,6 +106,12 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--seed", type=int, default=None, help="seed of the _unknown_ draw (default: 0)"
     )
+    parser.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="also report this disk cache: its size, and which of the dataset's files it "
+        "serves (hits), holds stale (changed since cached) or lacks",
+    )
     add_snr_option(parser)
     add_generator_options(parser)
     parser.set_defaults(run=run)
@@ -163,8 +169,20 @@ def run(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"  ! {problem}")
     _print_length_notes(in_classes, generator.sample_length_ms)
+    if args.cache_dir is not None:
+        in_folders = [f.path for f in survey.files if _top_folder(f.path) in folders]
+        _print_cache(args.cache_dir, directory, in_folders)
     _print_noise_snr(settings, directory, classes, seed, args.snr_samples)
     return 0
+
+
+def _print_cache(cache_dir: str, directory: str, files: list[str]) -> None:
+    """Print the disk cache's folders, their size, and which of ``files`` each serves."""
+    from parallel_audio.cache.report import format_report, survey_cache
+
+    print(f"\nDisk cache {printable_path(os.path.abspath(cache_dir))}")
+    reports = survey_cache(cache_dir, directory=directory, files=files)
+    print("\n".join(format_report(reports, with_files=True)))
 
 
 def _print_noise_snr(
