@@ -97,12 +97,6 @@ def transform_sample(
     With ``clip_id``, the sample is that clip of ``params.clips`` (held in memory).
     """
     runtime = params.runtime  # what the configuration needs for this dataset
-    cache = getattr(params, "sample_cache", None)
-    if filename is not None and region is None and clip_id is None:
-        if cache is not None and cache.holds_features:
-            sample = cache.features(filename)  # the final sample: unaugmented, no callbacks
-            if sample is not None:
-                return sample
     x = read_sample(params, filename, position=position, region=region, clip_id=clip_id)
     arguments = {**callback_arguments, "class_id": class_id, "filename": filename, "rng": rng}
 
@@ -156,9 +150,18 @@ def get_batches_of_transformed_samples(
     if pairs:
         target_dtype = params.dtype if params.target_frontend else np.float32
         batch_targets = np.empty((len(filenames), *params.target_shape), dtype=target_dtype)
+    cache = getattr(params, "sample_cache", None)
+    features = cache if cache is not None and cache.holds_features and not pairs else None
     for i, (filename, class_id, sample_id, region, clip_id, target) in enumerate(
         zip(filenames, classes, sample_ids, regions, clip_ids, targets, strict=True)
     ):
+        if features is not None and filename is not None and region is None and clip_id is None:
+            # The final sample, cached: unaugmented and without callbacks it is the same
+            # every epoch, and nothing is drawn for it.
+            cached = features.features(filename)
+            if cached is not None:
+                batch_x[i] = cached
+                continue
         rng = sample_rng(params.seed, epoch, int(sample_id))
         callback_arguments = {
             "batch_index": i,

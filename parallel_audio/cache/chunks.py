@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import mmap
 import os
 from typing import Any
@@ -77,7 +78,7 @@ class ChunkReader:
             with open(os.path.join(self.folder, chunk), "rb") as file:
                 mapping = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
             self._maps[chunk] = mapping
-        count = int(np.prod(shape, dtype=np.int64))
+        count = math.prod(shape)
         return np.frombuffer(mapping, dtype=dtype, count=count, offset=offset).reshape(shape)
 
     def close(self) -> None:

@@ -149,8 +149,8 @@ class SampleCache:
         return np.array(span, dtype=np.float32)
 
     def features(self, filename: str) -> np.ndarray | None:
-        """Return a copy of the file's final sample; None if the cache does not hold it."""
+        """Return the file's final sample, a read-only view; None if the cache lacks it."""
         cached = self._lookup(filename)
         if cached is None or self.kind != "features":
             return None
-        return np.array(self.chunks.view(cached.chunk, cached.offset, cached.dtype, cached.shape))
+        return self.chunks.view(cached.chunk, cached.offset, cached.dtype, cached.shape)
