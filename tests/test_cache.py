@@ -457,3 +457,30 @@ def test_cli_builds_the_cache_that_training_then_reads_and_info_reports_it(
     out = capsys.readouterr().out
     assert "13 of 14 files served from the cache, 1 stale" in out
     assert "stale: no/s3_nohash_0.mp3" in out
+
+
+def test_a_process_waiting_for_the_lock_says_so(tmp_path, caplog):
+    import threading
+
+    import filelock
+
+    from parallel_audio.cache.lock import LOCK_NAME, building_lock
+
+    held = filelock.FileLock(str(tmp_path / LOCK_NAME))
+    held.acquire()
+    entered = threading.Event()
+
+    def build():
+        with building_lock(str(tmp_path), report_interval=0.1):
+            entered.set()
+
+    with caplog.at_level("WARNING", logger="parallel_audio.cache.lock"):
+        waiter = threading.Thread(target=build)
+        waiter.start()
+        assert not entered.wait(0.5)  # it waits while the other holds the lock...
+        held.release()
+        assert entered.wait(10)  # ...and goes on once it is released
+        waiter.join()
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) >= 2
+    assert all(f"building the cache in {tmp_path}" in m for m in messages)
