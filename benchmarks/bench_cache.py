@@ -29,6 +29,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -38,6 +39,7 @@ import soundfile
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from parallel_audio import ParallelAudioDataGenerator  # noqa: E402
+from parallel_audio.iterator import ParallelAudioIterator  # noqa: E402, F401 (Keras, untimed)
 
 sys.path.insert(0, str(Path(__file__).parent))
 from results import write_section  # noqa: E402
@@ -153,12 +155,11 @@ def main() -> None:
     command = "python benchmarks/bench_cache.py" + (
         f" --clips-per-class {options.clips_per_class}" if options.clips_per_class != 96 else ""
     )
-    lines = [
-        "## Disk cache",
-        "",
+    intro = (
         f"`{command}` on {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}; load average {load_before:.1f} when it started and "
-        f"{load_after:.1f} when it ended.",
+        f"{load_after:.1f} when it ended (absolute rates fall with the load of other processes; "
+        "each speed-up compares runs interleaved in the same minutes). "
         f"{options.clips_per_class} clips of 1 s per class, 2 classes; batches of {BATCH_SIZE} "
         "computed in the caller's thread (cores=0); each round times one epoch after an "
         f"untimed one; medians of {options.rounds} interleaved rounds. Every augmentation: "
@@ -166,7 +167,12 @@ def main() -> None:
         "20 dB. Unaugmented validation: the validation half with "
         "validation_augmentation_enabled=False. The cache is built beforehand (the build "
         "column: from nothing, 2 worker processes, including their start); its size is "
-        "that of its chunk files.",
+        "that of its chunk files."
+    )
+    lines = [
+        "## Disk cache",
+        "",
+        *textwrap.wrap(intro, width=100, break_on_hyphens=False),
         "",
         "| source | batches | cache | uncached (samples/s) | cached (samples/s) | speed-up "
         "| build (s) | files | cache size (MB) |",

@@ -152,17 +152,20 @@ _COUNTING_SCRIPT = textwrap.dedent(
     soundfile.SoundFile.read = counting_read
     import numpy as np
     from parallel_audio import ParallelAudioDataGenerator
-    data, cache_dir, on_error, kill_after = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    data, cache_dir, on_error = sys.argv[1], sys.argv[2], sys.argv[3]
+    kill_after, cores = int(sys.argv[4]), int(sys.argv[5])
     if kill_after:
-        import os, signal
+        import multiprocessing, os, signal
         from parallel_audio.cache import manifest
         recorded = manifest.Manifest.record
         def record_then_die(self, *args, **kwargs):
             recorded(self, *args, **kwargs)
             if len(self.files) >= kill_after:
+                workers = [p.pid for p in multiprocessing.active_children()]
+                print(json.dumps({"workers": workers}), flush=True)
                 os.kill(os.getpid(), signal.SIGKILL)
         manifest.Manifest.record = record_then_die
-    generator = ParallelAudioDataGenerator(cores=0, loudness_range=(0.5, 1.5))
+    generator = ParallelAudioDataGenerator(cores=cores, loudness_range=(0.5, 1.5))
     iterator = generator.flow_from_directory(
         data, ["yes", "no"], batch_size=4, seed=7, cache_dir=cache_dir, on_error=on_error
     )
@@ -174,9 +177,11 @@ _COUNTING_SCRIPT = textwrap.dedent(
 )
 
 
-def run_counting(data: Path, cache_dir: Path, *, on_error="raise", kill_after=0, wait=True):
+def run_counting(
+    data: Path, cache_dir: Path, *, on_error="raise", kill_after=0, wait=True, cores=0
+):
     command = [sys.executable, "-c", _COUNTING_SCRIPT, str(data), str(cache_dir), on_error,
-               str(kill_after)]  # fmt: skip
+               str(kill_after), str(cores)]  # fmt: skip
     if not wait:
         return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
@@ -273,6 +278,20 @@ def test_a_build_killed_midway_resumes_and_then_equals_uncached(dataset, tmp_pat
     marker = json.loads((folder / "complete.json").read_text())
     assert marker["reused"] >= 4 and marker["decoded"] == len(decoded)
     assert not (folder / "journal.jsonl").exists()
+
+
+@pytest.mark.slow
+def test_build_workers_exit_when_the_building_process_is_killed(dataset, tmp_path):
+    from support import assert_gone
+
+    cache_dir = tmp_path / "cache"
+    process = run_counting(dataset, cache_dir, kill_after=4, wait=False, cores=2)
+    stdout, _ = process.communicate(timeout=300)
+    assert process.returncode == -signal.SIGKILL
+    workers = json.loads(stdout.strip().splitlines()[-1])["workers"]
+    assert len(workers) == 2
+    assert_gone(workers, timeout=15)
+    assert_same_batches(epochs(dataset, cache_dir=cache_dir), epochs(dataset))
 
 
 @pytest.mark.slow

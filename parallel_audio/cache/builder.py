@@ -168,19 +168,43 @@ def _to_int16(audio: np.ndarray) -> tuple[np.ndarray, bool]:
 _worker_context: BuildContext | None = None
 
 
-def _start_worker(pickled_context: bytes) -> None:
-    """Initialize a build worker process: the context, and an exit when its parent goes."""
+#: How often a build worker checks that the process it builds for still runs, in seconds.
+OWNER_CHECK_INTERVAL = 0.5
+
+
+def _start_worker(pickled_context: bytes, owner: int) -> None:
+    """Initialize a build worker process: the context, and an exit when ``owner`` is gone.
+
+    The worker's parent is the fork server, which outlives the process that asked for the
+    worker as long as any worker it forked lives (each holds the fork server's "alive" pipe),
+    and the task queue's pipe is open at both ends in every worker: neither tells a worker that
+    the training process was killed. So the worker watches that process itself.
+    """
     global _worker_context
     _worker_context = pickle.loads(pickled_context)
-    parent = os.getppid()
 
-    def watch_parent() -> None:
-        # A worker's parent is the fork server, which exits with the training process.
-        while os.getppid() == parent:
-            time.sleep(1.0)
+    def watch_owner() -> None:
+        while _process_runs(owner):
+            time.sleep(OWNER_CHECK_INTERVAL)
         os._exit(1)
 
-    threading.Thread(target=watch_parent, daemon=True, name="parent-watch").start()
+    threading.Thread(target=watch_owner, daemon=True, name="owner-watch").start()
+
+
+def _process_runs(pid: int) -> bool:
+    """Whether process ``pid`` runs: it exists and (where /proc tells) is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as file:
+            state = file.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in (b"Z", b"X")
 
 
 def _build_chunk_in_worker(task: ChunkTask) -> ChunkResult:
@@ -417,7 +441,10 @@ class CacheBuild:
                     self.num_workers,
                     mp_context=worker_context(),
                     initializer=_start_worker,
-                    initargs=(pickle_for_workers(self.context, "the cache's configuration"),),
+                    initargs=(
+                        pickle_for_workers(self.context, "the cache's configuration"),
+                        os.getpid(),
+                    ),
                 )
         return self._executor
 
