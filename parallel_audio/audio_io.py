@@ -366,6 +366,7 @@ class DecodedFile(NamedTuple):
     file_rate: int  #: the file's own sample rate, in Hz
     declared_frames: int  #: frames its header declares (libsndfile's ``frames``)
     seekable: bool  #: whether :func:`read_audio` reads excerpts of it
+    container: str = ""  #: libsndfile's major format ("WAV", "FLAC", "MPEG", ...)
 
 
 def decode_file(path: str | os.PathLike, sample_rate_hz: int) -> DecodedFile:
@@ -393,6 +394,7 @@ def decode_file(path: str | os.PathLike, sample_rate_hz: int) -> DecodedFile:
     """
     with _open_audio(path) as sound:
         file_rate, frames, seekable = sound.samplerate, sound.frames, sound.seekable()
+        container = str(sound.format)
         mono = _decode_mono(path, sound)
     if mono.size == 0:
         raise AudioFileError(path, "holds no audio samples")
@@ -400,7 +402,7 @@ def decode_file(path: str | os.PathLike, sample_rate_hz: int) -> DecodedFile:
         check_resampled_length(path, mono.size, file_rate, sample_rate_hz)
         mono = soxr.resample(mono, file_rate, sample_rate_hz, quality="HQ")
     samples = np.ascontiguousarray(mono, dtype=np.float32)
-    return DecodedFile(samples, int(file_rate), int(frames), bool(seekable))
+    return DecodedFile(samples, int(file_rate), int(frames), bool(seekable), container)
 
 
 def excerpt_start(

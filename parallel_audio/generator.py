@@ -1213,10 +1213,11 @@ class ParallelAudioDataGenerator:
         cache_dir, cache, cache_dtype, cache_validate
             The disk cache, as in :meth:`flow_from_directory`; its files are the table's
             (input and target files). A row's region is sliced out of the cached whole file
-            where that gives the same samples bit for bit, that is where the file is at the
-            frontend's rate; a region of a file at another rate is resampled alone, so it is
-            read from the file, uncached (correct, but it gains nothing). "features" holds
-            only rows without a region, and is refused for "audio" and "denoise" pairs.
+            where that gives the same samples bit for bit: a PCM or FLAC file at the
+            frontend's rate. Other regions (a file at another rate is resampled alone; a seek
+            in MP3 or Ogg decodes differently) are read from the file, uncached: correct, but
+            nothing gained. "features" holds only rows without a region, and is refused for
+            "audio" and "denoise" pairs.
         **kwargs
             ``sampling``, ``samples_per_epoch`` and ``executor``, as ``flow_from_directory``
             takes them. Keras' image options are accepted and ignored with a warning.

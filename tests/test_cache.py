@@ -503,3 +503,106 @@ def test_a_process_waiting_for_the_lock_says_so(tmp_path, caplog):
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) >= 2
     assert all(f"building the cache in {tmp_path}" in m for m in messages)
+
+
+# --- tables, regions and pairs ---------------------------------------------------------------
+
+
+def dataset_rows(directory: Path) -> list[dict]:
+    """One row per file of the class folders, as flow_from_dataframe reads them."""
+    return [
+        {"filename": f"{name}/{path.name}", "class": name}
+        for name in CLASSES
+        for path in sorted((directory / name).iterdir())
+    ]
+
+
+def table_epochs(rows, directory, *, generator_args=None, subset=None, **flow):
+    generator = ParallelAudioDataGenerator(cores=0, **(generator_args or {}))
+    iterator = generator.flow_from_dataframe(
+        rows, directory, batch_size=4, seed=7, subset=subset, **flow
+    )
+    try:
+        return [batch for _ in range(2) for batch in iterator]
+    finally:
+        iterator.close()
+
+
+@pytest.mark.parametrize(
+    ("generator_args", "kind"),
+    [
+        (EVERY_AUGMENTATION, "audio"),
+        (dict(validation_split=0.5, validation_augmentation_enabled=False), "features"),
+    ],
+)
+def test_flow_from_dataframe_with_cache_equals_without(dataset, tmp_path, generator_args, kind):
+    rows = dataset_rows(dataset)
+    subset = "validation" if kind == "features" else None
+    reference = table_epochs(rows, dataset, generator_args=generator_args, subset=subset)
+    cache_dir = tmp_path / "cache"
+    cached = table_epochs(
+        rows, dataset, generator_args=generator_args, subset=subset, cache_dir=cache_dir
+    )
+    assert_same_batches(reference, cached)
+    (folder,) = cache_folders(cache_dir)
+    assert folder.name.startswith(f"{kind}-")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    served = {row["filename"] for row in rows}
+    if kind == "features":  # only the validation rows' files
+        assert 0 < len(manifest["files"]) < len(served)
+    else:
+        assert len(manifest["files"]) == len(served)
+
+
+def test_regions_are_sliced_from_the_cache_only_where_exact(tmp_path, rng, monkeypatch):
+    """A region of a PCM or FLAC file at the frontend's rate comes from the cache; others not."""
+    data = tmp_path / "data"
+    data.mkdir()
+    write_clip(data / "at_16k.flac", rng, 16000, 4.0)
+    write_clip(data / "at_44k.wav", rng, 44100, 4.0)
+    write_clip(data / "at_16k.mp3", rng, 16000, 4.0)
+    rows = [
+        {"filename": name, "class": label, "start": start, "end": end}
+        for name in ("at_16k.flac", "at_44k.wav", "at_16k.mp3")
+        for label, start, end in (("yes", 0.25, 1.5), ("no", 2.0, None), ("yes", 3.1, 3.6))
+    ]
+    flow = dict(start_col="start", end_col="end", generator_args=EVERY_AUGMENTATION)
+    (data / "_background_noise_").mkdir()
+    soundfile.write(data / "_background_noise_" / "noise.wav", rng.standard_normal(16000), 16000)
+    reference = table_epochs(rows, data, **flow)
+    cache_dir = tmp_path / "cache"
+    assert_same_batches(reference, table_epochs(rows, data, cache_dir=cache_dir, **flow))
+
+    # Built: count what the batches decode (cores=0 computes them in this process).
+    opened = []
+    original = soundfile.SoundFile.read
+
+    def counting_read(self, *args, **kwargs):
+        opened.append(os.path.basename(os.fsdecode(self.name)))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(soundfile.SoundFile, "read", counting_read)
+    assert_same_batches(reference, table_epochs(rows, data, cache_dir=cache_dir, **flow))
+    assert "at_16k.flac" not in opened
+    assert "at_44k.wav" in opened  # a region resampled alone is read uncached
+    assert "at_16k.mp3" in opened  # a seek in MP3 does not give a whole decode's frames
+
+
+def test_audio_pairs_with_cache_equal_without_and_features_are_refused(tmp_path, rng):
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = []
+    for i, rate in enumerate((16000, 48000, 44100)):
+        write_clip(data / f"in{i}.wav", rng, rate, 1.0)
+        write_clip(data / f"out{i}.flac", rng, rate, 1.0)
+        rows.append({"filename": f"in{i}.wav", "target": f"out{i}.flac"})
+    flow = dict(class_mode="audio", y_col=None, target_col="target")
+    reference = table_epochs(rows, data, **flow)
+    cache_dir = tmp_path / "cache"
+    assert_same_batches(reference, table_epochs(rows, data, cache_dir=cache_dir, **flow))
+    (folder,) = cache_folders(cache_dir)
+    assert folder.name.startswith("audio-")  # "auto" with pairs
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert len(manifest["files"]) == 6  # inputs and targets
+    with pytest.raises(SettingsError, match="use cache='audio'"):
+        table_epochs(rows, data, cache_dir=cache_dir, cache="features", **flow)

@@ -153,6 +153,7 @@ def _compute(context: BuildContext, path: str, filename: str) -> tuple[np.ndarra
         "file_rate": decoded.file_rate,
         "frames": decoded.declared_frames,
         "seekable": decoded.seekable,
+        "container": decoded.container,
     }
     return decoded.samples, about
 
@@ -516,6 +517,7 @@ class CacheBuild:
                     int(entry.get("file_rate", 0)),
                     int(entry.get("frames", 0)),
                     bool(entry.get("seekable", False)),
+                    str(entry.get("container", "")),
                 )
         if self.decoded:
             _logger.info(

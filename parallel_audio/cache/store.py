@@ -13,6 +13,9 @@ from parallel_audio.errors import AudioFileError
 
 #: int16 audio is full scale / 2**15, as 16-bit WAV files are read (an exact power of two).
 INT16_SCALE = np.float32(1.0 / 32768.0)
+#: Formats whose seek lands on the very frames a whole decode gives (PCM and FLAC); a seek in
+#: MP3 or Ogg may decode a region's frames differently, so those regions are read uncached.
+EXACT_SEEK_CONTAINERS = frozenset({"WAV", "WAVEX", "W64", "RF64", "AIFF", "AU", "CAF", "FLAC"})
 
 
 class CachedFile(NamedTuple):
@@ -25,6 +28,7 @@ class CachedFile(NamedTuple):
     file_rate: int
     frames: int
     seekable: bool
+    container: str = ""  # libsndfile's major format; "" in entries written before it was kept
 
 
 class SampleCache:
@@ -94,8 +98,9 @@ class SampleCache:
         A ``region`` is sliced out of the cached whole file only where that gives the
         samples :func:`~parallel_audio.audio_io.read_audio` reads bit for bit: the file is
         at the cache's rate (a region of a file at another rate is resampled alone, which
-        differs from a slice of the whole file resampled) and holds the frames its header
-        declares. Any other region is read from the file, uncached.
+        differs from a slice of the whole file resampled), is PCM or FLAC (whose seek is
+        exact, unlike MP3's) and holds the frames its header declares. Any other region is
+        read from the file, uncached.
         """
         if region is not None:
             return self._read_region(filename, region, max_length, position)
@@ -131,6 +136,7 @@ class SampleCache:
             self.kind == "audio"
             and isinstance(cached, CachedFile)
             and cached.file_rate == self.sample_rate
+            and cached.container in EXACT_SEEK_CONTAINERS
             and cached.shape == (cached.frames,)
         )
         if not exact:
