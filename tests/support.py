@@ -222,3 +222,40 @@ def session_processes(session: int) -> list[int]:
         for pid, state, _, in_session in process_table()
         if state not in ("Z", "X") and in_session == session
     ]
+
+
+def epochs(iterator, count: int = 2) -> list[list]:
+    """Every batch of ``count`` epochs, read the way Keras reads them."""
+    out = []
+    for _ in range(count):
+        out.append([iterator[i] for i in range(len(iterator))])
+        iterator.on_epoch_end()
+    return out
+
+
+def assert_same_epochs(first: list[list], second: list[list]) -> None:
+    """Assert two runs of :func:`epochs` gave the same arrays, bit for bit."""
+    for epoch_a, epoch_b in zip(first, second, strict=True):
+        for batch_a, batch_b in zip(epoch_a, epoch_b, strict=True):
+            for part_a, part_b in zip(batch_a, batch_b, strict=True):
+                np.testing.assert_array_equal(part_a, part_b)
+
+
+def augmenting(**kwargs):
+    """A generator that draws something random for every sample (offset, speed, noise).
+
+    Its background noise is the dataset's ``_background_noise_`` folder (see
+    :func:`write_dataset`).
+    """
+    from parallel_audio import ParallelAudioDataGenerator
+
+    return ParallelAudioDataGenerator(
+        speed_range=(0.9, 1.1),
+        loudness_range=(0.5, 1.5),
+        noise_colors="all",
+        noise_color_range=(0.05, 0.2),
+        bg_noise_dir="_background_noise_",
+        bg_noise_range=(0.05, 0.2),
+        offset_range=(0.0, 1.0),
+        **kwargs,
+    )

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import soundfile
 from sklearn.preprocessing import MultiLabelBinarizer
-from support import RATE, speech_like, write_dataset
+from support import RATE, assert_same_epochs, epochs, speech_like, write_dataset
 
 from parallel_audio import DatasetError, ParallelAudioDataGenerator, SettingsError
 
@@ -43,21 +43,6 @@ def rows_of(dataset, classes, unlisted=("other",)):
     return rows
 
 
-def batches(iterator, epochs=2):
-    out = []
-    for _ in range(epochs):
-        out.append([iterator[i] for i in range(len(iterator))])
-        iterator.on_epoch_end()
-    return out
-
-
-def assert_same_batches(first, second):
-    for epoch_a, epoch_b in zip(first, second, strict=True):
-        for batch_a, batch_b in zip(epoch_a, epoch_b, strict=True):
-            for part_a, part_b in zip(batch_a, batch_b, strict=True):
-                np.testing.assert_array_equal(part_a, part_b)
-
-
 @pytest.mark.parametrize("cores", [0, 2])
 @pytest.mark.parametrize("as_pandas", [True, False], ids=["DataFrame", "dicts"])
 def test_a_table_of_a_directory_gives_its_batches_for_two_epochs(dataset, cores, as_pandas):
@@ -76,7 +61,7 @@ def test_a_table_of_a_directory_gives_its_batches_for_two_epochs(dataset, cores,
         assert from_table.filenames == from_directory.filenames
         np.testing.assert_array_equal(from_table.classes, from_directory.classes)
         assert from_table.class_indices == from_directory.class_indices
-        assert_same_batches(batches(from_directory), batches(from_table))
+        assert_same_epochs(epochs(from_directory), epochs(from_table))
 
 
 def test_sampling_of_a_table_is_the_sampling_of_its_directory(dataset):
@@ -93,8 +78,8 @@ def test_sampling_of_a_table_is_the_sampling_of_its_directory(dataset):
         ) as from_table,
     ):
         assert len(from_table) == 5
-        first, second = batches(from_directory), batches(from_table)
-        assert_same_batches(first, second)
+        first, second = epochs(from_directory), epochs(from_table)
+        assert_same_epochs(first, second)
         for epoch in second:
             labels = np.concatenate([y for _, y in epoch]).argmax(axis=1)
             assert np.bincount(labels).tolist() == [15, 15]
@@ -222,7 +207,7 @@ def test_regions_of_a_table_equal_the_spans_written_as_files(tmp_path, rng):
         regions, tmp_path, start_col="start", end_col="end", batch_size=2, seed=4
     )
     from_files = gen.flow_from_dataframe(files, tmp_path, batch_size=2, seed=4)
-    assert_same_batches(batches(from_files), batches(from_regions))
+    assert_same_epochs(epochs(from_files), epochs(from_regions))
 
 
 # ----------------------------------------------------------------------------- errors

@@ -8,7 +8,7 @@ import pickle
 import numpy as np
 import pytest
 import soundfile
-from support import tone_burst
+from support import assert_same_epochs, epochs, tone_burst
 
 from parallel_audio import DatasetError, ParallelAudioDataGenerator
 
@@ -41,21 +41,6 @@ def write_as_files(root, clips, labels, rate):
         soundfile.write(folder / f"{k:03d}.wav", clip, rate, subtype="FLOAT")
 
 
-def epochs(iterator, count=2):
-    out = []
-    for _ in range(count):
-        out.append([iterator[i] for i in range(len(iterator))])
-        iterator.on_epoch_end()
-    return out
-
-
-def assert_same(first, second):
-    for epoch_a, epoch_b in zip(first, second, strict=True):
-        for batch_a, batch_b in zip(epoch_a, epoch_b, strict=True):
-            for a, b in zip(batch_a, batch_b, strict=True):
-                np.testing.assert_array_equal(a, b)
-
-
 @pytest.mark.parametrize(
     ("cores", "rate", "ragged"),
     [(0, 16000, False), (2, 16000, False), (0, 8000, True), (2, 22050, True)],
@@ -72,10 +57,10 @@ def test_flow_equals_flow_from_directory_of_the_clips_written_as_files(
         gen.flow(x, one_hot, sample_rate=rate, batch_size=4, seed=6) as from_arrays,
         gen.flow_from_directory(tmp_path, list(TONES), batch_size=4, seed=6) as from_files,
     ):
-        assert_same(epochs(from_files), epochs(from_arrays))
+        assert_same_epochs(epochs(from_files), epochs(from_arrays))
     sparse = gen.flow(x, labels, sample_rate=rate, batch_size=4, seed=6)
     files = gen.flow_from_directory(tmp_path, list(TONES), "sparse", batch_size=4, seed=6)
-    assert_same(epochs(files, 1), epochs(sparse, 1))
+    assert_same_epochs(epochs(files, 1), epochs(sparse, 1))
     sparse.close()
     files.close()
 

@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 import soundfile
-from support import RATE, speech_like, write_dataset
+from support import RATE, assert_same_epochs, epochs, speech_like, write_dataset
 
 from parallel_audio import DatasetError, ParallelAudioDataGenerator
 from parallel_audio.manifest import read_manifest
@@ -38,21 +38,6 @@ def listed_files(dataset, classes):
         for name in classes
         for path in sorted((dataset / name).iterdir())
     ]
-
-
-def epochs(iterator, count=2):
-    out = []
-    for _ in range(count):
-        out.append([iterator[i] for i in range(len(iterator))])
-        iterator.on_epoch_end()
-    return out
-
-
-def assert_same(first, second):
-    for epoch_a, epoch_b in zip(first, second, strict=True):
-        for batch_a, batch_b in zip(epoch_a, epoch_b, strict=True):
-            for a, b in zip(batch_a, batch_b, strict=True):
-                np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("extension", ["csv", "tsv", "jsonl"])
@@ -84,7 +69,7 @@ def test_a_manifest_next_to_the_data_gives_the_directory_batches(
         dataset, classes, subset="training", batch_size=4, seed=9
     )
     assert from_manifest.filenames == from_directory.filenames
-    assert_same(epochs(from_directory), epochs(from_manifest))
+    assert_same_epochs(epochs(from_directory), epochs(from_manifest))
 
 
 def test_nemo_manifest_offsets_and_durations_are_regions(tmp_path, rng):
@@ -112,7 +97,7 @@ def test_nemo_manifest_offsets_and_durations_are_regions(tmp_path, rng):
     from_nemo = gen.flow_from_manifest(manifest, batch_size=2, seed=2)
     from_files = gen.flow_from_dataframe(expected, audio, batch_size=2, seed=2)
     assert from_nemo.class_indices == {"a": 0, "b": 1}
-    assert_same(epochs(from_files), epochs(from_nemo))
+    assert_same_epochs(epochs(from_files), epochs(from_nemo))
 
 
 def test_an_unlabeled_nemo_manifest_gives_x_alone(tmp_path, rng):

@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 import pytest
-from support import assert_gone, deadline, write_dataset
+from support import assert_gone, augmenting, deadline, write_dataset
 
 ray = pytest.importorskip("ray")
 cluster_utils = pytest.importorskip("ray.cluster_utils")
@@ -59,20 +59,6 @@ def cluster():
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     return write_dataset(tmp_path_factory.mktemp("dataset"), np.random.default_rng(21))
-
-
-def augmenting(**kwargs):
-    """A generator that draws something random for every sample (offset, speed, noise)."""
-    return ParallelAudioDataGenerator(
-        speed_range=(0.9, 1.1),
-        loudness_range=(0.5, 1.5),
-        noise_colors="all",
-        noise_color_range=(0.05, 0.2),
-        bg_noise_dir="_background_noise_",
-        bg_noise_range=(0.05, 0.2),
-        offset_range=(0.0, 1.0),
-        **kwargs,
-    )
 
 
 def test_the_cluster_has_two_nodes_of_one_cpu(cluster):

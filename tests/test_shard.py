@@ -11,7 +11,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from support import RATE, deadline, write_dataset
+from support import RATE, augmenting, deadline, write_dataset
 
 from parallel_audio import ParallelAudioDataGenerator, SettingsError
 from parallel_audio.epoch_plan import EpochPlan
@@ -23,20 +23,6 @@ CLASSES = ["low", "high"]  # 48 samples in the training dataset below
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     return write_dataset(tmp_path_factory.mktemp("dataset"), np.random.default_rng(21))
-
-
-def augmenting(**kwargs):
-    """A generator that draws something random for every sample (offset, speed, noise)."""
-    return ParallelAudioDataGenerator(
-        speed_range=(0.9, 1.1),
-        loudness_range=(0.5, 1.5),
-        noise_colors="all",
-        noise_color_range=(0.05, 0.2),
-        bg_noise_dir="_background_noise_",
-        bg_noise_range=(0.05, 0.2),
-        offset_range=(0.0, 1.0),
-        **kwargs,
-    )
 
 
 @pytest.mark.parametrize(
