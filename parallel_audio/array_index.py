@@ -9,7 +9,8 @@ import numpy as np
 
 from parallel_audio.dataset_index import DatasetIndex
 from parallel_audio.errors import DatasetError
-from parallel_audio.table_index import _check_arguments, _in_subset
+from parallel_audio.splits import SplitSpec
+from parallel_audio.table_index import rows_in_subset
 
 __all__ = ["build_array_index"]
 
@@ -23,6 +24,11 @@ def build_array_index(
     directory: str,
     subset: str | None,
     validation_split: float,
+    test_split: float = 0.0,
+    fold: int | None = None,
+    num_folds: int | None = None,
+    fold_strategy: str = "hash",
+    fold_seed: int | None = None,
 ) -> DatasetIndex:
     """Index ``count`` in-memory clips with their labels, weights and groups.
 
@@ -35,13 +41,22 @@ def build_array_index(
     sample_weight : array-like, optional
         One finite weight >= 0 per clip.
     groups : sequence, optional
-        One group per clip (compared as ``str``); default each clip its own group.
+        One group per clip (compared as ``str``); default each clip its own group, named by
+        its position (``"0"``, ``"1"``, ...), so a clip's side depends only on its position.
     directory : str
         Where a relative ``bg_noise_dir`` is found.
-    subset : {None, "training", "validation"}
-        Which side of the group-hashed split to keep.
+    subset : {None, "training", "validation", "test"}
+        Which side of the split to keep; the groups are dealt to sides by
+        :class:`~parallel_audio.splits.SplitSpec`, as ``flow_from_directory`` deals speakers.
     validation_split : float
-        Fraction of groups in validation.
+        Fraction of groups in validation (0 with ``num_folds``).
+    test_split : float
+        Fraction of groups held out for ``subset="test"``.
+    fold, num_folds, fold_strategy, fold_seed
+        Grouped k-fold, as for :func:`~parallel_audio.dataset_index.build_index`. The
+        ``"balanced"`` and ``"stratified"`` strategies deal every clip's group; a clip's
+        class (for ``"stratified"``) is its class id, or the one class of a one-hot row
+        (other rows count as one more class).
 
     Returns
     -------
@@ -53,9 +68,20 @@ def build_array_index(
     ------
     DatasetError
         For ``y``, ``sample_weight`` or ``groups`` of another length than ``x``, class ids
-        that are not whole numbers >= 0, non-finite labels or weights, negative weights.
+        that are not whole numbers >= 0, non-finite labels or weights, negative weights; for
+        a split as ``flow_from_directory`` (fewer groups than folds, ``fold`` without
+        ``num_folds``, ...), and a class of ``y`` (a class id, or the class of one-hot rows)
+        with no clip in the subset, naming it.
     """
-    _check_arguments("sparse", "raise", None, subset, validation_split)
+    split = SplitSpec(
+        subset=subset,
+        validation_split=validation_split,
+        test_split=test_split,
+        fold=fold,
+        num_folds=num_folds,
+        fold_strategy=fold_strategy,
+        fold_seed=fold_seed,
+    )
     class_names: tuple[str, ...] = ()
     class_ids = np.full(count, -1, np.int64)
     label_rows = None
@@ -101,8 +127,9 @@ def build_array_index(
         if len(group_names) != count:
             raise DatasetError(f"groups has {len(group_names)} entries for {count} clips in x")
     kept = np.arange(count)
-    if subset is not None:
-        kept = np.flatnonzero(_in_subset(group_names, subset, validation_split))
+    if split.is_split:
+        kept = np.flatnonzero(rows_in_subset(split, group_names, class_ids, np.ones(count, bool)))
+        _check_classes_kept(class_ids, kept, subset, split)
     return DatasetIndex(
         directory,
         class_names,
@@ -114,6 +141,20 @@ def build_array_index(
         groups=tuple(group_names[i] for i in kept),
         clip_ids=kept,
     )
+
+
+def _check_classes_kept(
+    class_ids: np.ndarray, kept: np.ndarray, subset: str, split: SplitSpec
+) -> None:
+    """Raise when a class some clip has has no clip in the subset, as directories do."""
+    present = np.unique(class_ids[class_ids >= 0])
+    missing = np.setdiff1d(present, class_ids[kept])
+    if missing.size:
+        raise DatasetError(
+            f"class {', '.join(str(int(c)) for c in missing)} of y has no clip in the {subset} "
+            f"subset ({split.describe()}): its groups all fall on other sides of the split. "
+            "Pass more groups, change the split, or leave the class out"
+        )
 
 
 def _check_length(name: str, values: np.ndarray, count: int) -> None:

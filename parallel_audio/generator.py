@@ -1041,6 +1041,10 @@ class ParallelAudioDataGenerator:
         seed: int | None = None,
         subset: str | None = None,
         last_batch: str = "short",
+        fold: int | None = None,
+        num_folds: int | None = None,
+        fold_strategy: str = "hash",
+        fold_seed: int | None = None,
         **kwargs: Any,
     ) -> ParallelAudioIterator:
         """Return the batch iterator of clips already in memory, as Keras' ``flow``.
@@ -1066,10 +1070,17 @@ class ParallelAudioDataGenerator:
         sample_rate : int, optional
             The clips' rate in Hz; default the frontend's (no resampling).
         groups : sequence, optional
-            One group per clip (speaker, session) that the validation split keeps on one
-            side (hashed, as for files); default each clip its own group.
+            One group per clip (speaker, session) that the validation split, the test split
+            and the folds keep on one side (dealt as files' speakers are); default each clip
+            its own group, named by its position in ``x`` (``"0"``, ``"1"``, ...), so a
+            clip's side depends on its position only.
         batch_size, shuffle, seed, subset, last_batch
-            As in :meth:`flow_from_directory`.
+            As in :meth:`flow_from_directory`; ``subset="test"`` needs the generator's
+            ``test_split``. A class of ``y`` (class ids, or one-hot rows) with no clip in the
+            subset is an error naming it.
+        fold, num_folds, fold_strategy, fold_seed
+            Grouped k-fold over ``groups``, as in :meth:`flow_from_directory`
+            (``"stratified"`` stratifies by class id or one-hot class).
         **kwargs
             ``sampling``, ``samples_per_epoch`` and ``executor``, as ``flow_from_directory``
             takes them. Keras' image options are accepted and ignored with a warning.
@@ -1100,6 +1111,11 @@ class ParallelAudioDataGenerator:
                     directory=directory,
                     subset=subset,
                     validation_split=configuration.validation_split,
+                    test_split=configuration.test_split,
+                    fold=fold,
+                    num_folds=num_folds,
+                    fold_strategy=fold_strategy,
+                    fold_seed=fold_seed,
                 )
 
             return self._flow(
@@ -1146,6 +1162,10 @@ class ParallelAudioDataGenerator:
         cache: str = "auto",
         cache_dtype: str = "float32",
         cache_validate: str = "stat",
+        fold: int | None = None,
+        num_folds: int | None = None,
+        fold_strategy: str = "hash",
+        fold_seed: int | None = None,
         **kwargs: Any,
     ) -> ParallelAudioIterator:
         """Return the batch iterator of a table of files and labels, in Keras' idiom.
@@ -1168,8 +1188,11 @@ class ParallelAudioDataGenerator:
         weight_col : str, optional
             Sample weights (finite, >= 0): batches become ``(x, y, sample_weight)``.
         group_col : str, optional
-            The group (speaker, session, recording) the validation split keeps on one side.
-            Default: the speaker rule of ``flow_from_directory`` on the file name.
+            The group (speaker, session, recording) the validation split, the test split
+            and the folds keep on one side. Default: the speaker rule of
+            ``flow_from_directory`` on the file name (``<speaker>_nohash_<n>.wav`` belongs
+            to the speaker, any other file to its own stem), so a table of a directory's
+            files splits as the directory does.
         start_col, end_col : str, optional
             The sample is the region of the file between these times in seconds: only that
             span is read (soundfile's seek), then it is trimmed, padded and augmented as a
@@ -1196,8 +1219,9 @@ class ParallelAudioDataGenerator:
             Labels not in ``classes`` when ``_unknown_`` is not listed: an error with the
             count and the first rows, or left out with a warning.
         batch_size, shuffle, seed, subset, last_batch
-            As in :meth:`flow_from_directory`. The split hashes each row's group and never
-            depends on the row's position.
+            As in :meth:`flow_from_directory` (``subset="test"`` with the generator's
+            ``test_split``). The split deals each row's group and never depends on the
+            row's position.
         on_error : {"raise", "skip"}
             As in :meth:`flow_from_directory`; "skip" checks each row's file (its region only).
         pair_transforms : {"geometric", "all", "input"}
@@ -1218,6 +1242,11 @@ class ParallelAudioDataGenerator:
             in MP3 or Ogg decodes differently) are read from the file, uncached: correct, but
             nothing gained. "features" holds only rows without a region, and is refused for
             "audio" and "denoise" pairs.
+        fold, num_folds, fold_strategy, fold_seed
+            Grouped k-fold over the rows' groups, as in :meth:`flow_from_directory`: the
+            same rows give the same folds as a DataFrame, a manifest or a directory. The
+            ``"balanced"`` and ``"stratified"`` strategies deal the groups of the rows of
+            listed classes (multi-hot, raw and unlabeled rows count as one class).
         **kwargs
             ``sampling``, ``samples_per_epoch`` and ``executor``, as ``flow_from_directory``
             takes them. Keras' image options are accepted and ignored with a warning.
@@ -1232,7 +1261,9 @@ class ParallelAudioDataGenerator:
             Before any batch, for anything wrong in the table, naming the column and the
             rows: a missing column (listing those there are), a path that is not a string,
             an end at or before its start, a negative start, labels not in ``classes``,
-            non-finite or negative weights, "binary" with other than two classes.
+            non-finite or negative weights, "binary" with other than two classes; a listed
+            class without rows in the subset (naming the split or fold), fewer groups than
+            folds, ``fold`` without ``num_folds``, ``validation_split`` with ``num_folds``.
         """
         return self._flow_from_table(
             dataframe,
@@ -1262,6 +1293,10 @@ class ParallelAudioDataGenerator:
             cache=cache,
             cache_dtype=cache_dtype,
             cache_validate=cache_validate,
+            fold=fold,
+            num_folds=num_folds,
+            fold_strategy=fold_strategy,
+            fold_seed=fold_seed,
             kwargs=kwargs,
         )
 
@@ -1294,7 +1329,7 @@ class ParallelAudioDataGenerator:
         **kwargs
             :meth:`flow_from_dataframe`'s keywords (``x_col``, ``y_col``, ``classes``,
             ``class_mode``, ``weight_col``, ``group_col``, ``start_col``, ``end_col``,
-            ``batch_size``, ``seed``, ``subset``, ...).
+            ``batch_size``, ``seed``, ``subset``, ``fold``, ``num_folds``, ...).
 
         Returns
         -------
@@ -1363,6 +1398,10 @@ class ParallelAudioDataGenerator:
         cache: str,
         cache_dtype: str,
         cache_validate: str,
+        fold: int | None,
+        num_folds: int | None,
+        fold_strategy: str,
+        fold_seed: int | None,
         kwargs: dict[str, Any],
         row_names: Sequence[Any] | None = None,
     ) -> ParallelAudioIterator:
@@ -1410,6 +1449,11 @@ class ParallelAudioDataGenerator:
                 source=source,
                 row_names=row_names,
                 file_check=file_check,
+                test_split=configuration.test_split,
+                fold=fold,
+                num_folds=num_folds,
+                fold_strategy=fold_strategy,
+                fold_seed=fold_seed,
             )
 
         return self._flow(

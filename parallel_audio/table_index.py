@@ -28,7 +28,6 @@ from parallel_audio.audio_io import Region
 from parallel_audio.dataset_index import (
     PSEUDO_CLASSES,
     SILENCE_CLASS,
-    SUBSETS,
     UNKNOWN_CLASS,
     DatasetIndex,
     FileCheck,
@@ -37,13 +36,13 @@ from parallel_audio.dataset_index import (
     _check_seed,
     _draw_readable,
     _FileChecker,
-    _group_fraction,
     _pseudo_count,
     _warn_skipped,
     speaker_group,
 )
 from parallel_audio.errors import DatasetError, SettingsError
 from parallel_audio.random_streams import Stream, random_generator
+from parallel_audio.splits import SplitSpec
 
 __all__ = ["TABLE_CLASS_MODES", "UNKNOWN_LABEL_MODES", "build_table_index"]
 
@@ -130,6 +129,11 @@ def build_table_index(
     source: str = "dataframe",
     row_names: Sequence[Any] | None = None,
     file_check: FileCheck | None = None,
+    test_split: float = 0.0,
+    fold: int | None = None,
+    num_folds: int | None = None,
+    fold_strategy: str = "hash",
+    fold_seed: int | None = None,
 ) -> DatasetIndex:
     """Read a table into the dataset index of one subset.
 
@@ -158,13 +162,14 @@ def build_table_index(
         Rows (or, multi-hot, labels) not in ``classes`` when ``_unknown_`` is not listed:
         an error giving their count and the first rows, or left out with a warning. With
         ``_unknown_`` listed, such rows of single-label modes are its candidates.
-    subset : {None, "training", "validation"}
+    subset : {None, "training", "validation", "test"}
         Which side of the split to keep. A row's group is its ``group_col`` value, or else
         the speaker rule of ``flow_from_directory`` (:func:`speaker_group`) applied to its
-        file name; a group is in validation when the sha1 fraction of its name is below
-        ``validation_split``. Never positional.
+        file name (``<speaker>_nohash_<n>.wav`` is the speaker's, any other file its own
+        stem's); groups are dealt to sides by :class:`~parallel_audio.splits.SplitSpec`,
+        exactly as ``flow_from_directory`` deals speakers. Never positional.
     validation_split : float
-        Fraction of groups in validation.
+        Fraction of groups in validation (0 with ``num_folds``).
     seed : int
         Seed of the ``_unknown_`` draw.
     unknown_class_percentage, silence_class_percentage : float
@@ -184,6 +189,14 @@ def build_table_index(
         With "skip": checks whole files many at once, as
         :func:`~parallel_audio.dataset_index.build_index`'s (a disk cache's, which decodes
         them into the cache); regions are checked one by one.
+    test_split : float
+        Fraction of groups held out for ``subset="test"`` (see :mod:`parallel_audio.splits`).
+    fold, num_folds, fold_strategy, fold_seed
+        Grouped k-fold, as for :func:`~parallel_audio.dataset_index.build_index`. The
+        ``"balanced"`` and ``"stratified"`` strategies deal the groups of the rows that are
+        samples of a listed class (their class is the stratum; multi-hot, raw and unlabeled
+        rows count as one class); the other rows' groups (``_unknown_`` candidates) fall by
+        their hash.
 
     Returns
     -------
@@ -198,13 +211,23 @@ def build_table_index(
         malformed label, a label not in ``classes`` with ``unknown_labels="raise"``, a
         non-finite or negative weight or raw value, a negative start, an end not after its
         start, a missing group, "binary" with other than two classes, a listed class without
-        rows, an empty table.
+        rows in the subset (naming the split or fold), fewer groups than folds, ``fold``
+        without ``num_folds``, ``validation_split`` with ``num_folds``, an empty table.
     SettingsError
         For an argument out of its choices (``class_mode``, ``unknown_labels``, ...).
     TypeError
         For an argument of the wrong type.
     """
-    _check_arguments(class_mode, unknown_labels, label_sep, subset, validation_split)
+    _check_arguments(class_mode, unknown_labels, label_sep)
+    split = SplitSpec(
+        subset=subset,
+        validation_split=validation_split,
+        test_split=test_split,
+        fold=fold,
+        num_folds=num_folds,
+        fold_strategy=fold_strategy,
+        fold_seed=fold_seed,
+    )
     seed = _check_seed(seed)
     unknown_class_percentage = _check_percentage(
         "unknown_class_percentage", unknown_class_percentage
@@ -241,8 +264,8 @@ def build_table_index(
 
     kept = np.ones(len(rows), bool)
     kept &= labels.keep_known(unknown_labels, rows)
-    if subset is not None:
-        kept &= _in_subset(groups, subset, validation_split)
+    if split.is_split:
+        kept &= rows_in_subset(split, groups, labels.class_ids, kept & labels.listed)
     checker = None
     if on_error == "skip":
         checker = _FileChecker(
@@ -274,7 +297,8 @@ def build_table_index(
         listed = [i for i in candidates if readable(int(i))]
         entries = np.asarray(listed, dtype=np.intp)
         class_ids = labels.class_ids[entries]
-        smallest = labels.smallest_class(class_ids, subset, validation_split, source)
+        where = f"the {subset} subset ({split.describe()})" if subset else f"the {source}"
+        smallest = labels.smallest_class(class_ids, where)
         unknown = np.empty(0, np.intp)
         if labels.unknown_is_listed:
             pool = np.flatnonzero(kept & ~labels.listed)
@@ -524,16 +548,34 @@ def _groups(
     return [str(value) for value in values]
 
 
-def _in_subset(groups: list[str], subset: str, validation_split: float) -> np.ndarray:
-    """Whether each row is on the ``subset`` side of the group-hashed split."""
-    fractions: dict[str, float] = {}
-    in_validation = np.empty(len(groups), bool)
-    for i, group in enumerate(groups):
-        fraction = fractions.get(group)
-        if fraction is None:
-            fraction = fractions[group] = _group_fraction(group)
-        in_validation[i] = fraction < validation_split
-    return in_validation if subset == "validation" else ~in_validation
+def rows_in_subset(
+    split: SplitSpec, groups: Sequence[str], class_ids: np.ndarray, dealt: np.ndarray
+) -> np.ndarray:
+    """Return whether each row's group is on ``split.subset``'s side.
+
+    Parameters
+    ----------
+    split : SplitSpec
+        The split, with a subset.
+    groups : sequence of str
+        Each row's group.
+    class_ids : numpy.ndarray
+        Each row's class id (-1 for none): the strata of ``"stratified"`` folds.
+    dealt : numpy.ndarray of bool
+        The rows whose groups the balanced and stratified fold strategies deal (the samples
+        of listed classes, as ``flow_from_directory`` deals the files of its class folders);
+        the others' groups fall by their hash.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        One entry per row.
+    """
+    positions = np.flatnonzero(dealt)
+    side = split.side_function(
+        [groups[i] for i in positions], [int(class_ids[i]) for i in positions]
+    )
+    return np.fromiter((side(group) == split.subset for group in groups), bool, len(groups))
 
 
 def _draw_unknown(
@@ -743,21 +785,14 @@ class _Labels:
         warnings.warn(message, stacklevel=4)
         return kept
 
-    def smallest_class(
-        self, class_ids: np.ndarray, subset: str | None, validation_split: float, source: str
-    ) -> int:
-        """Check every listed real class has rows; return the smallest class's count."""
+    def smallest_class(self, class_ids: np.ndarray, where: str) -> int:
+        """Check every listed real class has rows in ``where``; return the smallest count."""
         if self.label_rows is not None or not self.class_names:
             return 0
         counts = np.bincount(class_ids, minlength=len(self.class_names))
         real = [i for i, name in enumerate(self.class_names) if name not in PSEUDO_CLASSES]
         empty = [self.class_names[i] for i in real if counts[i] == 0]
         if empty:
-            where = (
-                f"the {subset} subset (validation_split={validation_split})"
-                if subset
-                else f"the {source}"
-            )
             raise DatasetError(
                 f"class {', '.join(repr(name) for name in empty)} has no usable row in {where}"
                 "; add rows or remove it from classes"
@@ -859,9 +894,7 @@ def _check_class_list(classes: Sequence[str], *, allow_pseudo: bool) -> tuple[st
     return names
 
 
-def _check_arguments(
-    class_mode: Any, unknown_labels: Any, label_sep: Any, subset: Any, validation_split: Any
-) -> None:
+def _check_arguments(class_mode: Any, unknown_labels: Any, label_sep: Any) -> None:
     if class_mode not in TABLE_CLASS_MODES:
         raise SettingsError(
             f"class_mode must be one of {', '.join(repr(m) for m in TABLE_CLASS_MODES)}, got "
@@ -871,15 +904,3 @@ def _check_arguments(
         raise SettingsError(f"unknown_labels must be 'raise' or 'drop', got {unknown_labels!r}")
     if label_sep is not None and (not isinstance(label_sep, str) or not label_sep):
         raise TypeError(f"label_sep must be a non-empty str or None, got {label_sep!r}")
-    if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)):
-        raise TypeError(f"validation_split must be a float in [0, 1), got {validation_split!r}")
-    if not 0.0 <= validation_split < 1.0:
-        raise DatasetError(f"validation_split must lie in [0, 1), got {validation_split}")
-    if subset is not None:
-        if subset not in SUBSETS:
-            raise DatasetError(f"subset must be None, 'training' or 'validation', got {subset!r}")
-        if validation_split == 0.0:
-            raise DatasetError(
-                f"subset={subset!r} needs validation_split > 0 (got 0); pass subset=None to use "
-                "every row"
-            )
