@@ -2,7 +2,11 @@
 
 :func:`iter_folds` yields each fold's training and validation iterators and closes their
 workers before the next fold; :func:`cross_validate` trains on each, writes what it learns to
-``results_dir`` as it goes, and skips the folds already written when run again.
+``results_dir`` as it goes, and skips the folds already written when run again. Both read
+any source a ``flow_*`` method with folds reads: a directory (``flow_from_directory``, the
+default), a DataFrame (``flow="flow_from_dataframe"``), a manifest file
+(``flow="flow_from_manifest"``) or clips in memory (``flow="flow"``, with ``y=`` among the
+keywords).
 
 ``results_dir`` holds::
 
@@ -37,13 +41,19 @@ __all__ = ["cross_validate", "iter_folds", "summarize_folds"]
 
 #: flow_* keywords that shape training epochs only; the validation side gets none of them.
 TRAINING_ONLY_KEYWORDS = frozenset({"sampling", "samples_per_epoch", "shuffle"})
+#: The flow_* method a run reads its source with when none is named.
+DEFAULT_FLOW = "flow_from_directory"
+#: flow_* methods that pass their keywords on to another one that takes the folds.
+_FORWARDING_FLOWS = {"flow_from_manifest": "flow_from_dataframe"}
+#: Stands for a source not passed positionally (an older call's ``directory=``).
+_NO_SOURCE = object()
 SUMMARY_FILE = "summary.json"
 RESULTS_FILE = "results.csv"
 CONFIG_FILE = "config.yaml"
 HISTORY_FILE = "history.json"
 MODEL_FILE = "model.keras"
 #: summary.json entries that must match for a run to resume into results_dir.
-_RESUME_KEYS = ("generator", "classes", "num_folds", "fold_strategy", "fold_seed", "seed")
+_RESUME_KEYS = ("generator", "flow", "classes", "num_folds", "fold_strategy", "fold_seed", "seed")
 #: Generator settings that change how fast batches come, never what they hold: a run may
 #: resume with others.
 _EXECUTION_SETTINGS = (
@@ -62,14 +72,15 @@ def fold_seed_of(seed: int, fold: int) -> int:
 
 def iter_folds(
     generator: ParallelAudioDataGenerator,
-    directory: str | os.PathLike,
+    source: Any = _NO_SOURCE,
     *,
-    classes: Sequence[str],
+    classes: Sequence[str] | None = None,
     num_folds: int = 5,
     fold_strategy: str = "hash",
     fold_seed: int | None = None,
     seed: int = 0,
     folds: Sequence[int] | None = None,
+    flow: str = DEFAULT_FLOW,
     **flow_kwargs: Any,
 ) -> Iterator[tuple[int, ParallelAudioIterator, ParallelAudioIterator]]:
     """Yield ``(k, training, validation)`` for each fold of a grouped k-fold split.
@@ -79,10 +90,14 @@ def iter_folds(
     generator : ParallelAudioDataGenerator
         Its ``validation_split`` must be 0 (the folds are the validation sets); a
         ``test_split`` keeps its groups out of every fold.
-    directory : str or os.PathLike
-        The dataset, as for ``flow_from_directory``.
-    classes : sequence of str
-        The classes.
+    source : str, os.PathLike, DataFrame or array
+        What ``flow`` reads, its first argument: the dataset directory
+        (``flow_from_directory``), a DataFrame or iterable of row mappings
+        (``flow_from_dataframe``), a manifest path (``flow_from_manifest``), the clips
+        (``flow``). For ``flow_from_directory`` it may also be given as ``directory=``.
+    classes : sequence of str, optional
+        The classes; required by ``flow_from_directory``. None for a table: its sorted
+        labels. ``flow`` takes none (its classes are ``y``'s).
     num_folds : int
         Number of folds, at least 2.
     fold_strategy : {"hash", "balanced", "stratified"}
@@ -93,8 +108,13 @@ def iter_folds(
         Fold ``k``'s iterators use seed ``seed + k``.
     folds : sequence of int, optional
         The folds to yield, in this order (default: all).
+    flow : str
+        The generator's method that reads ``source``: ``"flow_from_directory"`` (default),
+        ``"flow_from_dataframe"``, ``"flow_from_manifest"``, ``"flow"``, or any other
+        ``flow_*`` method that takes ``fold`` and ``num_folds``.
     **flow_kwargs
-        Passed to ``flow_from_directory`` for both sides, except ``sampling``,
+        Passed to ``flow`` for both sides (``batch_size``, ``group_col``, a table's
+        ``directory``, ``y`` and ``groups`` of clips, ...), except ``sampling``,
         ``samples_per_epoch`` and ``shuffle``, which shape the training side only (the
         validation side visits each sample once, in index order).
 
@@ -104,15 +124,25 @@ def iter_folds(
         The fold and its two iterators. Both are closed (their workers stopped) when the
         loop moves on, breaks or raises, before the next fold's start.
 
+    Raises
+    ------
+    SettingsError
+        ``flow`` is not a ``flow_*`` method with folds, ``classes`` is missing for
+        ``flow_from_directory`` or given to ``flow``, or the keywords set ``subset``,
+        ``fold`` or ``num_folds``.
+
     Examples
     --------
     >>> for k, train, validation in iter_folds(generator, "data", classes=classes,
     ...                                        num_folds=5):  # doctest: +SKIP
     ...     model = build_model()
     ...     model.fit(train, validation_data=validation, epochs=10)
+    >>> folds = iter_folds(generator, table, flow="flow_from_dataframe", directory="data",
+    ...                    group_col="speaker", num_folds=5)  # doctest: +SKIP
     """
     if "subset" in flow_kwargs or "fold" in flow_kwargs or "num_folds" in flow_kwargs:
         raise SettingsError("iter_folds sets subset, fold and num_folds itself; do not pass them")
+    read, source, flow_kwargs = _flow_reader(generator, flow, source, classes, flow_kwargs)
     validation_kwargs = {
         key: value for key, value in flow_kwargs.items() if key not in TRAINING_ONLY_KEYWORDS
     }
@@ -121,19 +151,11 @@ def iter_folds(
         iterators: list[ParallelAudioIterator] = []
         try:
             iterators.append(
-                generator.flow_from_directory(
-                    directory,
-                    classes,
-                    subset="training",
-                    seed=fold_seed_of(seed, k),
-                    **split,
-                    **flow_kwargs,
-                )
+                read(source, subset="training", seed=fold_seed_of(seed, k), **split, **flow_kwargs)
             )
             iterators.append(
-                generator.flow_from_directory(
-                    directory,
-                    classes,
+                read(
+                    source,
                     subset="validation",
                     seed=fold_seed_of(seed, k),
                     shuffle=False,
@@ -147,11 +169,56 @@ def iter_folds(
                 iterator.close()
 
 
+def _flow_reader(
+    generator: ParallelAudioDataGenerator,
+    flow: str,
+    source: Any,
+    classes: Sequence[str] | None,
+    flow_kwargs: Mapping[str, Any],
+) -> tuple[Callable[..., ParallelAudioIterator], Any, dict[str, Any]]:
+    """Check ``flow`` and its arguments; return its bound method, the source and keywords."""
+    flow_kwargs = dict(flow_kwargs)
+    if not isinstance(flow, str) or not flow.startswith("flow") or not hasattr(generator, flow):
+        raise SettingsError(
+            "flow must name a flow_* method of the generator (flow_from_directory, "
+            f"flow_from_dataframe, flow_from_manifest, flow), got {flow!r}"
+        )
+    own = inspect.signature(getattr(type(generator), flow)).parameters
+    # flow_from_manifest takes flow_from_dataframe's keywords through its **kwargs.
+    taken = inspect.signature(getattr(type(generator), _FORWARDING_FLOWS.get(flow, flow)))
+    if "num_folds" not in taken.parameters:
+        raise SettingsError(f"{flow} takes no fold and num_folds: it cannot be cross-validated")
+    if source is _NO_SOURCE:
+        if flow != DEFAULT_FLOW or "directory" not in flow_kwargs:
+            raise TypeError(f"the source {flow} reads is missing: pass it after the generator")
+        source = flow_kwargs.pop("directory")
+    if classes is not None:
+        if "classes" not in own and "classes" not in taken.parameters:
+            raise SettingsError(f"{flow} takes no classes: its classes come from its labels")
+        flow_kwargs["classes"] = list(classes)
+    elif "classes" in own and own["classes"].default is inspect.Parameter.empty:
+        raise SettingsError(f"{flow} needs classes: pass classes=[...]")
+    return getattr(generator, flow), source, flow_kwargs
+
+
+def describe_source(source: Any) -> Any:
+    """Describe a source for ``summary.json``: a path as it is, a table or array by its size."""
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source)
+    if hasattr(source, "columns") and hasattr(source, "index"):
+        return f"DataFrame of {len(source)} rows, columns {[str(c) for c in source.columns]}"
+    if isinstance(source, np.ndarray):
+        return f"array of shape {source.shape}"
+    if hasattr(source, "__len__"):
+        return f"{type(source).__name__} of {len(source)} items"
+    return type(source).__name__
+
+
 def cross_validate(
     generator: ParallelAudioDataGenerator,
-    directory: str | os.PathLike,
+    source: Any = _NO_SOURCE,
     *,
-    classes: Sequence[str],
+    classes: Sequence[str] | None = None,
     num_folds: int = 5,
     build_model: Callable[..., Any],
     fit_kwargs: Mapping[str, Any] | None = None,
@@ -161,6 +228,7 @@ def cross_validate(
     fold_strategy: str = "hash",
     fold_seed: int | None = None,
     progress: Callable[[str], None] | None = None,
+    flow: str = DEFAULT_FLOW,
     **flow_kwargs: Any,
 ) -> dict[str, Any]:
     """Train and validate a fresh model on each fold; write the results table.
@@ -169,10 +237,10 @@ def cross_validate(
     ----------
     generator : ParallelAudioDataGenerator
         With ``validation_split=0``.
-    directory : str or os.PathLike
-        The dataset.
-    classes : sequence of str
-        The classes.
+    source : str, os.PathLike, DataFrame or array
+        The dataset, as ``flow`` reads it (see :func:`iter_folds`): a directory by default.
+    classes : sequence of str, optional
+        The classes (required by ``flow_from_directory``; a table's default is its labels).
     num_folds : int
         Number of folds.
     build_model : callable
@@ -194,8 +262,11 @@ def cross_validate(
         As for ``flow_from_directory``.
     progress : callable, optional
         Called with one line per fold (started, skipped, finished).
+    flow : str
+        The ``flow_*`` method that reads ``source`` (see :func:`iter_folds`); default
+        ``"flow_from_directory"``.
     **flow_kwargs
-        Passed to ``flow_from_directory`` (``batch_size``, ``sampling``, ...), as
+        Passed to ``flow`` (``batch_size``, ``sampling``, ``group_col``, ...), as
         :func:`iter_folds` does.
 
     Returns
@@ -215,9 +286,12 @@ def cross_validate(
     os.makedirs(results_dir, exist_ok=True)
     fit_kwargs = dict(fit_kwargs or {})
     say = progress or (lambda line: None)
+    _, source, flow_kwargs = _flow_reader(generator, flow, source, classes, flow_kwargs)
+    flow_kwargs.pop("classes", None)  # iter_folds is given them itself
     summary = _summary(
         generator, classes, num_folds, fold_strategy, fold_seed, seed, flow_kwargs, fit_kwargs
     )
+    summary.update(flow=flow, source=describe_source(source))
     summary_path = os.path.join(results_dir, SUMMARY_FILE)
     if resume:
         _check_resumable(summary_path, summary)
@@ -236,7 +310,8 @@ def cross_validate(
             todo.append(k)
     for k, train, validation in iter_folds(
         generator,
-        directory,
+        source,
+        flow=flow,
         classes=classes,
         num_folds=num_folds,
         fold_strategy=fold_strategy,
@@ -362,7 +437,7 @@ def format_results(result: Mapping[str, Any]) -> str:
 
 def _summary(
     generator: ParallelAudioDataGenerator,
-    classes: Sequence[str],
+    classes: Sequence[str] | None,
     num_folds: int,
     fold_strategy: str,
     fold_seed: int | None,
@@ -374,7 +449,7 @@ def _summary(
 
     return {
         "generator": generator.get_config(),
-        "classes": list(classes),
+        "classes": None if classes is None else list(classes),
         "num_folds": num_folds,
         "fold_strategy": fold_strategy,
         "fold_seed": fold_seed,
@@ -418,6 +493,7 @@ def _package_version() -> str:
 def _results_settings(summary: Mapping[str, Any]) -> dict[str, Any]:
     """Return the settings a run's results depend on: all but how its batches were computed."""
     settings = {key: summary.get(key) for key in _RESUME_KEYS}
+    settings["flow"] = settings["flow"] or DEFAULT_FLOW  # runs from before other sources
     generator = dict(settings.get("generator") or {})
     for key in _EXECUTION_SETTINGS:
         generator.pop(key, None)
@@ -457,13 +533,14 @@ def _write_json(path: str, content: Any) -> None:
 def _write_config(
     results_dir: str,
     generator: ParallelAudioDataGenerator,
-    classes: Sequence[str],
+    classes: Sequence[str] | None,
     seed: int,
     batch_size: int | None,
 ) -> None:
     import yaml
 
-    config = {"classes": list(classes), "seed": seed}
+    config: dict[str, Any] = {} if classes is None else {"classes": list(classes)}
+    config["seed"] = seed
     if batch_size is not None:
         config["batch_size"] = batch_size
     config.update(generator.get_config())

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import csv
+import functools
 import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import soundfile
-from support import assert_gone
+from support import assert_gone, is_gone
 
 from parallel_audio import ParallelAudioDataGenerator, SettingsError, cross_validate, iter_folds
 from parallel_audio.cli.config_file import load_config
@@ -179,3 +181,184 @@ def test_the_cv_command_prints_a_line_per_fold_and_the_table(speakers, tmp_path,
 
     assert main(["cv", str(speakers), "--model", "nowhere:build", "--cores", "0"]) == 2
     assert "cannot import 'nowhere'" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- other sources
+
+
+def speaker_table(root: Path) -> pd.DataFrame:
+    """The rows of the speakers dataset, its speaker in a column of its own."""
+    rows = [
+        {
+            "filename": path.relative_to(root).as_posix(),
+            "class": path.parent.name,
+            "speaker": path.name.split("_nohash_")[0],
+        }
+        for path in sorted(root.glob("*/*.wav"))
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_cross_validate_over_a_dataframe_resumes_and_stops_each_folds_workers(
+    speakers, tmp_path, monkeypatch
+):
+    table = speaker_table(speakers)
+    generator = ParallelAudioDataGenerator(cores=1)
+    # Record the worker processes of every iterator each fold opens (training, validation).
+    workers: dict[int, list[int]] = {}
+    original = ParallelAudioDataGenerator.flow_from_dataframe
+
+    @functools.wraps(original)
+    def recording(self, *args, **kwargs):
+        iterator = original(self, *args, **kwargs)
+        workers.setdefault(kwargs["fold"], []).extend(iterator.worker_pids)
+        return iterator
+
+    monkeypatch.setattr(ParallelAudioDataGenerator, "flow_from_dataframe", recording)
+    built = []
+    interrupt = [True]
+
+    def interrupted_on_the_second_fold(train):
+        fold = train.seed - 20
+        assert len(workers[fold]) == 2 and not any(is_gone(p) for p in workers[fold])
+        # The workers of every earlier fold are gone before this fold's model is built.
+        earlier = [p for k, pids in workers.items() if k != fold for p in pids]
+        assert all(is_gone(p) for p in earlier), earlier
+        built.append(fold)
+        if fold == 1 and interrupt:
+            interrupt.clear()
+            raise KeyboardInterrupt  # as Ctrl-C during the second fold, once
+        return tiny_model(train)
+
+    kwargs = dict(
+        flow="flow_from_dataframe",
+        directory=speakers,
+        group_col="speaker",
+        num_folds=3,
+        fold_strategy="balanced",
+        fit_kwargs={"epochs": 2, "verbose": 0},
+        results_dir=tmp_path / "cv",
+        seed=20,
+        batch_size=8,
+    )
+    with pytest.raises(KeyboardInterrupt):
+        cross_validate(generator, table, build_model=interrupted_on_the_second_fold, **kwargs)
+    assert_gone([p for pids in workers.values() for p in pids])  # the interrupted fold's too
+    assert [p.parent.name for p in (tmp_path / "cv").glob("fold_*/history.json")] == ["fold_0"]
+
+    built.clear()
+    workers.clear()
+    result = cross_validate(generator, table, build_model=interrupted_on_the_second_fold, **kwargs)
+    assert built == [1, 2] and sorted(workers) == [1, 2]  # fold 0 was not opened again
+    assert_gone([p for pids in workers.values() for p in pids])
+
+    rows = read_results(tmp_path / "cv" / "results.csv")
+    assert [row["fold"] for row in rows] == ["0", "1", "2", "mean", "std"]
+    for column in ("final_val_accuracy", "best_val_loss", "final_loss", "training_samples"):
+        values = np.array([float(rows[k][column]) for k in range(3)])
+        assert float(rows[3][column]) == pytest.approx(np.mean(values), rel=1e-12)
+        assert float(rows[4][column]) == pytest.approx(np.std(values), rel=1e-12, abs=1e-15)
+        assert result["std"][column] == pytest.approx(np.std(values), rel=1e-12, abs=1e-15)
+    # Every row validated in exactly one fold, trained on in the others.
+    validation = [int(rows[k]["validation_samples"]) for k in range(3)]
+    training = [int(rows[k]["training_samples"]) for k in range(3)]
+    assert sum(validation) == len(table)
+    assert [t + v for t, v in zip(training, validation, strict=True)] == [len(table)] * 3
+    summary = json.loads((tmp_path / "cv" / "summary.json").read_text())
+    assert summary["flow"] == "flow_from_dataframe" and summary["classes"] is None
+    assert summary["source"].startswith(f"DataFrame of {len(table)} rows")
+    assert summary["flow_kwargs"]["group_col"] == "speaker"
+    # A run over the directory is another run: refused in the same results_dir.
+    with pytest.raises(SettingsError, match="other flow"):
+        cross_validate(
+            generator,
+            speakers,
+            classes=CLASSES,
+            build_model=tiny_model,
+            **{k: v for k, v in kwargs.items() if k not in ("flow", "directory", "group_col")},
+        )
+
+
+def test_iter_folds_reads_a_manifest_clips_and_a_directory_alike(speakers, tmp_path):
+    table = speaker_table(speakers)
+    manifest = tmp_path / "rows.csv"
+    table.to_csv(manifest, index=False)
+    generator = ParallelAudioDataGenerator(cores=0)
+
+    def validation_sets(*args, **kwargs):
+        sets = []
+        for _, train, validation in iter_folds(generator, *args, num_folds=3, **kwargs):
+            assert train.samples + validation.samples == len(table)
+            sets.append(sorted(validation.filenames))
+        return sets
+
+    by_directory = validation_sets(speakers, classes=CLASSES, fold_strategy="stratified")
+    assert sorted(f for fold in by_directory for f in fold) == sorted(table["filename"])
+    # The directory keyword of calls written before other sources were read still works.
+    assert validation_sets(directory=speakers, classes=CLASSES, fold_strategy="stratified") == (
+        by_directory
+    )
+    # The same files in a manifest (their speaker from the file name): the same folds.
+    by_manifest = validation_sets(
+        manifest,
+        flow="flow_from_manifest",
+        directory=speakers,
+        classes=CLASSES,
+        fold_strategy="stratified",
+    )
+    assert by_manifest == by_directory
+    # Clips in memory, grouped by speaker.
+    x = np.zeros((len(table), 400), np.float32)
+    y = np.array([CLASSES.index(c) for c in table["class"]])
+    groups = list(table["speaker"])
+    seen = []
+    for _, train, validation in iter_folds(
+        generator, x, flow="flow", y=y, groups=groups, num_folds=3, fold_strategy="balanced"
+    ):
+        ids = set(validation.index.clip_ids)
+        assert {groups[i] for i in ids}.isdisjoint({groups[i] for i in train.index.clip_ids})
+        seen.append(ids)
+    assert sorted(i for ids in seen for i in ids) == list(range(len(table)))
+
+    with pytest.raises(SettingsError, match="flow must name a flow_\\* method"):
+        next(iter_folds(generator, speakers, classes=CLASSES, flow="fit"))
+    with pytest.raises(SettingsError, match="flow takes no classes"):
+        next(iter_folds(generator, x, flow="flow", y=y, classes=CLASSES))
+    with pytest.raises(SettingsError, match="flow_from_directory needs classes"):
+        next(iter_folds(generator, speakers))
+
+
+def test_the_cv_command_reads_a_manifest(speakers, tmp_path, capsys):
+    from parallel_audio.cli import main
+
+    table = speaker_table(speakers)
+    table.rename(columns={"filename": "path", "class": "word"}).to_csv(
+        tmp_path / "rows.csv", index=False
+    )
+    (tmp_path / "models.py").write_text(
+        "from keras import Input, Sequential, layers\n\n"
+        "def build(train):\n"
+        "    model = Sequential([Input(train.process_params.sample_shape), layers.Flatten(),\n"
+        "                        layers.Dense(train.num_classes, activation='softmax')])\n"
+        "    model.compile(optimizer='adam', loss='categorical_crossentropy',\n"
+        "                  metrics=['accuracy'])\n"
+        "    return model\n"
+    )
+    results_dir = tmp_path / "out"
+    argv = ["cv", str(speakers), "--manifest", str(tmp_path / "rows.csv"), "--num-folds", "2"]
+    argv += ["--model", f"{tmp_path / 'models.py'}:build", "--results-dir", str(results_dir)]
+    argv += ["--x-col", "path", "--y-col", "word", "--group-col", "speaker", "--cores", "0"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "fold 1/2: training on" in out and "fold 2/2: training on" in out
+    rows = read_results(results_dir / "results.csv")
+    assert [row["fold"] for row in rows] == ["0", "1", "mean", "std"]
+    assert sum(int(row["validation_samples"]) for row in rows[:2]) == len(table)
+    summary = json.loads((results_dir / "summary.json").read_text())
+    assert summary["flow"] == "flow_from_manifest"
+    assert summary["source"] == str(tmp_path / "rows.csv")
+
+    assert main(["cv", "--model", "models:build", "--cores", "0"]) == 2
+    assert "cv needs DATA_DIR (a folder per class) or --manifest FILE" in capsys.readouterr().err
+    assert main(["cv", str(speakers), "--group-col", "speaker", "--model", "m:b"]) == 2
+    assert "--group-col names a manifest's column" in capsys.readouterr().err

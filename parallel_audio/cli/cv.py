@@ -4,7 +4,9 @@ Loads ``--model MODULE:FUNCTION`` (a function returning a compiled Keras model, 
 training iterator when it takes an argument), runs
 :func:`parallel_audio.cross_validation.cross_validate` with a progress line per fold, and
 prints the results table at the end. An interrupted run continues when run again with the
-same ``--results-dir``.
+same ``--results-dir``. The dataset is a folder per class (``DATA_DIR``), or a CSV, TSV or
+JSON-lines manifest (``--manifest FILE``, read by ``flow_from_manifest``; ``DATA_DIR`` is then
+where its relative paths start, by default the manifest's folder).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from parallel_audio.cli.data_settings import CommandLineError, build_generator
+from parallel_audio.cli.manifest_options import add_manifest_options
 from parallel_audio.cli.options import add_command_parser, add_generator_options, resolve_settings
 from parallel_audio.listing import class_folders
 from parallel_audio.splits import FOLD_STRATEGIES
@@ -28,7 +31,8 @@ def add_parser(subparsers: Any) -> None:
     parser = add_command_parser(
         subparsers,
         "cv",
-        usage_tail="DATA_DIR --model MODULE:FUNCTION [--num-folds K] [--classes NAME ...]"
+        usage_tail="(DATA_DIR | --manifest FILE) --model MODULE:FUNCTION [--num-folds K]"
+        " [--classes NAME ...]"
         " [--epochs N] [--results-dir DIR] [--config FILE] [generator options]",
         help="k-fold cross-validation by speaker: a fresh model per fold, results in one table",
         description="Train and validate a fresh model on each fold of a grouped k-fold split "
@@ -36,7 +40,21 @@ def add_parser(subparsers: Any) -> None:
         "(final and best metrics per fold, mean and std) and summary.json to --results-dir. "
         "Run again with the same --results-dir to continue an interrupted run.",
     )
-    parser.add_argument("data_dir", metavar="DATA_DIR", help="dataset: one folder per class")
+    parser.add_argument(
+        "data_dir",
+        metavar="DATA_DIR",
+        nargs="?",
+        default=None,
+        help="dataset: one folder per class; with --manifest, the folder relative paths start "
+        "from (default: the manifest's)",
+    )
+    add_manifest_options(parser)
+    parser.add_argument(
+        "--group-col",
+        default=None,
+        help="with --manifest: the column of each row's group (speaker, session) that folds "
+        "keep together (default: the speaker of the file name, as for folders)",
+    )
     parser.add_argument(
         "--model",
         required=True,
@@ -56,7 +74,8 @@ def add_parser(subparsers: Any) -> None:
         "--classes",
         nargs="+",
         metavar="NAME",
-        help="classes as for flow_from_directory (default: every class folder)",
+        help="classes as for flow_from_directory (default: every class folder, or the "
+        "manifest's labels)",
     )
     parser.add_argument("--epochs", type=int, default=1, help="epochs per fold (1)")
     parser.add_argument("--batch-size", type=int, default=None, help="samples per batch (32)")
@@ -106,16 +125,14 @@ def run(args: argparse.Namespace) -> int:
 
     settings = resolve_settings(args)
     generator = build_generator(settings)
-    if not os.path.isdir(args.data_dir):
-        raise CommandLineError(f"dataset directory {args.data_dir!r} does not exist")
     if args.epochs < 1:
         raise CommandLineError(f"--epochs must be at least 1, got {args.epochs}")
+    source, flow, flow_kwargs = _dataset(args, settings.classes)
     build_model = load_function(args.model)
-    classes = settings.classes or class_folders(args.data_dir)
     result = cross_validate(
         generator,
-        args.data_dir,
-        classes=classes,
+        source,
+        flow=flow,
         num_folds=args.num_folds,
         build_model=build_model,
         fit_kwargs={"epochs": args.epochs, "verbose": 0},
@@ -126,8 +143,44 @@ def run(args: argparse.Namespace) -> int:
         fold_seed=args.fold_seed,
         batch_size=settings.batch_size or 32,
         progress=lambda line: print(line, flush=True),
+        **flow_kwargs,
     )
     print()
     print(format_results(result))
     print(f"\nresults in {os.path.join(args.results_dir, 'results.csv')}")
     return 0
+
+
+def _dataset(
+    args: argparse.Namespace, classes: list[str] | None
+) -> tuple[str, str, dict[str, Any]]:
+    """Return the source, the flow_* method reading it and its keywords, from the options."""
+    if args.manifest is None:
+        if args.data_dir is None:
+            raise CommandLineError("cv needs DATA_DIR (a folder per class) or --manifest FILE")
+        if not os.path.isdir(args.data_dir):
+            raise CommandLineError(f"dataset directory {args.data_dir!r} does not exist")
+        if args.group_col is not None:
+            raise CommandLineError("--group-col names a manifest's column: it needs --manifest")
+        return (
+            args.data_dir,
+            "flow_from_directory",
+            {"classes": classes or class_folders(args.data_dir)},
+        )
+    if not os.path.isfile(args.manifest):
+        raise CommandLineError(f"manifest {args.manifest!r} does not exist")
+    if args.data_dir is not None and not os.path.isdir(args.data_dir):
+        raise CommandLineError(f"directory {args.data_dir!r} does not exist")
+    options = {
+        "directory": args.data_dir,
+        "sep": args.sep,
+        "x_col": args.x_col,
+        "y_col": args.y_col,
+        "start_col": args.start_col,
+        "end_col": args.end_col,
+        "label_sep": args.label_sep,
+        "group_col": args.group_col,
+        "classes": classes,
+    }
+    # Options left out keep flow_from_manifest's defaults (NeMo's keys among them).
+    return args.manifest, "flow_from_manifest", {k: v for k, v in options.items() if v is not None}
