@@ -408,3 +408,44 @@ def test_flow_split_errors_name_the_problem():
     generator.validation_split = 0.3
     with pytest.raises(DatasetError, match="cannot be combined with num_folds"):
         generator.flow(x, subset="validation", fold=0, num_folds=3)
+
+
+# ----------------------------------------------------------------------------- info
+
+
+def info_columns(capsys, *args) -> dict[str, list[int]]:
+    from parallel_audio.cli import main
+
+    assert main([str(a) for a in args]) == 0
+    out = capsys.readouterr().out
+    table = out.split(" serves:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    names = [name.strip() for name in table[0].split("  ") if name.strip()][1:]  # not "class"
+    rows = {line.split()[0]: [int(v) for v in line.split()[1:]] for line in table[1:]}
+    return {
+        name: [rows[c][i] for c in ("yes", "no", "up", "total")] for i, name in enumerate(names)
+    }
+
+
+def test_info_counts_each_folds_validation_side_and_the_test_split(tmp_path, capsys):
+    table = uneven_table(num_speakers=40)
+    root = write_directory(tmp_path / "data", table)
+    path = tmp_path / "rows.csv"
+    table.to_csv(path, index=False)
+    # Independently: the hash rule's fold of each row's speaker, the test rows at the top.
+    fraction = [hash_fraction(speaker_group(f)) for f in table["filename"]]
+    expected = {"test": [0, 0, 0, 0]}
+    expected.update({f"fold {k}": [0, 0, 0, 0] for k in range(4)})
+    for name, h in zip(table["class"], fraction, strict=True):
+        column = "test" if h >= 0.8 else f"fold {int(h / 0.8 * 4)}"
+        expected[column][CLASSES.index(name)] += 1
+        expected[column][3] += 1
+    options = ["--classes", *CLASSES, "--num-folds", 4, "--test-split", 0.2, "--cores", 0]
+    assert info_columns(capsys, "info", root, *options) == expected
+    assert info_columns(capsys, "info", "--manifest", path, root, *options) == expected
+    # Without folds: training, validation and test, which add up to every row.
+    sides = info_columns(
+        capsys, "info", root, "--classes", *CLASSES, "--validation-split", 0.3, "--test-split", 0.2
+    )
+    assert list(sides) == ["training", "validation", "test"]
+    assert sides["test"] == expected["test"]
+    assert sum(side[3] for side in sides.values()) == len(table)

@@ -2,8 +2,9 @@
 
 Reads every audio file's header (not its samples): class counts, histograms of duration,
 sample rate and channel count, the files that cannot be read and why, and the samples of each
-class that ``flow_from_directory`` would serve, with ``_unknown_``, ``_silence_`` and the
-validation split, from the same index the generator builds. With noise options, it also
+class that ``flow_from_directory`` would serve, with ``_unknown_``, ``_silence_``, the
+validation and test splits (or, with ``--num-folds``, the validation side of each fold), from
+the same index the generator builds. With noise options, it also
 decodes ``--snr-samples`` files to report the signal-to-noise ratios the noise produces.
 """
 
@@ -33,6 +34,7 @@ from parallel_audio.cli.options import (
 from parallel_audio.cli.snr import add_snr_option, report_settings_snr
 from parallel_audio.errors import DatasetError, printable_path
 from parallel_audio.listing import class_folders, list_dataset_files
+from parallel_audio.splits import FOLD_STRATEGIES
 
 #: Longest histogram bar, in characters.
 BAR_WIDTH = 40
@@ -112,6 +114,21 @@ def add_parser(subparsers: Any) -> None:
         help="also report this disk cache: its size, and which of the dataset's files it "
         "serves (hits), holds stale (changed since cached) or lacks",
     )
+    parser.add_argument(
+        "--num-folds",
+        type=int,
+        default=None,
+        metavar="K",
+        help="also count the validation side of each of K grouped folds, as flow_* with "
+        "fold and num_folds lists them (with validation_split 0)",
+    )
+    parser.add_argument(
+        "--fold-strategy",
+        choices=FOLD_STRATEGIES,
+        default="hash",
+        help="how groups are dealt to the folds of --num-folds (hash)",
+    )
+    parser.add_argument("--fold-seed", type=int, default=None, help="another fold partition")
     add_snr_option(parser)
     add_generator_options(parser)
     parser.set_defaults(run=run)
@@ -141,11 +158,10 @@ def run(args: argparse.Namespace) -> int:
     _print_histograms(in_classes)
     _print_unreadable(survey)
 
-    split = generator.validation_split
-    subsets = ("training", "validation") if split > 0 else (None,)
-    counts: dict[str | None, dict[str, int] | None] = {}
+    columns = split_columns(generator, args, "all files")
+    counts: dict[str, dict[str, int] | None] = {}
     problems = []
-    for subset in subsets:
+    for name, split in columns.items():
         # The index's warnings (too few files for _unknown_, ...) belong in the report.
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -153,19 +169,18 @@ def run(args: argparse.Namespace) -> int:
                 index = build_index(
                     directory,
                     classes,
-                    subset=subset,
-                    validation_split=split,
                     seed=seed,
                     unknown_class_percentage=generator.unknown_class_percentage,
                     silence_class_percentage=generator.silence_class_percentage,
+                    **split,
                 )
             except DatasetError as error:
-                counts[subset] = None
-                problems.append(f"{subset or 'all files'}: {error}")
+                counts[name] = None
+                problems.append(f"{name}: {error}")
             else:
-                counts[subset] = index.counts()
-        problems.extend(f"{subset or 'all files'}: {w.message}" for w in caught)
-    _print_flow(classes, counts, split, generator, seed)
+                counts[name] = index.counts()
+        problems.extend(f"{name}: {w.message}" for w in caught)
+    _print_flow(classes, counts, describe_split(generator, args), generator, seed)
     for problem in problems:
         print(f"  ! {problem}")
     _print_length_notes(in_classes, generator.sample_length_ms)
@@ -356,25 +371,72 @@ def _print_unreadable(survey: DatasetSurvey) -> None:
     )
 
 
+def split_columns(
+    generator: Any, args: argparse.Namespace, everything: str
+) -> dict[str, dict[str, Any]]:
+    """Return the report's columns: each one's name and the split keywords that list it.
+
+    Training and validation with a validation split; the validation side of each fold with
+    ``--num-folds``; a test column with a test split; else one column of ``everything``.
+    """
+    common = {
+        "validation_split": generator.validation_split,
+        "test_split": generator.test_split,
+    }
+    columns: dict[str, dict[str, Any]] = {}
+    if args.num_folds is not None:
+        folds = {
+            "num_folds": args.num_folds,
+            "fold_strategy": args.fold_strategy,
+            "fold_seed": args.fold_seed,
+        }
+        for k in range(max(args.num_folds, 1)):
+            columns[f"fold {k}"] = {"subset": "validation", "fold": k, **folds, **common}
+    elif generator.validation_split > 0 or generator.test_split > 0:
+        columns["training"] = {"subset": "training", **common}
+        if generator.validation_split > 0:
+            columns["validation"] = {"subset": "validation", **common}
+    if generator.test_split > 0:
+        columns["test"] = {"subset": "test", **common}
+    return columns or {everything: {"subset": None, **common}}
+
+
+def describe_split(generator: Any, args: argparse.Namespace) -> str:
+    """Describe the split the report's columns show, for its heading."""
+    if args.num_folds is not None:
+        seed = "" if args.fold_seed is None else f", fold_seed={args.fold_seed}"
+        text = (
+            f"num_folds={args.num_folds} ({args.fold_strategy}{seed}; each fold's column is its "
+            "validation side, its training side the other folds)"
+        )
+        if generator.validation_split > 0:
+            text += f", validation_split={generator.validation_split}"
+    else:
+        text = f"validation_split={generator.validation_split}"
+    if generator.test_split > 0:
+        text += f", test_split={generator.test_split}"
+    return text
+
+
 def _print_flow(
     classes: list[str],
-    counts: dict[str | None, dict[str, int] | None],
-    split: float,
+    counts: dict[str, dict[str, int] | None],
+    split: str,
     generator: Any,
     seed: int,
     method: str = "flow_from_directory",
 ) -> None:
     subsets = list(counts)
     print(
-        f"\n{method}(classes={classes}, seed={seed}) with validation_split={split}, "
+        f"\n{method}(classes={classes}, seed={seed}) with {split}, "
         f"unknown_class_percentage={generator.unknown_class_percentage}, "
         f"silence_class_percentage={generator.silence_class_percentage} serves:"
     )
-    names = [str(s) if s is not None else "all files" for s in subsets]
+    names = subsets
     width = max(len(printable_path(c)) for c in [*classes, "total"])
     print("  " + f"{'class':<{width}}  " + "  ".join(f"{n:>10}" for n in names))
 
-    def cell(subset: str | None, name: str | None) -> str:
+    def cell(subset: str, name: str | None) -> str:
         tally = counts[subset]
         if tally is None:
             return f"{'-':>10}"
@@ -432,13 +494,12 @@ def run_manifest(args: argparse.Namespace, settings: DataSettings, generator: An
     _print_histograms(readable, "rows of the manifest (their region, where they name one)")
     _print_unreadable(DatasetSurvey(table.root, files=list(headers.values())))
 
-    split = generator.validation_split
-    subsets = ("training", "validation") if split > 0 else (None,)
-    counts: dict[str | None, dict[str, int] | None] = {}
-    sizes: dict[str | None, int | None] = {}
+    columns = split_columns(generator, args, "all rows")
+    counts: dict[str, dict[str, int] | None] = {}
+    sizes: dict[str, int | None] = {}
     problems = []
     class_names: list[str] = list(settings.classes or [])
-    for subset in subsets:
+    for subset, split in columns.items():
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
@@ -449,28 +510,27 @@ def run_manifest(args: argparse.Namespace, settings: DataSettings, generator: An
                     classes=settings.classes,
                     class_mode=table.class_mode,
                     label_sep=args.label_sep,
-                    subset=subset,
-                    validation_split=split,
                     seed=seed,
                     unknown_class_percentage=generator.unknown_class_percentage,
                     silence_class_percentage=generator.silence_class_percentage,
                     source=f"manifest {manifest.path!r}",
                     row_names=manifest.lines,
+                    **split,
                 )
             except DatasetError as error:
                 counts[subset] = sizes[subset] = None
-                problems.append(f"{subset or 'all rows'}: {error}")
+                problems.append(f"{subset}: {error}")
             else:
                 counts[subset] = index.counts() if index.class_names else {}
                 sizes[subset] = len(index)
                 class_names = class_names or list(index.class_names)
-        problems.extend(f"{subset or 'all rows'}: {w.message}" for w in caught)
+        problems.extend(f"{subset}: {w.message}" for w in caught)
+    split = describe_split(generator, args)
     if class_names:
         _print_flow(class_names, counts, split, generator, seed, method="flow_from_manifest")
     else:
         totals = ", ".join(
-            f"{subset or 'all rows'}: {'-' if sizes[subset] is None else sizes[subset]}"
-            for subset in subsets
+            f"{subset}: {'-' if sizes[subset] is None else sizes[subset]}" for subset in columns
         )
         print(f"\nflow_from_manifest serves unlabeled rows ({totals})")
     for problem in problems:
