@@ -48,7 +48,7 @@ from parallel_audio.listing import (
 )
 from parallel_audio.random_streams import Stream, random_generator
 from parallel_audio.splits import SplitSpec
-from parallel_audio.splits import group_fraction as _group_fraction  # noqa: F401 - table_index
+from parallel_audio.splits import group_fraction as _group_fraction  # noqa: F401 - window_index
 
 __all__ = [
     "SILENCE_CLASS",
@@ -68,9 +68,6 @@ WHITE_LIST_FORMATS: tuple[str, ...] = AUDIO_EXTENSIONS
 UNKNOWN_CLASS = "_unknown_"
 SILENCE_CLASS = "_silence_"
 PSEUDO_CLASSES = (UNKNOWN_CLASS, SILENCE_CLASS)
-#: The subsets of a plain validation split, which the table index checks against;
-#: build_index itself also lists "test" (see parallel_audio.splits).
-SUBSETS = ("training", "validation")
 ON_ERROR_MODES = ("raise", "skip")
 
 # Shuffle index files live at <shuffle_index_dir>/.index/<class>.txt, where the reference
