@@ -23,7 +23,7 @@ from parallel_audio.pool.options import PoolOptions, resolve_num_workers
 from parallel_audio.pool.scheduler import BatchScheduler
 from parallel_audio.process_params import ParallelProcessParams
 from parallel_audio.sample_runtime import SampleRuntime
-from parallel_audio.sampling import balanced_class_weights, resolve_sampling
+from parallel_audio.sampling import Sampling, balanced_class_weights, resolve_sampling
 from parallel_audio.sharding import check_shard
 from parallel_audio.validation import LAST_BATCH_MODES
 from parallel_audio.window_pipeline import ComputeWindows
@@ -178,7 +178,9 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         # Drawn here, in the training process, before any worker starts: a wrong weight
         # fails at flow_* time.
         self.sampling = None
-        if sampling is not None or samples_per_epoch is not None:
+        if isinstance(sampling, Sampling):  # a shard's: resolved by the unsharded iterator
+            self.sampling = sampling
+        elif sampling is not None or samples_per_epoch is not None:
             self.sampling = resolve_sampling(
                 sampling,
                 samples_per_epoch,
@@ -402,6 +404,9 @@ class ParallelAudioIterator(keras.utils.PyDataset):
             sample_cache=self.process_params.sample_cache,
             shard=(int(index), int(count)),
             executor=self._executor,
+            windowing=self.process_params.windowing,
+            windows=self.windows,
+            sampling=self.sampling,
         )
         shard.epoch = self.epoch
         return shard

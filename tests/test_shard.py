@@ -100,6 +100,20 @@ def test_the_shards_of_a_step_make_the_unsharded_batch_bit_for_bit(
         assert shard.sample_count * count == whole.sample_count
 
 
+@pytest.mark.parametrize("sampling", ["balanced", {"low": 3.0}])
+def test_the_shards_of_a_sampled_iterator_make_its_batches(dataset, sampling):
+    flow = dict(classes=CLASSES, batch_size=8, seed=6, sampling=sampling, samples_per_epoch=40)
+    whole = augmenting(cores=0).flow_from_directory(dataset, **flow)
+    shards = [whole.shard(p, 2) for p in range(2)]
+    assert all(len(shard) == len(whole) == 5 for shard in shards)
+    for epoch in (0, 1):
+        for b in range(len(whole)):
+            x, y = whole.batch(b, epoch)
+            parts = [shard.batch(b, epoch) for shard in shards]
+            assert np.array_equal(np.concatenate([p[0] for p in parts]), x)
+            assert np.array_equal(np.concatenate([p[1] for p in parts]), y)
+
+
 def test_a_shard_computed_by_worker_processes_equals_the_same_rows_computed_inline(dataset):
     flow = dict(classes=CLASSES, batch_size=8, seed=11)
     whole = augmenting(cores=0).flow_from_directory(dataset, **flow)
