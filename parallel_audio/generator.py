@@ -950,6 +950,7 @@ class ParallelAudioDataGenerator:
         sampling: Any = None,
         samples_per_epoch: int | None = None,
         cache: _CacheArguments | None = None,
+        windows: bool = False,
     ) -> ParallelAudioIterator:
         """Check the arguments every ``flow_*`` shares, build the index, return the iterator.
 
@@ -957,7 +958,11 @@ class ParallelAudioDataGenerator:
         iterator's frozen configuration (``file_check``: the disk cache's check of files for
         ``on_error="skip"``, None without a cache); ``directory`` is where relative paths
         (and a relative ``bg_noise_dir``) are found. ``cache``: the ``flow_*`` method's cache
-        arguments (None: the method has no files to cache).
+        arguments (None: the method has no files to cache). ``windows``: the samples are
+        windows of long files (``flow_from_annotations``): ``build`` returns a
+        :class:`~parallel_audio.window_index.WindowIndex`, the iterator's configuration does
+        not trim silence (which would move the audio under the windows' labels), and the
+        cache holds the decoded files whose windows it can slice.
         """
         from parallel_audio.cache import files_to_cache, open_cache, resolve_cache_options
         from parallel_audio.iterator import ParallelAudioIterator
@@ -987,6 +992,10 @@ class ParallelAudioDataGenerator:
         # folder fails at once).
         configuration = self.snapshot()
         object.__setattr__(configuration, "_dataset_directory", directory)
+        if windows and configuration.trim_threshold_db:
+            _warn_trim_off_once()
+            # Trimming would move the audio under the events: windows keep their span.
+            object.__setattr__(configuration, "trim_threshold_db", None)
         runtime = SampleRuntime.build(configuration, directory)
         cache_options = None
         if cache is not None:
@@ -995,6 +1004,7 @@ class ParallelAudioDataGenerator:
                 configuration=configuration,
                 subset=subset,
                 pairs=class_mode in ("audio", "denoise"),  # pairs.PAIR_CLASS_MODES
+                windows=windows,
             )
         # The generator's own methods follow this dataset's background noise from now on.
         self._dataset_directory = directory
@@ -1007,9 +1017,15 @@ class ParallelAudioDataGenerator:
                     )
                 )
             index = build(configuration, seed, None if cache_build is None else cache_build.check)
+            windowing = window_table = None
+            if windows:  # a WindowIndex: the index, the workers' plan and the windows' table
+                cached_files = index.sliceable_files
+                index, windowing, window_table = index.index, index.plan, index.windows
             sample_cache = None
             if cache_build is not None:
-                sample_cache = cache_build.finish(files_to_cache(index, cache_build.options.kind))
+                if not windows:
+                    cached_files = files_to_cache(index, cache_build.options.kind)
+                sample_cache = cache_build.finish(cached_files)
         return ParallelAudioIterator(
             configuration,
             index,
@@ -1027,6 +1043,8 @@ class ParallelAudioDataGenerator:
             executor=executor,
             sampling=sampling,
             samples_per_epoch=samples_per_epoch,
+            windowing=windowing,
+            windows=window_table,
         )
 
     def flow(
@@ -1495,6 +1513,18 @@ class ParallelAudioDataGenerator:
         annotations_format: str = "events",
         class_mode: str = "categorical",
         last_batch: str = "short",
+        executor: Executor | None = None,
+        fold: int | None = None,
+        num_folds: int | None = None,
+        fold_strategy: str = "hash",
+        fold_seed: int | None = None,
+        sampling: Any = None,
+        samples_per_epoch: int | None = None,
+        cache_dir: str | os.PathLike | None = None,
+        cache: str = "auto",
+        cache_dtype: str = "float32",
+        cache_validate: str = "stat",
+        **kwargs: Any,
     ) -> ParallelAudioIterator:
         """Cut long recordings into fixed windows, labelled from timed events.
 
@@ -1552,20 +1582,86 @@ class ParallelAudioDataGenerator:
             In training, each window's start moves by a uniform draw within +-jitter
             (drawn first from the sample's own generator; never out of the file); smaller
             than the hop.
-        batch_size, shuffle, seed, last_batch :
-            As ``flow_from_directory``. For inference, ``shuffle=False`` keeps the batches
-            in ``iterator.windows`` order.
-        subset : {"training", "validation"}, optional
-            A side of the generator's ``validation_split``; every window of a recording (or
-            of one ``group_col`` value) is on the same side.
+        batch_size : int
+            Windows per batch, at most 65536; -1 for every window in one batch.
+        shuffle : bool
+            Visit windows in a fresh seeded order every epoch. For inference,
+            ``shuffle=False`` keeps the batches in ``iterator.windows`` order.
+        seed : int, optional
+            Seeds the epoch orders, the jitter and every window's augmentation, in
+            [0, 2**128 - 1]. None draws one; the iterator's ``seed`` attribute tells which.
+        subset : {"training", "validation", "test"}, optional
+            Which side of the generator's ``validation_split`` (or of the folds), or its
+            ``test_split``. The split deals groups, never windows: every window of a
+            recording (or of one ``group_col`` value) is on the side of its group, the
+            group's name hashed as ``flow_from_directory`` hashes a speaker.
         group_col : str, optional
-            A column of the annotations giving each file's group (speaker, site).
+            A column of the annotations giving each file's group (speaker, site); default,
+            each recording is its own group.
         on_error : {"raise", "skip"}
             A file that does not exist or cannot be read: an error naming it (and its rows),
             or left out with a ``SkippedFilesWarning``.
         annotations_format : {"events", "timeseries"}
         class_mode : {"categorical", "sparse"}
             ``"majority"`` labels as one-hot rows or class ids.
+        last_batch : {"short", "repeat"}
+            When ``batch_size`` does not divide the number of windows: a smaller last batch,
+            or one filled up with the first windows of the epoch's order (see
+            :meth:`flow_from_directory`).
+        executor : Executor, optional
+            What computes the batches: None (default) for this machine's workers, as
+            ``cores`` and ``debug`` say; :class:`parallel_audio.ray.RayExecutor` for Ray
+            actors on the nodes of a Ray cluster (the same batches, bit for bit).
+        fold, num_folds : int, optional
+            Grouped k-fold cross-validation: ``subset="validation"`` is fold ``fold`` of
+            ``num_folds`` and ``"training"`` the other folds, over the groups above
+            (``validation_split`` must be 0). The test groups of ``test_split`` are in no
+            fold.
+        fold_strategy : {"hash", "balanced", "stratified"}
+            How groups are dealt to folds: by their hash (adding recordings moves no group),
+            to the fold with the fewest windows (scikit-learn's ``GroupKFold``, a group
+            weighing its number of windows), or keeping each fold's class shares even
+            (``StratifiedGroupKFold``, each window counted in its ``"majority"`` label as it
+            lies in the file; in the other label modes every window counts in one class, so
+            it deals as "balanced"). See :mod:`parallel_audio.splits`.
+        fold_seed : int, optional
+            Another partition into folds, for repeated cross-validation; None is the default.
+        sampling : None, "balanced", dict or sequence of float
+            Which windows each epoch holds (see :mod:`parallel_audio.sampling`). None: each
+            window once (``samples_per_epoch`` aside). ``"balanced"``: an equal share of every
+            epoch per class, and ``{class: weight}``: each window of a class weighs
+            ``weight``; both read a window's class from its ``"majority"`` label as it lies
+            in the file (before jitter and speed, which may move a window's label at the
+            edge of an event), so they need ``label_mode="majority"`` with annotations: in
+            the multi-label modes (``"any"``, ``"fraction"``, ``"frames"``) a window has no
+            single class, and a ``SettingsError`` naming ``sampling`` says so. One weight per
+            window, in ``iterator.windows`` order, works in every mode (weigh windows by
+            what their labels hold). A window drawn twice in an epoch is augmented (and
+            jittered) differently each time. Needs ``shuffle=True``.
+        samples_per_epoch : int, optional
+            Windows per epoch, from 1 to 2**30; None is the subset's number of windows.
+            Without ``sampling``, epochs cycle through the windows in fresh orders, every
+            window before any repeats.
+        cache_dir : str or os.PathLike, optional
+            A folder for a disk cache of decoded audio (see the README's "Disk cache"),
+            built here by the workers before the iterator is returned; None (default): no
+            cache. A window is sliced out of the cached whole file where that gives the
+            samples of the uncached read bit for bit: a PCM (WAV, AIFF, ...) or FLAC file at
+            the frontend's rate. Only those files are cached; the windows of any other file
+            (at another rate, a window is resampled alone; a seek in MP3 or Ogg decodes
+            differently from a whole decode) are read from the file, as without a cache.
+        cache : {"auto", "audio"}
+            "audio" (what "auto" resolves to): the decoded files. "features" (one final
+            sample per whole file) holds nothing a window uses and raises a
+            ``SettingsError``.
+        cache_dtype : {"float32", "int16"}
+            How cached audio is stored: "float32" (default) keeps batches bit for bit as
+            uncached; "int16" halves the disk (a ``CacheWarning`` counts the files it clips).
+        cache_validate : {"stat", "content", "none"}
+            How a cached file is known unchanged: its size and modification time ("stat",
+            default), also a hash of its bytes ("content"), or not at all ("none").
+        **kwargs
+            Keras' image options are accepted and ignored with a warning.
 
         Returns
         -------
@@ -1577,88 +1673,110 @@ class ParallelAudioDataGenerator:
         DatasetError
             For annotations that make no sense, naming the row or file: ``onset >=
             offset``, a negative onset, an unknown label, an annotation for a missing file.
-            An event past its file's end is clipped with a warning naming it.
+            An event past its file's end is clipped with a warning naming it. Also a split
+            that cannot be made (a subset without its split, fewer groups than folds) or
+            leaves no window in the subset.
         SettingsError
             ``hop_seconds <= 0``, ``min_overlap`` outside [0, 1], ``jitter_seconds >= hop``,
-            ``"frames"`` with the frontend off.
+            ``"frames"`` with the frontend off; ``sampling`` by class without
+            ``"majority"`` labels; ``cache="features"``; a ``get_batch_function`` on the
+            generator (it is given files, not windows: read the window's audio with
+            ``noaug_preprocessing_function`` or ``preprocessing_function`` instead).
         """
-        from parallel_audio.iterator import ParallelAudioIterator
+        from parallel_audio.splits import SplitSpec
         from parallel_audio.window_index import build_window_index
         from parallel_audio.windows import FrameGrid
-        from parallel_audio.worker_start import prepare_worker_processes
 
-        prepare_worker_processes(self)
+        if self.get_batch_function is not None:
+            raise SettingsError(
+                "flow_from_annotations cannot use the generator's get_batch_function: it is "
+                "given the batch's files, not the windows of them each sample is, so it would "
+                "compute whole files; set get_batch_function=None (per-window callbacks such "
+                "as preprocessing_function get each window's audio)"
+            )
         if class_mode not in ("categorical", "sparse"):
             raise SettingsError(
                 f"class_mode of flow_from_annotations must be 'categorical' or 'sparse' (for "
                 f"label_mode='majority'), got {class_mode!r}"
             )
-        batch_size = check_flow_arguments(
-            class_mode=class_mode,
-            batch_size=batch_size,
-            shuffle=shuffle,
-            last_batch=last_batch,
-            seed=seed,
-        )
-        if seed is None:
-            seed = secrets.randbits(32)
+        by_class = isinstance(sampling, (str, Mapping))
+        if by_class and (annotations is None or label_mode != "majority"):
+            why = (
+                "unlabeled windows (annotations=None) have no class"
+                if annotations is None
+                else f"label_mode={label_mode!r} gives a window several classes (or shares)"
+            )
+            raise SettingsError(
+                f"sampling={sampling!r} draws windows by class, but {why}; use "
+                "label_mode='majority', or pass sampling as one weight per window (in "
+                "iterator.windows order)"
+            )
         directory = os.fspath(directory)
-        configuration = self.snapshot()
-        object.__setattr__(configuration, "_dataset_directory", directory)
-        if configuration.trim_threshold_db:
-            _warn_trim_off_once()
-            # Trimming would move the audio under the events: windows keep their span.
-            object.__setattr__(configuration, "trim_threshold_db", None)
-        settings = configuration.frontend_settings
-        grid = None
-        if configuration.frontend_enabled:
-            grid = FrameGrid(
-                settings.sample_rate_hz,
-                configuration.sample_length,
-                settings.window_samples,
-                settings.step_samples,
+
+        def cut_windows(configuration: ParallelAudioDataGenerator, seed: int, _: Any) -> Any:
+            grid = None
+            if configuration.frontend_enabled:
+                settings = configuration.frontend_settings
+                grid = FrameGrid(
+                    settings.sample_rate_hz,
+                    configuration.sample_length,
+                    settings.window_samples,
+                    settings.step_samples,
+                )
+            split = SplitSpec(
+                subset=subset,
+                validation_split=configuration.validation_split,
+                test_split=configuration.test_split,
+                fold=fold,
+                num_folds=num_folds,
+                fold_strategy=fold_strategy,
+                fold_seed=fold_seed,
             )
-        built = build_window_index(
-            annotations,
+            built = build_window_index(
+                annotations,
+                directory,
+                sample_rate=configuration.sample_rate_hz,
+                window_length=configuration.sample_length,
+                grid=grid,
+                classes=classes,
+                files=files,
+                hop_seconds=hop_seconds,
+                label_mode=label_mode,
+                min_overlap=min_overlap,
+                background_class=background_class,
+                frame_rule=frame_rule,
+                last_window=last_window,
+                jitter_seconds=jitter_seconds,
+                split=split,
+                group_col=group_col,
+                on_error=on_error,
+                annotations_format=annotations_format,
+                sparse=class_mode == "sparse",
+            )
+            if len(built.index) == 0:
+                side = "every file" if subset is None else f"subset {subset!r} ({split.describe()})"
+                raise DatasetError(
+                    f"no window to serve for {side} in {directory!r}: no file (or every "
+                    "file is shorter than one window with last_window='drop')"
+                )
+            return built
+
+        return self._flow(
+            "flow_from_annotations",
             directory,
-            sample_rate=configuration.sample_rate_hz,
-            window_length=configuration.sample_length,
-            grid=grid,
-            classes=classes,
-            files=files,
-            hop_seconds=hop_seconds,
-            label_mode=label_mode,
-            min_overlap=min_overlap,
-            background_class=background_class,
-            frame_rule=frame_rule,
-            last_window=last_window,
-            jitter_seconds=jitter_seconds,
-            subset=subset,
-            validation_split=configuration.validation_split,
-            group_col=group_col,
-            on_error=on_error,
-            annotations_format=annotations_format,
-            sparse=class_mode == "sparse",
-        )
-        if len(built.index) == 0:
-            raise DatasetError(
-                f"no window to serve for subset {subset!r} in {directory!r}: no file (or every "
-                "file is shorter than one window with last_window='drop')"
-            )
-        runtime = SampleRuntime.build(configuration, directory)
-        self._dataset_directory = directory
-        return ParallelAudioIterator(
-            configuration,
-            built.index,
-            runtime=runtime,
+            cut_windows,
             class_mode=class_mode if annotations is not None else None,
             batch_size=batch_size,
             shuffle=shuffle,
             seed=seed,
             subset=subset,
             last_batch=last_batch,
-            windowing=built.plan,
-            windows=built.windows,
+            kwargs={**kwargs, "executor": executor},
+            class_modes=("categorical", "sparse", None),
+            sampling=sampling,
+            samples_per_epoch=samples_per_epoch,
+            cache=_CacheArguments(cache_dir, cache, cache_dtype, cache_validate),
+            windows=True,
         )
 
 

@@ -12,7 +12,7 @@ import math
 import os
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -25,9 +25,11 @@ from parallel_audio.annotations import (
     read_events,
     read_timeseries,
 )
-from parallel_audio.dataset_index import DatasetIndex, _group_fraction
+from parallel_audio.cache.store import EXACT_SEEK_CONTAINERS
+from parallel_audio.dataset_index import DatasetIndex
 from parallel_audio.errors import DatasetError, SettingsError, SkippedFilesWarning, printable_path
 from parallel_audio.listing import list_audio_files
+from parallel_audio.splits import SplitSpec
 from parallel_audio.window_pipeline import WindowPlan
 from parallel_audio.windows import (
     FRAME_RULES,
@@ -60,11 +62,17 @@ class Window(NamedTuple):
 
 @dataclass(frozen=True)
 class WindowIndex:
-    """What :func:`build_window_index` returns: the index, the workers' plan, the windows."""
+    """What :func:`build_window_index` returns: the index, the workers' plan, the windows.
+
+    ``sliceable_files`` are the files whose windows a disk cache of decoded audio can cut
+    from the cached whole file bit for bit (at the frontend's rate, in a format whose seek
+    is exact): the only files worth caching, as every other window is read from its file.
+    """
 
     index: DatasetIndex
     plan: WindowPlan
     windows: list[Window]
+    sliceable_files: list[str]
 
 
 def _check_settings(
@@ -118,10 +126,10 @@ def _check_settings(
     return hop, float(jitter_seconds)
 
 
-def _file_length(path: str) -> tuple[int, int]:
-    """Frames and rate of a file from its header (no decoding)."""
+def _file_header(path: str) -> tuple[int, int, str]:
+    """Frames, rate and libsndfile's major format of a file, from its header (no decoding)."""
     info = soundfile.info(os.fsencode(path))
-    return int(info.frames), int(info.samplerate)
+    return int(info.frames), int(info.samplerate), str(info.format)
 
 
 def build_window_index(
@@ -140,8 +148,7 @@ def build_window_index(
     frame_rule: str = "center",
     last_window: str = "pad",
     jitter_seconds: float = 0.0,
-    subset: str | None = None,
-    validation_split: float = 0.0,
+    split: SplitSpec | None = None,
     group_col: str | None = None,
     on_error: str = "raise",
     annotations_format: str = "events",
@@ -151,7 +158,15 @@ def build_window_index(
 
     Parameters are those of ``ParallelAudioDataGenerator.flow_from_annotations``, plus the
     frontend's ``sample_rate``, ``window_length`` (samples) and frame ``grid`` (None with
-    the frontend off), and ``sparse`` (majority labels as class ids).
+    the frontend off), ``split`` (the subset and the validation, test and fold splits that
+    define it; None: every window) and ``sparse`` (majority labels as class ids).
+
+    The split deals groups, never windows: every window of a recording (or of one
+    ``group_col`` value) is on the side of its group. The balanced and stratified fold
+    strategies weigh a group by its number of windows, and the stratified one counts each
+    window in its class under ``label_mode="majority"`` (the label of the window as it lies
+    in the file); in the other label modes and without labels every window counts in one
+    class, so "stratified" deals as "balanced" does.
 
     Returns
     -------
@@ -171,13 +186,7 @@ def build_window_index(
         annotations_format=annotations_format,
         labelled=labelled,
     )
-    if subset not in (None, "training", "validation"):
-        raise SettingsError(f"subset must be None, 'training' or 'validation', got {subset!r}")
-    if subset is not None and not validation_split > 0:
-        raise SettingsError(
-            f"subset={subset!r} needs the generator's validation_split > 0 (it is "
-            f"{validation_split})"
-        )
+    split = SplitSpec() if split is None else split
     if classes is not None and (
         isinstance(classes, str) or not all(isinstance(c, str) for c in classes)
     ):
@@ -227,11 +236,12 @@ def build_window_index(
 
     # Each file's length, from its header.
     durations: dict[str, float] = {}
+    sliceable: set[str] = set()
     skipped: list[tuple[str, str]] = []
     for name in names:
         path = os.path.join(directory, name)
         try:
-            frames, rate = _file_length(path)
+            frames, rate, container = _file_header(path)
             if frames <= 0:
                 raise RuntimeError("it holds no audio frames")
         except (RuntimeError, OSError, soundfile.LibsndfileError) as error:
@@ -246,6 +256,8 @@ def build_window_index(
             skipped.append((name, message))
             continue
         durations[name] = frames / rate
+        if rate == sample_rate and container in EXACT_SEEK_CONTAINERS:
+            sliceable.add(name)
     if skipped:
         warnings.warn(
             SkippedFilesWarning(
@@ -304,13 +316,6 @@ def build_window_index(
                 f"{', '.join(repr(n) for n in ungrouped[:5])}"
             )
     groups = {name: file_groups.get(name, name) for name in durations}
-    if subset is not None:
-        want_validation = subset == "validation"
-        names = [
-            name
-            for name in names
-            if (_group_fraction(groups[name]) < validation_split) == want_validation
-        ]
 
     plan = WindowPlan(
         sample_rate=sample_rate,
@@ -327,19 +332,35 @@ def build_window_index(
             f"hop_seconds={hop_seconds} is less than one sample at {sample_rate} Hz"
         )
     filenames: list[str] = []
-    regions: list[tuple[float, float]] = []
-    window_groups: list[str] = []
+    starts: list[int] = []
     for name in names:
         for start in window_starts(plan.num_samples(name), window_length, hop_length, last_window):
             filenames.append(name)
-            regions.append((start / sample_rate, (start + window_length) / sample_rate))
-            window_groups.append(groups[name])
+            starts.append(start)
     class_ids_of_windows = np.full(len(filenames), -1, np.int32)
     if labels is not None and label_mode == "majority":
-        # The label of the window as it lies in the file (no transform): for counts.
-        for i, (name, (start, _)) in enumerate(zip(filenames, regions, strict=True)):
-            label, _ = plan.label(name, round(start * sample_rate), 1.0, 0.0)
+        # The label of the window as it lies in the file (no transform): for counts, sampling
+        # and stratified folds.
+        for i, (name, start) in enumerate(zip(filenames, starts, strict=True)):
+            label, _ = plan.label(name, start, 1.0, 0.0)
             class_ids_of_windows[i] = int(label)
+    window_groups = [groups[name] for name in filenames]
+    if split.is_split:
+        side = split.side_function(window_groups, class_ids_of_windows.tolist())
+        keep = np.array([side(group) == split.subset for group in window_groups], bool)
+        filenames = [name for name, kept in zip(filenames, keep, strict=True) if kept]
+        starts = [start for start, kept in zip(starts, keep, strict=True) if kept]
+        window_groups = [group for group, kept in zip(window_groups, keep, strict=True) if kept]
+        class_ids_of_windows = class_ids_of_windows[keep]
+        served = set(filenames)
+        names = [name for name in names if name in served]
+        # Workers get the lengths and events of this subset's files only.
+        plan = replace(
+            plan,
+            durations={name: durations[name] for name in names},
+            events={name: events[name] for name in names if name in events},
+        )
+    regions = [(start / sample_rate, (start + window_length) / sample_rate) for start in starts]
     index = DatasetIndex(
         directory,
         tuple(class_names),
@@ -353,7 +374,7 @@ def build_window_index(
         Window(i, name, float(start), float(end))
         for i, (name, (start, end)) in enumerate(zip(filenames, regions, strict=True))
     ]
-    return WindowIndex(index, plan, windows)
+    return WindowIndex(index, plan, windows, [name for name in names if name in sliceable])
 
 
 def _rows_of(table: EventTable | None, name: str) -> str:

@@ -157,7 +157,7 @@ def get_batch_of_windows(
             start = jittered_start(start, plan.jitter, plan.num_samples(filename), length, rng)
         span = Region(start / rate, (start + length) / rate)
         try:
-            audio = read_audio(os.path.join(params.directory, filename), rate, region=span)
+            audio = _read_window(params, filename, span)
             # Resampled alone, the span may be a sample off; past the file's end it is short.
             audio = fit_to_length(audio, length, 0.0)
             arguments = {
@@ -196,6 +196,18 @@ def get_batch_of_windows(
     if weights:
         return batch_x, batch_y, np.stack(weights).astype(np.float32)
     return batch_x, batch_y
+
+
+def _read_window(params: Any, filename: str, span: Region) -> np.ndarray:
+    """Read a window's span of its file: from the disk cache where that is exact, else the file.
+
+    The cache slices the span out of the cached whole file only where that gives what
+    reading the span gives, bit for bit (see :meth:`~parallel_audio.cache.SampleCache.read_audio`).
+    """
+    cache = params.sample_cache
+    if cache is not None and not cache.holds_features:
+        return cache.read_audio(filename, max_length=None, region=span)
+    return read_audio(os.path.join(params.directory, filename), params.sample_rate, region=span)
 
 
 def _augment_and_featurize(

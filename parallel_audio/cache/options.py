@@ -54,8 +54,15 @@ def random_transforms_run(configuration: Any, subset: str | None) -> bool:
     return subset != "validation" or configuration.validation_augmentation_enabled
 
 
-def features_refusal(configuration: Any, subset: str | None, pairs: bool = False) -> str | None:
+def features_refusal(
+    configuration: Any, subset: str | None, pairs: bool = False, windows: bool = False
+) -> str | None:
     """Say why ``cache="features"`` cannot hold this subset's samples; None when it can."""
+    if windows:
+        return (
+            "flow_from_annotations's samples are windows of files, and the features cache "
+            "holds one sample per whole file; use cache='audio', from which windows are sliced"
+        )
     if pairs:
         return (
             "class_mode 'audio' and 'denoise' make two samples of each row (input and "
@@ -90,6 +97,7 @@ def resolve_cache_options(
     configuration: Any,
     subset: str | None,
     pairs: bool = False,
+    windows: bool = False,
 ) -> CacheOptions | None:
     """Check the cache arguments of ``flow_*`` and resolve ``cache="auto"``.
 
@@ -107,6 +115,8 @@ def resolve_cache_options(
     pairs : bool
         The iterator serves audio pairs (class mode "audio" or "denoise"): "features" is
         refused, and "auto" is "audio".
+    windows : bool
+        The iterator serves windows of files (``flow_from_annotations``): as ``pairs``.
 
     Returns
     -------
@@ -134,7 +144,7 @@ def resolve_cache_options(
         return None
     if not isinstance(cache_dir, (str, os.PathLike)):
         raise TypeError(f"cache_dir must be a path or None, got {type(cache_dir).__name__}")
-    refusal = features_refusal(configuration, subset, pairs)
+    refusal = features_refusal(configuration, subset, pairs, windows)
     if cache == "features" and refusal is not None:
         raise SettingsError(f"cache='features' stores the final sample, but {refusal}")
     kind = cache
