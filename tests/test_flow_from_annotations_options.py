@@ -59,9 +59,7 @@ def files_of(iterator) -> Counter:
 
 
 @pytest.mark.parametrize("strategy", ["hash", "balanced", "stratified"])
-def test_folds_over_windows_are_disjoint_complete_and_never_split_a_recording(
-    recordings, strategy
-):
+def test_folds_over_windows_are_disjoint_complete_and_never_split_a_recording(recordings, strategy):
     root, rows = recordings
     generator = quiet_generator()
     everything = files_of(generator.flow_from_annotations(rows, root, shuffle=False))
