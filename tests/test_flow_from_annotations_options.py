@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections import Counter
 
 import numpy as np
@@ -389,3 +391,55 @@ def test_features_cache_is_refused_for_windows(long_files, tmp_path):
     generator = quiet_generator(disable_random_transforms=True)
     with pytest.raises(SettingsError, match="windows of files.*use cache='audio'"):
         generator.flow_from_annotations(rows, data, cache_dir=tmp_path / "c", cache="features")
+
+
+#: A training script as users write it: TensorFlow first, no ``__main__`` guard; windows of a
+#: fold with balanced sampling, from two workers and the disk cache, then in the caller's thread
+#: without the cache.
+SCRIPT = """\
+import tensorflow as tf
+import os
+
+import numpy as np
+
+from parallel_audio import ParallelAudioDataGenerator
+
+with open("runs.txt", "a") as runs:
+    runs.write(f"{{os.getpid()}}\\n")
+
+rows = {rows!r}
+flow = dict(subset="training", fold=1, num_folds=3, sampling="balanced", hop_seconds=0.5,
+            jitter_seconds=0.2, batch_size=6, seed=12)
+found = {{}}
+for cores, cache in ((2, {{"cache_dir": "cache"}}), (0, {{}})):
+    generator = ParallelAudioDataGenerator(cores=cores, trim_threshold_db=None,
+                                           speed_range=(0.9, 1.1), loudness_range=(0.5, 1.5))
+    with generator.flow_from_annotations(rows, {root!r}, **flow, **cache) as iterator:
+        found[cores] = [a for e in range(2) for i in range(len(iterator))
+                        for a in iterator.batch(i, e)]
+np.savez("workers.npz", *found[2])
+np.savez("caller.npz", *found[0])
+"""
+
+
+@pytest.mark.slow
+def test_an_unguarded_script_importing_tensorflow_gets_the_same_windows_with_workers_and_cache(
+    recordings, tmp_path
+):
+    root, rows = recordings
+    work = tmp_path / "run"
+    work.mkdir()
+    script = work / "train.py"
+    script.write_text(SCRIPT.format(rows=rows, root=str(root)))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=work, env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len((work / "runs.txt").read_text().splitlines()) == 1  # the script ran once
+    with np.load(work / "workers.npz") as workers, np.load(work / "caller.npz") as caller:
+        assert len(workers.files) == len(caller.files) > 0
+        for name in caller.files:
+            assert workers[name].tobytes() == caller[name].tobytes(), name
+    assert any(p.is_dir() for p in (work / "cache").iterdir())
