@@ -1016,15 +1016,17 @@ class ParallelAudioDataGenerator:
                         cache_options, configuration, runtime, directory=directory, subset=subset
                     )
                 )
-            index = build(configuration, seed, None if cache_build is None else cache_build.check)
-            windowing = window_table = None
+            built = build(configuration, seed, None if cache_build is None else cache_build.check)
+            index, windowing, window_table = built, None, None
             if windows:  # a WindowIndex: the index, the workers' plan and the windows' table
-                cached_files = index.sliceable_files
-                index, windowing, window_table = index.index, index.plan, index.windows
+                index, windowing, window_table = built.index, built.plan, built.windows
             sample_cache = None
             if cache_build is not None:
-                if not windows:
-                    cached_files = files_to_cache(index, cache_build.options.kind)
+                cached_files = (
+                    built.sliceable_files
+                    if windows
+                    else files_to_cache(index, cache_build.options.kind)
+                )
                 sample_cache = cache_build.finish(cached_files)
         return ParallelAudioIterator(
             configuration,
