@@ -1681,8 +1681,11 @@ class ParallelAudioDataGenerator:
         SettingsError
             ``hop_seconds <= 0``, ``min_overlap`` outside [0, 1], ``jitter_seconds >= hop``,
             ``"frames"`` with the frontend off; ``sampling`` by class without
-            ``"majority"`` labels; ``cache="features"``; a ``get_batch_function`` on the
-            generator (it is given files, not windows: read the window's audio with
+            ``"majority"`` labels; ``cache="features"``; labelled windows with
+            ``augmentations`` that move audio in time (``Shift``, ``TimeStretch``, ``Trim``,
+            ``Padding``, ``Reverse``, ``RepeatPart``, ``AdjustDuration``, ``Resample``:
+            their labels could not follow); a ``get_batch_function`` on the generator
+            (it is given files, not windows: read the window's audio with
             ``noaug_preprocessing_function`` or ``preprocessing_function`` instead).
         """
         from parallel_audio.splits import SplitSpec
@@ -1695,6 +1698,14 @@ class ParallelAudioDataGenerator:
                 "given the batch's files, not the windows of them each sample is, so it would "
                 "compute whole files; set get_batch_function=None (per-window callbacks such "
                 "as preprocessing_function get each window's audio)"
+            )
+        moving = _time_moving_transforms(self.augmentations)
+        if moving and annotations is not None:
+            raise SettingsError(
+                f"flow_from_annotations cannot label windows augmented by {', '.join(moving)} "
+                "(in the generator's augmentations): they move the audio in time, and the "
+                "labels follow only the built-in transforms (speed_range, offset_range); use "
+                "speed_range for time stretching, or leave these transforms out"
             )
         if class_mode not in ("categorical", "sparse"):
             raise SettingsError(
@@ -1780,6 +1791,38 @@ class ParallelAudioDataGenerator:
             cache=_CacheArguments(cache_dir, cache, cache_dtype, cache_validate),
             windows=True,
         )
+
+
+#: audiomentations transforms that move audio in time (shift, stretch, cut, repeat,
+#: reverse or resample it), which the labels of windows could not follow.
+_TIME_MOVING_TRANSFORMS = frozenset(
+    {
+        "AdjustDuration",
+        "Padding",
+        "RepeatPart",
+        "Resample",
+        "Reverse",
+        "Shift",
+        "TimeStretch",
+        "Trim",
+    }
+)
+
+
+def _time_moving_transforms(augmentations: Any) -> list[str]:
+    """Name the time-moving transforms in ``augmentations``, inside Compose, OneOf or SomeOf."""
+    if augmentations is None:
+        return []
+    pending = list(augmentations) if isinstance(augmentations, (list, tuple)) else [augmentations]
+    names: list[str] = []
+    while pending:
+        transform = pending.pop(0)
+        inner = getattr(transform, "transforms", None)
+        if isinstance(inner, (list, tuple)):  # audiomentations' Compose, OneOf and SomeOf
+            pending.extend(inner)
+        elif type(transform).__name__ in _TIME_MOVING_TRANSFORMS:
+            names.append(type(transform).__name__)
+    return sorted(set(names))
 
 
 _TRIM_WARNED = False

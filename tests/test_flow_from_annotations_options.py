@@ -278,6 +278,30 @@ def test_get_batch_function_is_refused(recordings):
         generator.flow_from_annotations(rows, root)
 
 
+def test_augmentations_that_move_audio_in_time_are_refused_for_labelled_windows(recordings):
+    audiomentations = pytest.importorskip("audiomentations")
+    root, rows = recordings
+    nested = audiomentations.Compose(
+        [
+            audiomentations.Gain(p=1.0),
+            audiomentations.OneOf([audiomentations.Shift(p=1.0), audiomentations.Reverse()]),
+        ]
+    )
+    generator = quiet_generator(augmentations=nested)
+    with pytest.raises(SettingsError, match=r"augmented by Reverse, Shift \(in the generator"):
+        generator.flow_from_annotations(rows, root)
+    stretching = quiet_generator(augmentations=[audiomentations.TimeStretch(p=1.0)])
+    with pytest.raises(SettingsError, match="augmented by TimeStretch"):
+        stretching.flow_from_annotations(rows, root, label_mode="frames")
+
+    # Unlabeled windows have no labels to move; level and noise transforms keep time.
+    generator.flow_from_annotations(None, root, files="all").close()
+    level = quiet_generator(
+        augmentations=[audiomentations.Gain(p=1.0), audiomentations.AddGaussianNoise(p=1.0)]
+    )
+    level.flow_from_annotations(rows, root).close()
+
+
 def test_keras_image_options_are_ignored_with_a_warning(recordings):
     root, rows = recordings
     with pytest.warns(UserWarning, match="flow_from_annotations ignores color_mode"):
