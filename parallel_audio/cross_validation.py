@@ -181,7 +181,7 @@ def _flow_reader(
     if not isinstance(flow, str) or not flow.startswith("flow") or not hasattr(generator, flow):
         raise SettingsError(
             "flow must name a flow_* method of the generator (flow_from_directory, "
-            f"flow_from_dataframe, flow_from_manifest, flow), got {flow!r}"
+            f"flow_from_dataframe, flow_from_manifest, flow_from_annotations, flow), got {flow!r}"
         )
     own = inspect.signature(getattr(type(generator), flow)).parameters
     # flow_from_manifest takes flow_from_dataframe's keywords through its **kwargs.

@@ -102,6 +102,25 @@ def test_folds_over_windows_are_disjoint_complete_and_never_split_a_recording(re
         assert set(validation_sets) == expected
 
 
+def test_iter_folds_cross_validates_windows_recording_by_recording(recordings):
+    from parallel_audio import iter_folds
+
+    root, rows = recordings
+    generator = quiet_generator()
+    everything = files_of(generator.flow_from_annotations(rows, root, shuffle=False))
+    seen = []
+    for k, train, validation in iter_folds(
+        generator, rows, flow="flow_from_annotations", directory=root, num_folds=3
+    ):
+        validation_files = files_of(validation)
+        assert validation_files + files_of(train) == everything, k
+        assert not set(validation_files) & set(files_of(train)), k
+        seen.extend(validation_files)
+        train.close()
+        validation.close()
+    assert sorted(seen) == sorted(everything)  # each recording validates exactly once
+
+
 def test_hash_fold_zero_of_five_is_the_validation_split_of_a_fifth(recordings):
     root, rows = recordings
     by_fold = quiet_generator().flow_from_annotations(
