@@ -70,8 +70,8 @@ def build_array_index(
         For ``y``, ``sample_weight`` or ``groups`` of another length than ``x``, class ids
         that are not whole numbers >= 0, non-finite labels or weights, negative weights; for
         a split as ``flow_from_directory`` (fewer groups than folds, ``fold`` without
-        ``num_folds``, ...), and a class of ``y`` (a class id, or the class of one-hot rows)
-        with no clip in the subset, naming it.
+        ``num_folds``, ...), and a class of ``y`` (a class id, or a column some label row
+        marks) with no clip in the subset, naming it.
     """
     split = SplitSpec(
         subset=subset,
@@ -129,7 +129,7 @@ def build_array_index(
     kept = np.arange(count)
     if split.is_split:
         kept = np.flatnonzero(rows_in_subset(split, group_names, class_ids, np.ones(count, bool)))
-        _check_classes_kept(class_ids, kept, subset, split)
+        _check_classes_kept(class_ids, label_rows, kept, subset, split)
     return DatasetIndex(
         directory,
         class_names,
@@ -144,11 +144,22 @@ def build_array_index(
 
 
 def _check_classes_kept(
-    class_ids: np.ndarray, kept: np.ndarray, subset: str, split: SplitSpec
+    class_ids: np.ndarray,
+    label_rows: np.ndarray | None,
+    kept: np.ndarray,
+    subset: str,
+    split: SplitSpec,
 ) -> None:
-    """Raise when a class some clip has has no clip in the subset, as directories do."""
-    present = np.unique(class_ids[class_ids >= 0])
-    missing = np.setdiff1d(present, class_ids[kept])
+    """Raise when a class some clip has has no clip in the subset, as directories do.
+
+    A clip has the class of its id (1-D ``y``), or each class its label row marks (2-D).
+    """
+    if label_rows is None:
+        present = np.unique(class_ids[class_ids >= 0])
+        missing = np.setdiff1d(present, class_ids[kept])
+    else:
+        marked = label_rows != 0
+        missing = np.flatnonzero(marked.any(axis=0) & ~marked[kept].any(axis=0))
     if missing.size:
         raise DatasetError(
             f"class {', '.join(str(int(c)) for c in missing)} of y has no clip in the {subset} "

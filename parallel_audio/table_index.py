@@ -262,8 +262,8 @@ def build_table_index(
     groups = _groups(table_columns, columns.group_col, paths, rows)
     labels = _Labels.read(table_columns, columns, class_mode, classes, label_sep, rows)
 
-    kept = np.ones(len(rows), bool)
-    kept &= labels.keep_known(unknown_labels, rows)
+    known = labels.keep_known(unknown_labels, rows)
+    kept = known.copy()
     if split.is_split:
         kept &= rows_in_subset(split, groups, labels.class_ids, kept & labels.listed)
     checker = None
@@ -299,6 +299,8 @@ def build_table_index(
         class_ids = labels.class_ids[entries]
         where = f"the {subset} subset ({split.describe()})" if subset else f"the {source}"
         smallest = labels.smallest_class(class_ids, where)
+        if split.is_split:
+            labels.check_marked(entries, np.flatnonzero(known), where)
         unknown = np.empty(0, np.intp)
         if labels.unknown_is_listed:
             pool = np.flatnonzero(kept & ~labels.listed)
@@ -798,6 +800,30 @@ class _Labels:
                 "; add rows or remove it from classes"
             )
         return int(min(counts[i] for i in real))
+
+    def check_marked(self, entries: np.ndarray, candidates: np.ndarray, where: str) -> None:
+        """Check every class some candidate row marks is marked by a kept row (multi-hot).
+
+        Parameters
+        ----------
+        entries : numpy.ndarray
+            The rows kept in the subset.
+        candidates : numpy.ndarray
+            The rows before the split.
+        where : str
+            The subset, for the message.
+        """
+        if self.label_rows is None or self.class_mode == "raw":
+            return
+        marked = self.label_rows != 0
+        missing = marked[candidates].any(axis=0) & ~marked[entries].any(axis=0)
+        if missing.any():
+            names = [self.class_names[i] for i in np.flatnonzero(missing)]
+            raise DatasetError(
+                f"class {', '.join(repr(name) for name in names)} has no usable row in {where}"
+                ": the rows that have it all fall on other sides of the split. Add rows from "
+                "more groups, change the split, or remove it from classes"
+            )
 
     def index(
         self,

@@ -449,3 +449,27 @@ def test_info_counts_each_folds_validation_side_and_the_test_split(tmp_path, cap
     assert list(sides) == ["training", "validation", "test"]
     assert sides["test"] == expected["test"]
     assert sum(side[3] for side in sides.values()) == len(table)
+
+
+def test_a_multi_label_fold_without_rows_of_a_class_names_it():
+    # "bark" is marked on the rows of one group only; every other fold lacks it.
+    rows = [{"filename": f"s{i}_nohash_0.wav", "labels": ["dog"]} for i in range(10)]
+    rows.append({"filename": "lone_nohash_0.wav", "labels": ["dog", "bark"]})
+    table = pd.DataFrame(rows)
+    lone_fold = int(hash_fraction("lone") * 3)
+    generator = ParallelAudioDataGenerator(cores=0)
+    kwargs = dict(y_col="labels", class_mode="multi_label", subset="validation", num_folds=3)
+    other = (lone_fold + 1) % 3
+    with pytest.raises(
+        DatasetError,
+        match=f"class 'bark' has no usable row in the validation subset \\(fold {other}",
+    ):
+        generator.flow_from_dataframe(table, fold=other, **kwargs)
+    with generator.flow_from_dataframe(table, fold=lone_fold, **kwargs) as iterator:
+        assert "lone_nohash_0.wav" in iterator.filenames
+    # And clips with multi-hot rows.
+    y = np.array([[1, 0]] * 10 + [[1, 1]], np.float32)
+    x = clips(11, np.random.default_rng(3))
+    clip_fold = int(hash_fraction("10") * 3)
+    with pytest.raises(DatasetError, match="class 1 of y has no clip in the validation"):
+        generator.flow(x, y, subset="validation", fold=(clip_fold + 1) % 3, num_folds=3)
