@@ -10,7 +10,8 @@ keywords).
 
 ``results_dir`` holds::
 
-    summary.json        the generator's config, classes, folds, seeds, versions, mean and std
+    summary.json        the generator's config, flow_* method and source, classes, folds, seeds,
+                        versions, mean and std
     config.yaml         the generator's config, classes, seed and batch size, for --config
     results.csv         one row per fold (final and best value of each metric), then mean, std
     fold_<k>/history.json   the fold's Keras history (written last: it marks the fold done)
