@@ -115,8 +115,9 @@ class ParallelAudioDataGenerator:
     validation_split : float
         Fraction of speakers (or files) held out for ``subset="validation"``, in [0, 1).
     validation_augmentation_enabled : bool
-        Augment validation samples too. When False, validation ``_silence_`` samples still
-        get their noise, one fixed draw per sample, the same every epoch (MLTK's are zeros).
+        Augment validation samples too, and those of ``subset="test"``. When False, their
+        ``_silence_`` samples still get their noise, one fixed draw per sample, the same
+        every epoch (MLTK's are zeros).
     dtype : str or numpy dtype
         dtype of the samples in a batch (and of labels), stored as ``numpy.dtype`` (so
         ``generator.dtype == np.int8`` holds). Default float32.

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from parallel_audio.splits import EVALUATION_SUBSETS
+
 if TYPE_CHECKING:
     from parallel_audio.clip_store import ClipStore
     from parallel_audio.generator import ParallelAudioDataGenerator
@@ -136,7 +138,7 @@ class ParallelProcessParams:
         generator = self.audio_data_generator
         if generator.disable_random_transforms:
             return False
-        return self.subset != "validation" or generator.validation_augmentation_enabled
+        return self.subset not in EVALUATION_SUBSETS or generator.validation_augmentation_enabled
 
     @property
     def validation_split(self) -> float:

@@ -42,6 +42,7 @@ from parallel_audio.errors import DatasetError
 from parallel_audio.random_streams import Stream, random_generator
 
 __all__ = [
+    "EVALUATION_SUBSETS",
     "FOLD_STRATEGIES",
     "SUBSETS",
     "SplitSpec",
@@ -50,6 +51,9 @@ __all__ = [
 ]
 
 SUBSETS = ("training", "validation", "test")
+#: The subsets a model is evaluated on: augmented only with
+#: ``validation_augmentation_enabled`` (the reference's flag, named for the one it had).
+EVALUATION_SUBSETS = ("validation", "test")
 FOLD_STRATEGIES = ("hash", "balanced", "stratified")
 #: Most folds a k-fold split may have: more would leave one group per fold on any dataset
 #: whose folds could still be trained on.

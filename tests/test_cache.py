@@ -478,6 +478,29 @@ def test_cli_builds_the_cache_that_training_then_reads_and_info_reports_it(
     assert "stale: no/s3_nohash_0.mp3" in out
 
 
+def test_cli_caches_the_test_split_too(dataset, tmp_path, capsys, monkeypatch):
+    from parallel_audio.cli import main
+
+    cache_dir = tmp_path / "cache"
+    assert main(["cache", str(dataset), "--classes", *CLASSES, "--cache-dir", str(cache_dir),
+                 "--cores", "0", "--test-split", "0.3"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "training:" in out and "test:" in out
+    reads = []
+    original = soundfile.SoundFile.read
+
+    def counting_read(self, *args, **kwargs):
+        reads.append(self.name)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(soundfile.SoundFile, "read", counting_read)
+    args = {"test_split": 0.3}
+    cached = epochs(dataset, epochs=1, subset="test", generator_args=args, cache_dir=cache_dir)
+    assert cached and reads == []  # the held-out speakers were cached by the command
+    monkeypatch.undo()
+    assert_same_batches(epochs(dataset, epochs=1, subset="test", generator_args=args), cached)
+
+
 def test_a_process_waiting_for_the_lock_says_so(tmp_path, caplog):
     import threading
 

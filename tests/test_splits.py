@@ -275,3 +275,27 @@ def test_flow_from_directory_lists_a_fold_and_the_test_split(tmp_path):
     generator.validation_split = 0.1
     with pytest.raises(DatasetError, match="cannot be combined with num_folds"):
         generator.flow_from_directory(root, CLASSES, subset="validation", fold=0, num_folds=3)
+
+
+def test_the_test_subset_is_augmented_only_as_validation_is(tmp_path, rng):
+    from support import assert_same_epochs, augmenting, epochs, write_dataset
+
+    write_dataset(tmp_path, rng, speakers=10, per_speaker=2)
+    classes = ["low", "high"]
+
+    def test_epochs(**settings):
+        generator = augmenting(cores=0, test_split=0.3, **settings)
+        iterator = generator.flow_from_directory(
+            tmp_path, classes, subset="test", seed=5, shuffle=False
+        )
+        assert iterator.samples > 0
+        return epochs(iterator)
+
+    # With validation_augmentation_enabled=False the test samples are the default transform's:
+    # the same every epoch, and those of a generator that draws no random transform at all.
+    fixed = test_epochs(validation_augmentation_enabled=False)
+    assert_same_epochs(fixed[:1], fixed[1:])
+    assert_same_epochs(fixed, test_epochs(disable_random_transforms=True))
+    # By default (the reference's), evaluation subsets are augmented: each epoch differs.
+    augmented = test_epochs()
+    assert not np.array_equal(augmented[0][0][0], augmented[1][0][0])

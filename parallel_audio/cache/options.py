@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from parallel_audio.errors import SettingsError
+from parallel_audio.splits import EVALUATION_SUBSETS
 
 #: What the cache stores: decoded audio, the final unaugmented sample, or the best allowed.
 CACHE_KINDS = ("auto", "audio", "features")
@@ -51,7 +52,7 @@ def random_transforms_run(configuration: Any, subset: str | None) -> bool:
     """Whether samples of ``subset`` draw random transforms (as the pipeline decides)."""
     if configuration.disable_random_transforms:
         return False
-    return subset != "validation" or configuration.validation_augmentation_enabled
+    return subset not in EVALUATION_SUBSETS or configuration.validation_augmentation_enabled
 
 
 def features_refusal(
@@ -69,10 +70,10 @@ def features_refusal(
             "target); use cache='audio'"
         )
     if random_transforms_run(configuration, subset):
-        where = "training" if subset != "validation" else "validation"
+        where = subset if subset in EVALUATION_SUBSETS else "training"
         how = (
             "validation_augmentation_enabled=False"
-            if subset == "validation"
+            if subset in EVALUATION_SUBSETS
             else "disable_random_transforms=True"
         )
         return (

@@ -27,8 +27,9 @@ def add_parser(subparsers: Any) -> None:
         help="build a dataset's disk cache ahead of training",
         description="Decode a dataset into the disk cache flow_from_directory(cache_dir=...) "
         "reads, with the generator's settings (the same options or --config as training): "
-        "each subset training uses (training and validation with --validation-split), in "
-        "parallel with --cores. Files already cached and unchanged are not decoded again.",
+        "each subset training uses (training, validation with --validation-split, test with "
+        "--test-split), in parallel with --cores. Files already cached and unchanged are not "
+        "decoded again.",
     )
     parser.add_argument("data_dir", metavar="DATA_DIR", help="dataset: one folder per class")
     parser.add_argument("--cache-dir", required=True, metavar="DIR", help="the cache's folder")
@@ -61,7 +62,14 @@ def run(args: argparse.Namespace) -> int:
         raise CommandLineError(f"dataset directory {directory!r} does not exist")
     classes = settings.classes or class_folders(directory)
     seed = settings.seed if settings.seed is not None else 0
-    subsets = ("training", "validation") if generator.validation_split > 0 else (None,)
+    # Each subset on its own: with cache="auto", unaugmented evaluation subsets cache features.
+    subsets = (
+        ("training",)
+        + (("validation",) if generator.validation_split > 0 else ())
+        + (("test",) if generator.test_split > 0 else ())
+    )
+    if subsets == ("training",):
+        subsets = (None,)
     for subset in subsets:
         iterator = generator.flow_from_directory(
             directory,
