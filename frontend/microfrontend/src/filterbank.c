@@ -7,6 +7,10 @@
 #include "bits.h"
 #include "single_precision.h"
 
+#if MF_X86_KERNELS
+#include <immintrin.h>
+#endif
+
 /* The layout is computed with each device's own expressions, float where its
  * source has float and double where it has double, so that every band edge
  * and weight matches. The double arithmetics (MLTK's, TensorFlow's op) take
@@ -28,6 +32,108 @@ static int16_t quantize_unweight(int single, float weight) {
   return (int16_t)floor((1.0 - weight) * scale + 0.5);
 }
 
+/* Lays the channels out as rows of coefficients (see mf_filterbank): the sums
+ * become dot products of fixed length, which run as vectors without a branch
+ * per band. */
+static int build_rows(mf_filterbank* filterbank, int avx2) {
+  const size_t channels = filterbank->num_channels;
+  const size_t* band_start = filterbank->band_start;
+  const size_t groups =
+      (channels + MF_FILTERBANK_GROUP - 1) / MF_FILTERBANK_GROUP;
+  const size_t rows = groups * MF_FILTERBANK_GROUP;
+  filterbank->num_groups = groups;
+  filterbank->group_steps = malloc(groups * sizeof(size_t));
+  filterbank->row_bin = malloc(rows * sizeof(size_t));
+  filterbank->sums = calloc(rows, sizeof(uint64_t));
+  if (!filterbank->group_steps || !filterbank->row_bin || !filterbank->sums) {
+    return 0;
+  }
+  size_t total_steps = 0;
+  size_t energy_size = filterbank->end_bin;
+  for (size_t g = 0; g < groups; ++g) {
+    size_t steps = 0;
+    for (size_t k = 0; k < MF_FILTERBANK_GROUP; ++k) {
+      const size_t c = g * MF_FILTERBANK_GROUP + k;
+      /* The rows that complete the last group read from the first bin. */
+      const size_t first =
+          c < channels ? band_start[c] : filterbank->start_bin;
+      const size_t width = c < channels ? band_start[c + 2] - first : 0;
+      const size_t row_steps =
+          (width + MF_FILTERBANK_STEP - 1) / MF_FILTERBANK_STEP;
+      filterbank->row_bin[c] = first;
+      if (row_steps > steps) steps = row_steps;
+    }
+    filterbank->group_steps[g] = steps;
+    total_steps += steps;
+    for (size_t k = 0; k < MF_FILTERBANK_GROUP; ++k) {
+      const size_t reach =
+          filterbank->row_bin[g * MF_FILTERBANK_GROUP + k] +
+          steps * MF_FILTERBANK_STEP;
+      if (reach > energy_size) energy_size = reach;
+    }
+  }
+  filterbank->energy_size = energy_size;
+  filterbank->energy = calloc(energy_size, sizeof(int32_t));
+  const size_t coefficient_count =
+      total_steps * MF_FILTERBANK_GROUP * MF_FILTERBANK_STEP;
+  /* At least one entry: a layout whose bands are all empty has no steps. */
+  filterbank->coefficients =
+      calloc(coefficient_count ? coefficient_count : 1, sizeof(int32_t));
+  if (!filterbank->energy || !filterbank->coefficients) return 0;
+
+  /* Sums in double are exact when no partial sum can pass 2^53: energies are
+   * at most 2^31 in magnitude, so a row whose weights add up to at most 2^22
+   * qualifies (rows of up to 1 024 bins, at least). */
+  int exact_in_double = 1;
+  for (size_t c = 0; c < channels; ++c) {
+    uint64_t weight_sum = 0;
+    for (size_t bin = band_start[c]; bin < band_start[c + 2]; ++bin) {
+      const int32_t weight = bin < band_start[c + 1]
+                                 ? filterbank->unweights[bin]
+                                 : filterbank->weights[bin];
+      weight_sum += (uint64_t)(weight < 0 ? -weight : weight);
+    }
+    if (weight_sum > (UINT64_C(1) << 22)) exact_in_double = 0;
+  }
+
+  int32_t* step_coefficients = filterbank->coefficients;
+  for (size_t g = 0; g < groups; ++g) {
+    for (size_t s = 0; s < filterbank->group_steps[g]; ++s) {
+      for (size_t k = 0; k < MF_FILTERBANK_GROUP; ++k) {
+        const size_t c = g * MF_FILTERBANK_GROUP + k;
+        for (size_t i = 0; i < MF_FILTERBANK_STEP; ++i) {
+          const size_t bin =
+              filterbank->row_bin[c] + s * MF_FILTERBANK_STEP + i;
+          int32_t coefficient = 0;
+          if (c < channels && bin < band_start[c + 1]) {
+            coefficient = filterbank->unweights[bin];
+          } else if (c < channels && bin < band_start[c + 2]) {
+            coefficient = filterbank->weights[bin];
+          }
+          step_coefficients[k * MF_FILTERBANK_STEP + i] = coefficient;
+        }
+      }
+      step_coefficients += MF_FILTERBANK_GROUP * MF_FILTERBANK_STEP;
+    }
+  }
+
+  if (!avx2 || !exact_in_double) return 1;
+  filterbank->energy_double = calloc(energy_size, sizeof(double));
+  filterbank->sums_double = malloc(rows * sizeof(double));
+  filterbank->roots = malloc(rows * sizeof(uint32_t));
+  filterbank->coefficients_double = malloc(
+      (coefficient_count ? coefficient_count : 1) * sizeof(double));
+  if (!filterbank->energy_double || !filterbank->coefficients_double ||
+      !filterbank->sums_double || !filterbank->roots) {
+    return 0;
+  }
+  for (size_t i = 0; i < coefficient_count; ++i) {
+    filterbank->coefficients_double[i] = filterbank->coefficients[i];
+  }
+  filterbank->double_sums = 1;
+  return 1;
+}
+
 int mf_filterbank_populate(mf_filterbank* filterbank, mf_arithmetic arithmetic,
                            size_t num_channels, float lower_band_limit_hz,
                            float upper_band_limit_hz, int32_t sample_rate_hz,
@@ -41,19 +147,14 @@ int mf_filterbank_populate(mf_filterbank* filterbank, mf_arithmetic arithmetic,
   const size_t bin_limit = spectrum_size + 1;
   filterbank->num_channels = num_channels;
   filterbank->band_start = malloc((num_bands + 1) * sizeof(size_t));
-  filterbank->work = malloc(num_bands * sizeof(uint64_t));
   filterbank->weights = calloc(bin_limit, sizeof(int16_t));
   filterbank->unweights = calloc(bin_limit, sizeof(int16_t));
-  filterbank->weighted = calloc(bin_limit, sizeof(int64_t));
-  filterbank->unweighted = calloc(bin_limit, sizeof(int64_t));
   float* center_mel = malloc(num_bands * sizeof(float));
-  if (!filterbank->band_start || !filterbank->work || !filterbank->weights ||
-      !filterbank->unweights || !filterbank->weighted ||
-      !filterbank->unweighted || !center_mel) {
+  if (!filterbank->band_start || !filterbank->weights ||
+      !filterbank->unweights || !center_mel) {
     free(center_mel);
     return 0;
   }
-
   const float mel_low = hz_to_mel(single, lower_band_limit_hz);
   const float mel_high = hz_to_mel(single, upper_band_limit_hz);
   const float mel_spacing = (mel_high - mel_low) / (float)num_bands;
@@ -96,17 +197,30 @@ int mf_filterbank_populate(mf_filterbank* filterbank, mf_arithmetic arithmetic,
    * band may take the Nyquist bin. A walk stopped by the bound has not ended
    * and fits nowhere. */
   if (start_bin >= bin_limit || bin >= bin_limit) return -1;
-  if (arithmetic == MF_ARITHMETIC_MLTK) return bin <= spectrum_size ? 1 : -1;
-  return bin < spectrum_size ? 1 : -1;
+  const size_t bins_available =
+      arithmetic == MF_ARITHMETIC_MLTK ? spectrum_size + 1 : spectrum_size;
+  if (bin >= bins_available) return -1;
+  int avx2 = 0;
+#if MF_X86_KERNELS
+  __builtin_cpu_init();
+  avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+  return build_rows(filterbank, avx2);
 }
 
 void mf_filterbank_free(mf_filterbank* filterbank) {
   free(filterbank->band_start);
   free(filterbank->weights);
   free(filterbank->unweights);
-  free(filterbank->work);
-  free(filterbank->weighted);
-  free(filterbank->unweighted);
+  free(filterbank->group_steps);
+  free(filterbank->row_bin);
+  free(filterbank->coefficients);
+  free(filterbank->energy);
+  free(filterbank->sums);
+  free(filterbank->energy_double);
+  free(filterbank->coefficients_double);
+  free(filterbank->sums_double);
+  free(filterbank->roots);
   memset(filterbank, 0, sizeof(*filterbank));
 }
 
@@ -124,55 +238,163 @@ static uint32_t rounded_sqrt(uint64_t num) {
   return (uint32_t)r;
 }
 
-MF_VECTOR_CLONES void mf_filterbank_apply(mf_filterbank* filterbank,
-                                          const int16_t* fft_re,
-                                          const int16_t* fft_im,
-                                          int scale_down_shift,
-                                          uint32_t* output) {
-  const size_t num_bands = filterbank->num_channels + 1;
-  const size_t start = filterbank->start_bin;
-  const size_t end = filterbank->end_bin;
-  const size_t* band_start = filterbank->band_start;
-  const int16_t* weights = filterbank->weights;
-  const int16_t* unweights = filterbank->unweights;
-  int64_t* weighted = filterbank->weighted;
-  int64_t* unweighted = filterbank->unweighted;
-  uint64_t* work = filterbank->work;
-
-  /* The device sums weight * energy in uint64, which is the signed product
-   * modulo 2^64; every term is below 2^46 in magnitude and there are at most
-   * 2^15 bins, so signed 64-bit sums hold it exactly. The products come
-   * first, in one vectorized pass. */
+/* |X|^2 of bins [start, end). It is a 32-bit value the device stores as
+ * signed: the one input that reaches 2^31 (both parts -32768) sign-extends,
+ * as it does there. */
+MF_VECTOR_CLONES
+static void energies(const int16_t* restrict re, const int16_t* restrict im,
+                     size_t start, size_t end, int32_t* restrict energy) {
   for (size_t bin = start; bin < end; ++bin) {
-    const int32_t re = fft_re[bin];
-    const int32_t im = fft_im[bin];
-    /* |X|^2 is a 32-bit value the device stores as signed: the one input
-     * that reaches 2^31 (both parts -32768) sign-extends, as it does there. */
-    const int32_t energy =
-        (int32_t)((uint32_t)(re * re) + (uint32_t)(im * im));
-    weighted[bin] = (int64_t)weights[bin] * energy;
-    unweighted[bin] = (int64_t)unweights[bin] * energy;
+    const int32_t r = re[bin];
+    const int32_t i = im[bin];
+    energy[bin] = (int32_t)((uint32_t)(r * r) + (uint32_t)(i * i));
   }
-  /* A bin of band b adds its weighted energy to sum b and its unweighted
-   * energy to sum b + 1. Sum 0 holds only the lower half of the first
-   * triangle; the device drops it. */
-  int64_t sum = 0;
-  for (size_t b = 0; b < num_bands; ++b) {
-    int64_t next_sum = 0;
-    for (size_t bin = band_start[b]; bin < band_start[b + 1]; ++bin) {
-      sum += weighted[bin];
-      next_sum += unweighted[bin];
+}
+
+/* The device sums weight * energy in uint64, which is the signed product
+ * modulo 2^64 (every product is below 2^43 in magnitude): the same sums in
+ * wrapping unsigned arithmetic, whatever the number of bins. */
+static void row_sums(const mf_filterbank* filterbank) {
+  const int32_t* energy = filterbank->energy;
+  const int32_t* coefficients = filterbank->coefficients;
+  for (size_t g = 0; g < filterbank->num_groups; ++g) {
+    const size_t* row_bin = filterbank->row_bin + g * MF_FILTERBANK_GROUP;
+    uint64_t sum[MF_FILTERBANK_GROUP] = {0};
+    for (size_t s = 0; s < filterbank->group_steps[g]; ++s) {
+      for (size_t k = 0; k < MF_FILTERBANK_GROUP; ++k) {
+        const int32_t* bins = energy + row_bin[k] + s * MF_FILTERBANK_STEP;
+        for (size_t i = 0; i < MF_FILTERBANK_STEP; ++i) {
+          sum[k] += (uint64_t)((int64_t)coefficients[i] * bins[i]);
+        }
+        coefficients += MF_FILTERBANK_STEP;
+      }
     }
-    work[b] = (uint64_t)sum;
-    sum = next_sum;
+    memcpy(filterbank->sums + g * MF_FILTERBANK_GROUP, sum, sizeof(sum));
   }
-  /* Below 2^50, the usual range, the square root needs no correction: num
-   * is exact in double (assembled from two 25-bit halves, which vectorizes
-   * where a 64-bit conversion does not) and its correctly rounded root never
-   * reaches the next integer (the gap exceeds half an ulp), so truncation is
-   * the floor. Larger sums take the general routine afterwards. */
-  const size_t channels = num_bands - 1;
-  const uint64_t* sums = work + 1;
+}
+
+#if MF_X86_KERNELS
+#define AVX2 __attribute__((target("avx2")))
+#define AVX2_FMA __attribute__((target("avx2,fma")))
+
+/* energies() 16 bins at a time, as doubles: each (re, im) pair multiplied
+ * by itself and added in one 16-bit multiply-add (pmaddwd), which wraps 2^31
+ * to -2^31 just as the device's store does. */
+AVX2 static void energies_double_avx2(const int16_t* re, const int16_t* im,
+                                      size_t start, size_t end,
+                                      double* energy) {
+  size_t bin = start;
+  for (; bin + 16 <= end; bin += 16) {
+    /* 64-bit quarters 0 2 1 3, so that the in-lane interleaves below give
+     * bins 0-7 and 8-15 in order. */
+    const __m256i r = _mm256_permute4x64_epi64(
+        _mm256_loadu_si256((const __m256i*)(const void*)(re + bin)), 0xD8);
+    const __m256i i = _mm256_permute4x64_epi64(
+        _mm256_loadu_si256((const __m256i*)(const void*)(im + bin)), 0xD8);
+    const __m256i low = _mm256_unpacklo_epi16(r, i);
+    const __m256i high = _mm256_unpackhi_epi16(r, i);
+    const __m256i low_energy = _mm256_madd_epi16(low, low);
+    const __m256i high_energy = _mm256_madd_epi16(high, high);
+    const __m128i quarters[4] = {
+        _mm256_castsi256_si128(low_energy),
+        _mm256_extracti128_si256(low_energy, 1),
+        _mm256_castsi256_si128(high_energy),
+        _mm256_extracti128_si256(high_energy, 1)};
+    for (size_t q = 0; q < 4; ++q) {
+      _mm256_storeu_pd(energy + bin + 4 * q, _mm256_cvtepi32_pd(quarters[q]));
+    }
+  }
+  for (; bin < end; ++bin) {
+    const int32_t r = re[bin];
+    const int32_t i = im[bin];
+    energy[bin] = (int32_t)((uint32_t)(r * r) + (uint32_t)(i * i));
+  }
+}
+
+/* The rows' sums in double (exact: see build_rows()) and their square roots,
+ * a group of four channels at a time. */
+AVX2_FMA static void channels_double_avx2(const mf_filterbank* filterbank,
+                                      int scale_down_shift, uint32_t* output) {
+  const double* energy = filterbank->energy_double;
+  const double* coefficients = filterbank->coefficients_double;
+  const size_t channels = filterbank->num_channels;
+  const __m128i shift = _mm_cvtsi32_si128(scale_down_shift);
+  for (size_t g = 0; g < filterbank->num_groups; ++g) {
+    const size_t* row_bin = filterbank->row_bin + g * MF_FILTERBANK_GROUP;
+    const double* bins0 = energy + row_bin[0];
+    const double* bins1 = energy + row_bin[1];
+    const double* bins2 = energy + row_bin[2];
+    const double* bins3 = energy + row_bin[3];
+    __m256d sum0 = _mm256_setzero_pd(), sum1 = sum0, sum2 = sum0, sum3 = sum0;
+    const size_t bins = filterbank->group_steps[g] * MF_FILTERBANK_STEP;
+    for (size_t i = 0; i < bins; i += MF_FILTERBANK_STEP) {
+      /* Fused or not, a product and sum that are exact round alike. */
+      sum0 = _mm256_fmadd_pd(_mm256_loadu_pd(bins0 + i),
+                             _mm256_loadu_pd(coefficients), sum0);
+      sum1 = _mm256_fmadd_pd(_mm256_loadu_pd(bins1 + i),
+                             _mm256_loadu_pd(coefficients + 4), sum1);
+      sum2 = _mm256_fmadd_pd(_mm256_loadu_pd(bins2 + i),
+                             _mm256_loadu_pd(coefficients + 8), sum2);
+      sum3 = _mm256_fmadd_pd(_mm256_loadu_pd(bins3 + i),
+                             _mm256_loadu_pd(coefficients + 12), sum3);
+      coefficients += MF_FILTERBANK_GROUP * MF_FILTERBANK_STEP;
+    }
+    /* The four lanes of each accumulator added, the four channels' sums
+     * side by side. */
+    const __m256d sum01 = _mm256_hadd_pd(sum0, sum1);
+    const __m256d sum23 = _mm256_hadd_pd(sum2, sum3);
+    const __m256d sum =
+        _mm256_add_pd(_mm256_permute2f128_pd(sum01, sum23, 0x20),
+                      _mm256_permute2f128_pd(sum01, sum23, 0x31));
+    _mm256_storeu_pd(filterbank->sums_double + g * MF_FILTERBANK_GROUP, sum);
+  }
+  /* The square roots as in square_roots(), in double, in a loop of their own
+   * so that they pipeline: below 2^50 the truncated root is the floor, and
+   * r^2 and the remainder are exact. */
+  const size_t rows = filterbank->num_groups * MF_FILTERBANK_GROUP;
+  const double* sums = filterbank->sums_double;
+  uint32_t* roots = filterbank->roots;
+  int out_of_range = 0;
+  for (size_t c = 0; c < rows; c += 4) {
+    const __m256d sum = _mm256_loadu_pd(sums + c);
+    const __m256d root = _mm256_round_pd(
+        _mm256_sqrt_pd(sum), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __m256d remainder = _mm256_sub_pd(sum, _mm256_mul_pd(root, root));
+    /* The device's 16-bit cap for inputs below 2^32. */
+    const __m256d capped = _mm256_and_pd(
+        _mm256_cmp_pd(root, _mm256_set1_pd(65535.0), _CMP_EQ_OQ),
+        _mm256_cmp_pd(sum, _mm256_set1_pd(4294967295.0), _CMP_LE_OQ));
+    const __m256d round_up = _mm256_andnot_pd(
+        capped, _mm256_cmp_pd(remainder, root, _CMP_GT_OQ));
+    const __m256d rounded =
+        _mm256_add_pd(root, _mm256_and_pd(round_up, _mm256_set1_pd(1.0)));
+    _mm_storeu_si128((__m128i*)(void*)(roots + c),
+                     _mm_srl_epi32(_mm256_cvttpd_epi32(rounded), shift));
+    const __m256d in_range = _mm256_and_pd(
+        _mm256_cmp_pd(sum, _mm256_setzero_pd(), _CMP_GE_OQ),
+        _mm256_cmp_pd(sum, _mm256_set1_pd(1125899906842624.0), _CMP_LT_OQ));
+    out_of_range |= _mm256_movemask_pd(in_range) ^ 0xF;
+  }
+  /* Negative sums (from energies of -2^31) wrap as the device's uint64
+   * does; they and sums from 2^50 take the general routine. */
+  if (out_of_range) {
+    for (size_t c = 0; c < rows; ++c) {
+      if (sums[c] >= 0.0 && sums[c] < 1125899906842624.0) continue;
+      roots[c] = rounded_sqrt((uint64_t)(int64_t)sums[c]) >> scale_down_shift;
+    }
+  }
+  memcpy(output, roots, channels * sizeof(uint32_t));
+}
+#endif
+
+/* Below 2^50, the usual range, the square root needs no correction: num is
+ * exact in double (assembled from two 25-bit halves, which vectorizes where a
+ * 64-bit conversion does not) and its correctly rounded root never reaches
+ * the next integer (the gap exceeds half an ulp), so truncation is the floor.
+ * Larger sums take the general routine afterwards. */
+MF_VECTOR_CLONES
+static void square_roots(const uint64_t* restrict sums, size_t channels,
+                         int scale_down_shift, uint32_t* restrict output) {
   for (size_t c = 0; c < channels; ++c) {
     const uint64_t num = sums[c] & ((UINT64_C(1) << 50) - 1);
     const double exact = (double)(int32_t)(num >> 25) * 33554432.0 +
@@ -187,4 +409,22 @@ MF_VECTOR_CLONES void mf_filterbank_apply(mf_filterbank* filterbank,
   for (size_t c = 0; c < channels; ++c) {
     if (sums[c] >> 50) output[c] = rounded_sqrt(sums[c]) >> scale_down_shift;
   }
+}
+
+void mf_filterbank_apply(mf_filterbank* filterbank, const int16_t* fft_re,
+                         const int16_t* fft_im, int scale_down_shift,
+                         uint32_t* output) {
+#if MF_X86_KERNELS
+  if (filterbank->double_sums) {
+    energies_double_avx2(fft_re, fft_im, filterbank->start_bin,
+                         filterbank->end_bin, filterbank->energy_double);
+    channels_double_avx2(filterbank, scale_down_shift, output);
+    return;
+  }
+#endif
+  energies(fft_re, fft_im, filterbank->start_bin, filterbank->end_bin,
+           filterbank->energy);
+  row_sums(filterbank);
+  square_roots(filterbank->sums, filterbank->num_channels, scale_down_shift,
+               output);
 }

@@ -126,6 +126,135 @@ static void test_filterbank_tables_of_each_arithmetic(void) {
                    single, 1);
 }
 
+/* The device's rounded square root in closed form: r = floor(sqrt(n)), plus
+ * one when n - r^2 > r, unless r is already at the cap of its routine
+ * (0xFFFF for n below 2^32, 0xFFFFFFFF above). Found by bisection. */
+static uint32_t device_root(uint64_t n) {
+  uint64_t low = 0, high = 0xFFFFFFFFu;
+  while (low < high) {
+    const uint64_t middle = low + (high - low + 1) / 2;
+    if (middle * middle <= n) {
+      low = middle;
+    } else {
+      high = middle - 1;
+    }
+  }
+  const uint64_t cap = (n >> 32) ? 0xFFFFFFFFu : 0xFFFFu;
+  return (uint32_t)(low + (n - low * low > low && low != cap));
+}
+
+/* The device's filterbank, bin by bin: |X|^2 stored as int32, a weighted
+ * accumulator per band whose unweighted partner carries into the next band,
+ * all in uint64; channel c is the sum after band c + 1. */
+static void device_filterbank(const mf_filterbank* filterbank,
+                              const int16_t* re, const int16_t* im, int shift,
+                              uint32_t* output) {
+  uint64_t weighted = 0, unweighted = 0;
+  for (size_t band = 0; band <= filterbank->num_channels; ++band) {
+    for (size_t bin = filterbank->band_start[band];
+         bin < filterbank->band_start[band + 1]; ++bin) {
+      const int32_t energy = (int32_t)((uint32_t)(re[bin] * re[bin]) +
+                                       (uint32_t)(im[bin] * im[bin]));
+      weighted += (uint64_t)(int64_t)filterbank->weights[bin] *
+                  (uint64_t)(int64_t)energy;
+      unweighted += (uint64_t)(int64_t)filterbank->unweights[bin] *
+                    (uint64_t)(int64_t)energy;
+    }
+    if (band > 0) output[band - 1] = device_root(weighted) >> shift;
+    weighted = unweighted;
+    unweighted = 0;
+  }
+}
+
+/* The filterbank's vector sums against the device's loop, on the inputs
+ * that stress them: the largest energy, the -2^31 that both parts at -32768
+ * give (negative sums, which the device wraps), random bins, silence; in
+ * double sums where they are exact (up to rows whose weights add up to 2^22)
+ * and in the 64-bit integer sums that wider rows take and CPUs without AVX2
+ * run. */
+static void test_filterbank_sums_match_the_devices_loop(void) {
+  static const struct {
+    size_t channels;
+    float lower, upper;
+    int32_t rate;
+    size_t spectrum;
+    int wide; /* some row's weights add up to more than 2^22 */
+  } kLayouts[] = {
+      {40, 125.0f, 7500.0f, 16000, 257, 0},   /* the usual 30 ms, 40 ch */
+      {1, 125.0f, 7500.0f, 16000, 2049, 0},   /* weights add up to 3.5e6 */
+      {1, 100.0f, 23000.0f, 48000, 4097, 1},  /* 6.5e6: integer sums */
+      {1, 10.0f, 7990.0f, 16000, 16385, 1},   /* the widest: 16 343 bins */
+      {70, 150.0f, 8000.0f, 16000, 257, 0},   /* up to the Nyquist bin */
+  };
+  uint64_t state = 12345;
+  for (size_t l = 0; l < sizeof(kLayouts) / sizeof(kLayouts[0]); ++l) {
+    mf_filterbank filterbank;
+    CHECK(mf_filterbank_populate(&filterbank, MF_ARITHMETIC_MLTK,
+                                 kLayouts[l].channels, kLayouts[l].lower,
+                                 kLayouts[l].upper, kLayouts[l].rate,
+                                 kLayouts[l].spectrum) == 1);
+    if (kLayouts[l].wide) CHECK(!filterbank.double_sums);
+    const size_t bins = kLayouts[l].spectrum;
+    const size_t channels = kLayouts[l].channels;
+    int16_t* re = malloc(bins * sizeof(int16_t));
+    int16_t* im = malloc(bins * sizeof(int16_t));
+    uint32_t* output = malloc(channels * sizeof(uint32_t));
+    uint32_t* expected = malloc(channels * sizeof(uint32_t));
+    /* Input 6: a single bin whose weighted energy lands where the root's
+     * 16-bit cap decides, just below 2^32 with n - r^2 > r = 0xFFFF. */
+    const size_t lone_bin = filterbank.band_start[1];
+    const uint64_t weight = (uint64_t)filterbank.weights[lone_bin];
+    int16_t lone_re = 0, lone_im = 0;
+    for (int64_t r = 32767; r >= 0 && weight > 0 && lone_re == 0; --r) {
+      const uint64_t low = UINT64_C(65535) * 65535 + 65536;
+      const uint64_t high = 0xFFFFFFFFu;
+      for (int64_t i = 0; i <= r; ++i) {
+        const uint64_t n = weight * (uint64_t)(r * r + i * i);
+        if (n > high) break;
+        if (n >= low) {
+          lone_re = (int16_t)r;
+          lone_im = (int16_t)i;
+          break;
+        }
+      }
+    }
+    CHECK(weight == 0 || lone_re != 0);
+    for (int input = 0; input < 7; ++input) {
+      for (size_t bin = 0; bin < bins; ++bin) {
+        state = state * 6364136223846793005u + 1442695040888963407u;
+        const int16_t noise = (int16_t)(uint16_t)(state >> 48);
+        const int16_t values[6][2] = {
+            {-32768, -32768}, {32767, -32768}, {noise, (int16_t)(state >> 20)},
+            {0, 0}, {(int16_t)(noise >> 6), 3},
+            {-32768, (int16_t)(bin & 1 ? -32768 : 5)}};
+        re[bin] = input < 6 ? values[input][0] : 0;
+        im[bin] = input < 6 ? values[input][1] : 0;
+      }
+      if (input == 6) {
+        re[lone_bin] = lone_re;
+        im[lone_bin] = lone_im;
+      }
+      for (int shift = 0; shift <= 8; shift += 8) {
+        device_filterbank(&filterbank, re, im, shift, expected);
+        const int double_sums = filterbank.double_sums;
+        for (int pass = 0; pass < 2; ++pass) {
+          /* The second pass forces the integer sums. */
+          if (pass == 1) filterbank.double_sums = 0;
+          memset(output, 0xAB, channels * sizeof(uint32_t));
+          mf_filterbank_apply(&filterbank, re, im, shift, output);
+          CHECK(memcmp(output, expected, channels * sizeof(uint32_t)) == 0);
+        }
+        filterbank.double_sums = double_sums;
+      }
+    }
+    free(re);
+    free(im);
+    free(output);
+    free(expected);
+    mf_filterbank_free(&filterbank);
+  }
+}
+
 /* Returns the bin with the largest |X|^2. */
 static size_t fft_peak(const int16_t* re, const int16_t* im, size_t bins) {
   size_t peak = 0;
@@ -370,6 +499,7 @@ int main(void) {
   test_window_is_a_symmetric_q12_hann();
   test_window_tables_of_each_arithmetic();
   test_filterbank_tables_of_each_arithmetic();
+  test_filterbank_sums_match_the_devices_loop();
   test_fft_of_closed_form_signals();
   test_log_scale_is_the_natural_log();
   test_noise_reduction_converges_on_a_constant();
