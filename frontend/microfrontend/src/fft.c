@@ -624,6 +624,29 @@ static void split(const int16_t* restrict re,
   split_bin(re, im, scale, w_re, w_im, half, quarter, out_re, out_im);
 }
 
+static inline int16_t shifted_sample(int16_t sample, int shift) {
+  return mf_wrap16((int32_t)((uint32_t)(int32_t)sample << shift));
+}
+
+/* Pairs n.. of load_frame(), and the zeros after them. */
+static void load_frame_tail(const int16_t* frame, size_t frame_size,
+                            int shift, size_t half, size_t n, int16_t* re,
+                            int16_t* im) {
+  const size_t pairs = frame_size / 2;
+  for (; n < pairs; ++n) {
+    re[n] = shifted_sample(frame[2 * n], shift);
+    im[n] = shifted_sample(frame[2 * n + 1], shift);
+  }
+  size_t filled = pairs;
+  if (frame_size % 2) {
+    re[pairs] = shifted_sample(frame[2 * pairs], shift);
+    im[pairs] = 0;
+    ++filled;
+  }
+  memset(re + filled, 0, (half - filled) * sizeof(int16_t));
+  memset(im + filled, 0, (half - filled) * sizeof(int16_t));
+}
+
 /* Loads frame[0..frame_size) shifted left by shift bits as a complex signal
  * of half the length, zero-padded: even samples are real parts, odd samples
  * imaginary parts. The shift goes through unsigned arithmetic: the device's
@@ -634,21 +657,39 @@ static void load_frame(
     int16_t* restrict re, int16_t* restrict im) {
   const size_t pairs = frame_size / 2;
   for (size_t n = 0; n < pairs; ++n) {
-    re[n] = mf_wrap16((int32_t)((uint32_t)(int32_t)frame[2 * n] << shift));
-    im[n] = mf_wrap16((int32_t)((uint32_t)(int32_t)frame[2 * n + 1] << shift));
+    re[n] = shifted_sample(frame[2 * n], shift);
+    im[n] = shifted_sample(frame[2 * n + 1], shift);
   }
-  size_t filled = pairs;
-  if (frame_size % 2) {
-    re[pairs] =
-        mf_wrap16((int32_t)((uint32_t)(int32_t)frame[2 * pairs] << shift));
-    im[pairs] = 0;
-    ++filled;
-  }
-  memset(re + filled, 0, (half - filled) * sizeof(int16_t));
-  memset(im + filled, 0, (half - filled) * sizeof(int16_t));
+  load_frame_tail(frame, frame_size, shift, half, pairs, re, im);
 }
 
 #if MF_X86_KERNELS
+/* load_frame() 32 samples at a time: the shift wraps each 16-bit lane
+ * (psllw), and the even and odd samples are gathered within each 128-bit
+ * lane and then across them. */
+AVX2 static void load_frame_avx2(const int16_t* frame, size_t frame_size,
+                                 int shift, size_t half, int16_t* re,
+                                 int16_t* im) {
+  const __m128i count = _mm_cvtsi32_si128(shift);
+  /* Per 128-bit lane: the four even samples, then the four odd ones. */
+  const __m256i evens_first = _mm256_setr_epi8(
+      0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15, 0, 1, 4, 5, 8, 9,
+      12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
+  size_t n = 0;
+  for (; 2 * n + 32 <= frame_size; n += 16) {
+    const __m256i a = _mm256_shuffle_epi8(
+        _mm256_sll_epi16(LOAD16(frame + 2 * n), count), evens_first);
+    const __m256i b = _mm256_shuffle_epi8(
+        _mm256_sll_epi16(LOAD16(frame + 2 * n + 16), count), evens_first);
+    /* 64-bit quarters: a holds even, odd, even, odd samples of its 16. */
+    STORE16(re + n, _mm256_permute4x64_epi64(_mm256_unpacklo_epi64(a, b),
+                                             0xD8));
+    STORE16(im + n, _mm256_permute4x64_epi64(_mm256_unpackhi_epi64(a, b),
+                                             0xD8));
+  }
+  load_frame_tail(frame, frame_size, shift, half, n, re, im);
+}
+
 /* destination[16 i + j] = source[16 swap(j) + swap(i)]: the slot gather of a
  * 256-point transform with two natural stages, as one 16 x 16 transposition
  * whose source rows are read in swapped order and whose result rows are
@@ -706,7 +747,14 @@ void mf_fft_compute(mf_fft* fft, const int16_t* frame, size_t frame_size,
   const size_t half = fft->half;
   int16_t* re = fft->work_re;
   int16_t* im = fft->work_im;
-  load_frame(frame, frame_size, input_shift, half, re, im);
+#if MF_X86_KERNELS
+  if (fft->avx2) {
+    load_frame_avx2(frame, frame_size, input_shift, half, re, im);
+  } else
+#endif
+  {
+    load_frame(frame, frame_size, input_shift, half, re, im);
+  }
 
   size_t s = 0;
   for (; s < fft->num_natural; ++s) {

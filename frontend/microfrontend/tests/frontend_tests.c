@@ -333,6 +333,50 @@ static void test_fft_of_closed_form_signals(void) {
   }
 }
 
+/* The input shift is the device's: each sample shifted and stored to 16
+ * bits, wrapping. Frames of odd sizes and sizes off the vector width, every
+ * shift, random and extreme samples; with the CPU's kernels and with the
+ * plain C, which must agree. */
+static void test_fft_input_shift_wraps_each_sample(void) {
+  static const size_t kSizes[] = {3, 33, 400, 479, 480, 481, 512, 1000};
+  uint64_t state = 99;
+  for (size_t s = 0; s < sizeof(kSizes) / sizeof(kSizes[0]); ++s) {
+    const size_t size = kSizes[s];
+    mf_fft fft;
+    CHECK(mf_fft_populate(&fft, size));
+    const size_t bins = fft.half + 1;
+    int16_t* frame = malloc(size * sizeof(int16_t));
+    int16_t* wrapped = malloc(size * sizeof(int16_t));
+    int16_t* re = malloc(2 * bins * sizeof(int16_t));
+    int16_t* expected = malloc(2 * bins * sizeof(int16_t));
+    for (size_t i = 0; i < size; ++i) {
+      state = state * 6364136223846793005u + 1442695040888963407u;
+      frame[i] = (i % 7 == 0) ? (int16_t)((i & 8) ? -32768 : 32767)
+                              : (int16_t)(uint16_t)(state >> 48);
+    }
+    const int avx2 = fft.avx2, transpose16 = fft.transpose16;
+    for (int shift = 0; shift < 16; ++shift) {
+      for (size_t i = 0; i < size; ++i) {
+        wrapped[i] = (int16_t)(uint16_t)((uint32_t)(uint16_t)frame[i] << shift);
+      }
+      mf_fft_compute(&fft, wrapped, size, 0, expected, expected + bins);
+      for (int plain = 0; plain < 2; ++plain) {
+        fft.avx2 = plain ? 0 : avx2;
+        fft.transpose16 = plain ? 0 : transpose16;
+        mf_fft_compute(&fft, frame, size, shift, re, re + bins);
+        CHECK(memcmp(re, expected, 2 * bins * sizeof(int16_t)) == 0);
+      }
+      fft.avx2 = avx2;
+      fft.transpose16 = transpose16;
+    }
+    free(frame);
+    free(wrapped);
+    free(re);
+    free(expected);
+    mf_fft_free(&fft);
+  }
+}
+
 static void test_log_scale_is_the_natural_log(void) {
   /* ln(x) * 2^6, within a unit of the exact value. */
   const uint32_t inputs[] = {2, 3, 10, 1000, 65536, 123456789, 4000000000u};
@@ -501,6 +545,7 @@ int main(void) {
   test_filterbank_tables_of_each_arithmetic();
   test_filterbank_sums_match_the_devices_loop();
   test_fft_of_closed_form_signals();
+  test_fft_input_shift_wraps_each_sample();
   test_log_scale_is_the_natural_log();
   test_noise_reduction_converges_on_a_constant();
   test_dc_notch_impulse_response();
