@@ -1,7 +1,8 @@
 /* What the C libraries share (the microfrontend's stages and the phase
  * vocoder): bit helpers, the attribute that builds a hot loop for AVX2 too,
- * the switch of the FFT's AVX2 kernels, and the 16-bit wrap. Private to the libraries: no public header includes
- * it, and CMake gives it only to the libraries and their tests. */
+ * the switch of the AVX2 kernels and the CPU check, and the 16-bit wrap.
+ * Private to the libraries: no public header includes it, and CMake gives it
+ * only to the libraries and their tests. */
 #ifndef FRONTEND_COMMON_BITS_H_
 #define FRONTEND_COMMON_BITS_H_
 
@@ -64,12 +65,15 @@ static inline int32_t mf_msb32_by_float(uint32_t n) {
 #endif
 #endif
 
-/* The FFT's hot steps have forms the auto-vectorizer does not find (a 16 x 16
- * transposition, complex products as 16-bit multiply-adds, mirrored bins) and
- * are also written with x86 AVX2 intrinsics, taken when the CPU has AVX2
- * (checked once, when the tables are built); other CPUs and targets, and
- * builds with -DMF_X86_KERNELS=0, take the plain C. Both give the same
- * values. */
+/* Some hot steps have forms the auto-vectorizer does not find or does poorly:
+ * the FFT's (a 16 x 16 transposition, complex products as 16-bit
+ * multiply-adds, mirrored bins, the split into even and odd samples), the
+ * window's (16-bit products shifted across halves), the filterbank's sums
+ * (rows of double multiply-adds) and the table lookups of the log scale and
+ * PCAN (gathers). They are also written with x86 AVX2 intrinsics, taken when
+ * the CPU has AVX2 (checked once, when the tables are built); other CPUs and
+ * targets, and builds with -DMF_X86_KERNELS=0, take the plain C. Both give
+ * the same values. */
 #ifndef MF_X86_KERNELS
 #if defined(__GNUC__) && defined(__x86_64__)
 #define MF_X86_KERNELS 1
@@ -77,6 +81,18 @@ static inline int32_t mf_msb32_by_float(uint32_t n) {
 #define MF_X86_KERNELS 0
 #endif
 #endif
+
+/* Whether the CPU can run the AVX2 kernels: 0 in builds without them. The
+ * feature table is initialized first, as a caller may run before the
+ * constructors that would. */
+static inline int mf_cpu_has_avx2(void) {
+#if MF_X86_KERNELS
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") != 0;
+#else
+  return 0;
+#endif
+}
 
 /* Two's complement wrap to 16 bits, as a 16-bit store does on every target we
  * build for; spelled out because the conversion is implementation-defined. */

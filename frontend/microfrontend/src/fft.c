@@ -112,10 +112,7 @@ int mf_fft_populate(mf_fft* fft, size_t input_size) {
     fft->slot_source[slot] = (uint32_t)pos;
   }
 
-#if MF_X86_KERNELS
-  __builtin_cpu_init();
-  fft->avx2 = __builtin_cpu_supports("avx2") != 0;
-#endif
+  fft->avx2 = mf_cpu_has_avx2();
   fft->transpose16 = fft->avx2 && is_transpose16(fft->slot_source, half);
 
   /* Execution runs innermost level first. A level's butterflies use twiddle

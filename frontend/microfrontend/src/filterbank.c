@@ -200,10 +200,11 @@ int mf_filterbank_populate(mf_filterbank* filterbank, mf_arithmetic arithmetic,
   const size_t bins_available =
       arithmetic == MF_ARITHMETIC_MLTK ? spectrum_size + 1 : spectrum_size;
   if (bin >= bins_available) return -1;
-  int avx2 = 0;
+  /* The double sums also need fused multiply-adds, which every AVX2 CPU
+   * has. */
+  int avx2 = mf_cpu_has_avx2();
 #if MF_X86_KERNELS
-  __builtin_cpu_init();
-  avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  avx2 = avx2 && __builtin_cpu_supports("fma");
 #endif
   return build_rows(filterbank, avx2);
 }

@@ -268,7 +268,7 @@ static void process_frame(mf_frontend* f, const int16_t* frame,
     mf_pcan_apply(&f->pcan, f->noise_reduction.estimate, f->channels);
   }
   mf_log_scale_apply(f->config.log_scale_enable, f->config.log_scale_shift,
-                     f->correction_bits, f->channels,
+                     f->correction_bits, f->fft.avx2, f->channels,
                      f->filterbank.num_channels, output);
 }
 

@@ -2,6 +2,10 @@
 
 #include "bits.h"
 
+#if MF_X86_KERNELS
+#include <immintrin.h>
+#endif
+
 #define LOG_SEGMENTS_LOG2 7
 #define LOG_SCALE_LOG2 16
 #define LOG_SCALE (1 << LOG_SCALE_LOG2)
@@ -59,11 +63,100 @@ static inline uint32_t scaled_log(uint32_t x, int scale_shift) {
   return ((loge << scale_shift) + round) >> LOG_SCALE_LOG2;
 }
 
+#if MF_X86_KERNELS
+/* scaled_log() of 8 values above 1, in AVX2: shifts by lane (vpsllvd, whose
+ * counts past 31 give 0, so that the shift up and the shift down can both be
+ * taken and or-ed), the table read by gathers. */
+__attribute__((target("avx2"))) static inline __m256i scaled_log8(
+    __m256i x, __m128i scale_shift) {
+  /* The highest set bit from the float's exponent, as mf_msb32_by_float. */
+  const __m256i high = _mm256_srli_epi32(x, 24);
+  const __m256i shift = _mm256_andnot_si256(
+      _mm256_cmpeq_epi32(high, _mm256_setzero_si256()), _mm256_set1_epi32(8));
+  const __m256 exact = _mm256_cvtepi32_ps(_mm256_srlv_epi32(x, shift));
+  const __m256i integer = _mm256_add_epi32(
+      _mm256_sub_epi32(_mm256_srli_epi32(_mm256_castps_si256(exact), 23),
+                       _mm256_set1_epi32(127)),
+      shift);
+  const __m256i one = _mm256_set1_epi32(1);
+  const __m256i frac = _mm256_sub_epi32(x, _mm256_sllv_epi32(one, integer));
+  const __m256i scale_log2 = _mm256_set1_epi32(LOG_SCALE_LOG2);
+  const __m256i scaled = _mm256_or_si256(
+      _mm256_sllv_epi32(frac, _mm256_sub_epi32(scale_log2, integer)),
+      _mm256_srlv_epi32(frac, _mm256_sub_epi32(integer, scale_log2)));
+  const __m256i segment =
+      _mm256_srli_epi32(scaled, LOG_SCALE_LOG2 - LOG_SEGMENTS_LOG2);
+  const __m256i c0 = _mm256_i32gather_epi32(kLog2Correction, segment, 4);
+  const __m256i c1 = _mm256_i32gather_epi32(kLog2Correction + 1, segment, 4);
+  const __m256i segment_base = _mm256_slli_epi32(
+      segment, LOG_SCALE_LOG2 - LOG_SEGMENTS_LOG2);
+  const __m256i interpolated = _mm256_srai_epi32(
+      _mm256_mullo_epi32(_mm256_sub_epi32(c1, c0),
+                         _mm256_sub_epi32(scaled, segment_base)),
+      LOG_SCALE_LOG2);
+  const __m256i fraction =
+      _mm256_add_epi32(_mm256_add_epi32(scaled, c0), interpolated);
+  const __m256i log2 = _mm256_add_epi32(
+      _mm256_slli_epi32(integer, LOG_SCALE_LOG2), fraction);
+  const __m256i coefficient = _mm256_set1_epi32(LOG_COEFF);
+  const __m256i round = _mm256_set1_epi32(LOG_SCALE / 2);
+  const __m256i loge = _mm256_add_epi32(
+      _mm256_mullo_epi32(coefficient, _mm256_srli_epi32(log2, LOG_SCALE_LOG2)),
+      _mm256_srli_epi32(
+          _mm256_add_epi32(
+              _mm256_mullo_epi32(coefficient,
+                                 _mm256_and_si256(log2, _mm256_set1_epi32(
+                                                            LOG_SCALE - 1))),
+              round),
+          LOG_SCALE_LOG2));
+  return _mm256_srli_epi32(
+      _mm256_add_epi32(_mm256_sll_epi32(loge, scale_shift), round),
+      LOG_SCALE_LOG2);
+}
+
+/* The enabled log scale, 8 channels at a time. */
+__attribute__((target("avx2"))) static void log_scale_avx2(
+    int scale_shift, int left, int right, const uint32_t* signal,
+    size_t count, uint16_t* output) {
+  const __m128i left_count = _mm_cvtsi32_si128(left);
+  const __m128i right_count = _mm_cvtsi32_si128(right);
+  const __m128i scale_count = _mm_cvtsi32_si128(scale_shift);
+  size_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    const __m256i value = _mm256_sll_epi32(
+        _mm256_srl_epi32(
+            _mm256_loadu_si256((const __m256i*)(const void*)(signal + i)),
+            right_count),
+        left_count);
+    /* 0 and 1 (no bit above the lowest) give 0; the log of 2 is taken for
+     * them and discarded. */
+    const __m256i small = _mm256_cmpeq_epi32(
+        _mm256_andnot_si256(_mm256_set1_epi32(1), value),
+        _mm256_setzero_si256());
+    const __m256i x = _mm256_max_epu32(value, _mm256_set1_epi32(2));
+    const __m256i result = _mm256_andnot_si256(
+        small, _mm256_min_epu32(scaled_log8(x, scale_count),
+                                _mm256_set1_epi32(0xFFFF)));
+    /* To 16 bits: packus works within 128-bit lanes, so the halves are
+     * brought together first. */
+    const __m128i packed = _mm_packus_epi32(
+        _mm256_castsi256_si128(result), _mm256_extracti128_si256(result, 1));
+    _mm_storeu_si128((__m128i*)(void*)(output + i), packed);
+  }
+  for (; i < count; ++i) {
+    const uint32_t value = (signal[i] >> right) << left;
+    const uint32_t result = value > 1 ? scaled_log(value, scale_shift) : 0;
+    output[i] = (uint16_t)(result < 0xFFFF ? result : 0xFFFF);
+  }
+}
+#endif
+
 MF_VECTOR_CLONES void mf_log_scale_apply(int enable, int scale_shift,
-                                         int correction_bits,
+                                         int correction_bits, int avx2,
                                          const uint32_t* restrict signal,
                                          size_t count,
                                          uint16_t* restrict output) {
+  (void)avx2; /* without the x86 kernels */
   if (!enable) {
     for (size_t i = 0; i < count; ++i) {
       output[i] = (uint16_t)(signal[i] < 0xFFFF ? signal[i] : 0xFFFF);
@@ -72,6 +165,12 @@ MF_VECTOR_CLONES void mf_log_scale_apply(int enable, int scale_shift,
   }
   const int left = correction_bits > 0 ? correction_bits : 0;
   const int right = correction_bits < 0 ? -correction_bits : 0;
+#if MF_X86_KERNELS
+  if (avx2) {
+    log_scale_avx2(scale_shift, left, right, signal, count, output);
+    return;
+  }
+#endif
   for (size_t i = 0; i < count; ++i) {
     const uint32_t value = (signal[i] >> right) << left;
     /* Evaluated for every value, 0 and 1 included (where it is harmless),

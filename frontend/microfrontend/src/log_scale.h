@@ -6,9 +6,10 @@
 #include <stdint.h>
 
 /* output[i] = ln(signal[i] * 2^correction_bits) * 2^scale_shift when enabled,
- * else signal[i]; both saturated to 65535. */
+ * else signal[i]; both saturated to 65535. avx2: take the AVX2 kernel (the
+ * CPU has it: mf_cpu_has_avx2()); ignored in builds without it. */
 void mf_log_scale_apply(int enable, int scale_shift, int correction_bits,
-                        const uint32_t* signal, size_t count,
+                        int avx2, const uint32_t* signal, size_t count,
                         uint16_t* output);
 
 #endif

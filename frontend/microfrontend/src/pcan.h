@@ -23,6 +23,7 @@ typedef struct {
   int32_t octave_value[MF_PCAN_TABLE_BITS + 1];
   int32_t octave_slope[MF_PCAN_TABLE_BITS + 1];
   int32_t octave_curvature[MF_PCAN_TABLE_BITS + 1];
+  int avx2; /* the CPU has AVX2 (and the build its kernels) */
 } mf_pcan;
 
 /* noise_bits: the fixed-point position of the noise estimate it reads

@@ -13,6 +13,7 @@ typedef struct {
   size_t size;            /* samples per window */
   size_t step;            /* samples between window starts */
   int16_t* coefficients;  /* [size], Q12 */
+  int avx2;               /* the CPU has AVX2 (and the build its kernels) */
 } mf_window;
 
 /* Builds the coefficients the way the given device arithmetic does. Returns 0

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bits.h"
 #include "check.h"
 #include "dc_notch.h"
 #include "expected_tables.h"
@@ -12,6 +13,7 @@
 #include "log_scale.h"
 #include "microfrontend/frontend.h"
 #include "noise_reduction.h"
+#include "pcan.h"
 #include "window.h"
 
 static void test_window_is_a_symmetric_q12_hann(void) {
@@ -31,6 +33,65 @@ static void test_window_is_a_symmetric_q12_hann(void) {
   CHECK(memcmp(output, window.coefficients, sizeof(output)) == 0);
   CHECK(max_abs == window.coefficients[199]);
   mf_window_free(&window);
+}
+
+/* Each product shifted down by 12 bits and stored to 16, as the device's
+ * arithmetic shift and store do; the largest magnitude is that of a 16-bit
+ * value, where -32768 stays -32768 and so never counts. Extreme and random
+ * samples, sizes off the vector width, with the CPU's kernel and the plain C. */
+static void test_window_apply_wraps_like_the_device(void) {
+  /* 11, 33, 275, 330 and 480 samples. */
+  static const int32_t kRates[] = {11025, 11025, 11025, 11025, 16000};
+  static const int32_t kSizesMs[] = {1, 3, 25, 30, 30};
+  uint64_t state = 7;
+  for (size_t s = 0; s < sizeof(kSizesMs) / sizeof(kSizesMs[0]); ++s) {
+    mf_window window;
+    CHECK(mf_window_populate(&window, MF_ARITHMETIC_MLTK, kRates[s],
+                             kSizesMs[s], 1));
+    const size_t size = window.size;
+    /* Random coefficients of up to 13 bits, then 4096 (1.0) throughout. */
+    for (size_t i = 0; i < size; ++i) window.coefficients[i] = 4096;
+    int16_t* input = malloc(size * sizeof(int16_t));
+    int16_t* output = malloc(size * sizeof(int16_t));
+    for (int pattern = 0; pattern < 3; ++pattern) {
+      for (size_t i = 0; i < size; ++i) {
+        state = state * 6364136223846793005u + 1442695040888963407u;
+        if (pattern < 2) window.coefficients[i] = (int16_t)(state >> 51);
+        input[i] = pattern == 0   ? (int16_t)(uint16_t)(state >> 20)
+                   : pattern == 1 ? (int16_t)((i & 1) ? 32767 : -32768)
+                                  : -32768;
+      }
+      int expected_max = 0;
+      for (size_t i = 0; i < size; ++i) {
+        /* Floor division by 4096, then the 16-bit wrap. */
+        const long long product = (long long)input[i] * window.coefficients[i];
+        const long long floored =
+            (product >= 0 ? product : product - 4095) / 4096;
+        int value = (int)(floored & 0xFFFF);
+        if (value >= 32768) value -= 65536;
+        if (value != -32768 && abs(value) > expected_max) {
+          expected_max = abs(value);
+        }
+      }
+      const int avx2 = window.avx2;
+      for (int plain = 0; plain < 2; ++plain) {
+        window.avx2 = plain ? 0 : avx2;
+        const int16_t max_abs = mf_window_apply(&window, input, output);
+        CHECK_EQUAL(max_abs, expected_max);
+        for (size_t i = 0; i < size; ++i) {
+          const long long product =
+              (long long)input[i] * window.coefficients[i];
+          const long long floored =
+              (product >= 0 ? product : product - 4095) / 4096;
+          CHECK_EQUAL((uint16_t)output[i], (uint16_t)(floored & 0xFFFF));
+        }
+      }
+      window.avx2 = avx2;
+    }
+    free(input);
+    free(output);
+    mf_window_free(&window);
+  }
 }
 
 static void check_window(mf_arithmetic arithmetic, size_t size,
@@ -381,21 +442,160 @@ static void test_log_scale_is_the_natural_log(void) {
   /* ln(x) * 2^6, within a unit of the exact value. */
   const uint32_t inputs[] = {2, 3, 10, 1000, 65536, 123456789, 4000000000u};
   uint16_t output[7];
-  mf_log_scale_apply(1, 6, 0, inputs, 7, output);
+  mf_log_scale_apply(1, 6, 0, 0, inputs, 7, output);
   for (int i = 0; i < 7; ++i) {
     CHECK(fabs(output[i] - 64.0 * log((double)inputs[i])) <= 1.0);
   }
   /* 0 and 1 map to 0; correction bits scale the input by powers of two. */
   const uint32_t small[] = {0, 1};
-  mf_log_scale_apply(1, 6, 0, small, 2, output);
+  mf_log_scale_apply(1, 6, 0, 0, small, 2, output);
   CHECK(output[0] == 0 && output[1] == 0);
   const uint32_t x[] = {1000};
-  mf_log_scale_apply(1, 6, 3, x, 1, output);
+  mf_log_scale_apply(1, 6, 3, 0, x, 1, output);
   CHECK(fabs(output[0] - 64.0 * log(8000.0)) <= 1.0);
   /* Disabled: the value itself, saturated to 16 bits. */
   const uint32_t raw[] = {7, 70000};
-  mf_log_scale_apply(0, 6, 3, raw, 2, output);
+  mf_log_scale_apply(0, 6, 3, 0, raw, 2, output);
   CHECK(output[0] == 7 && output[1] == 65535);
+}
+
+/* The device's log scale, as its C computes it: the highest set bit, the
+ * fraction's correction from a table of log2(1 + x) - x at x = i / 128 in
+ * Q16 (computed here from that closed form), the product with ln(2) in 64
+ * bits. */
+static uint16_t device_log_scale(uint32_t value, int scale_shift,
+                                 int correction_bits) {
+  static int32_t correction[129];
+  if (correction[1] == 0) {
+    for (int i = 0; i <= 128; ++i) {
+      correction[i] = (int32_t)floor(
+          (log2(1.0 + i / 128.0) - i / 128.0) * 65536.0 + 0.5);
+    }
+  }
+  value = correction_bits < 0 ? value >> -correction_bits
+                              : value << correction_bits;
+  if (value <= 1) return 0;
+  int integer = 31;
+  while (!(value >> integer)) --integer;
+  uint32_t fraction = value - (UINT32_C(1) << integer);
+  fraction = integer < 16 ? fraction << (16 - integer)
+                          : fraction >> (integer - 16);
+  const uint32_t segment = fraction >> 9;
+  const int32_t c0 = correction[segment], c1 = correction[segment + 1];
+  const int32_t within = (int32_t)fraction - (int32_t)(segment << 9);
+  const uint32_t log2_value = ((uint32_t)integer << 16) + fraction +
+                              (uint32_t)c0 +
+                              (uint32_t)(((c1 - c0) * within) >> 16);
+  const uint32_t ln =
+      (uint32_t)((UINT64_C(45426) * log2_value + 32768) >> 16);
+  const uint32_t result = ((ln << scale_shift) + 32768) >> 16;
+  return (uint16_t)(result < 0xFFFF ? result : 0xFFFF);
+}
+
+/* Values from 0 to 2^32 - 1 (powers of two and their neighbours, random
+ * ones at every magnitude), every scale shift, corrections either way; with
+ * the CPU's kernel and the plain C, on counts off the vector width. */
+static void test_log_scale_matches_the_devices_routine(void) {
+  enum { kCount = 101 };
+  uint32_t values[kCount];
+  uint16_t output[kCount];
+  uint64_t state = 3;
+  for (int i = 0; i < kCount; ++i) {
+    state = state * 6364136223846793005u + 1442695040888963407u;
+    const uint32_t power = UINT32_C(1) << (i % 32);
+    values[i] = i < 32   ? power
+                : i < 64 ? power - 1 + (uint32_t)(i & 2)
+                         : (uint32_t)(state >> 32) >> (i % 32);
+  }
+  values[0] = 0;
+  values[1] = 0xFFFFFFFFu;
+  const int avx2 = mf_cpu_has_avx2();
+  for (int shift = 0; shift <= MF_MAX_LOG_SCALE_SHIFT; ++shift) {
+    for (int correction = -3; correction <= 3; ++correction) {
+      for (int kernel = 0; kernel <= avx2; ++kernel) {
+        for (size_t count = kCount - 3; count <= kCount; ++count) {
+          memset(output, 0xAB, sizeof(output));
+          mf_log_scale_apply(1, shift, correction, kernel, values, count,
+                             output);
+          for (size_t i = 0; i < count; ++i) {
+            CHECK_EQUAL(output[i],
+                        device_log_scale(values[i], shift, correction));
+          }
+        }
+      }
+    }
+  }
+}
+
+/* The device's PCAN gain and compression, from its table as TFLM lays it
+ * out (entries 0 to 2, then value, slope and curvature per octave), in
+ * 32-bit arithmetic that wraps. */
+static uint32_t device_pcan(const mf_pcan* pcan, uint32_t noise,
+                            uint32_t signal) {
+  int16_t gain = pcan->table[noise <= 2 ? noise : 0];
+  if (noise > 2) {
+    int interval = 32;
+    while (!(noise >> (interval - 1))) --interval;
+    const int16_t* octave = pcan->table + 4 * interval - 6;
+    const uint32_t position = interval < 11 ? noise << (11 - interval)
+                                            : noise >> (interval - 11);
+    const int32_t frac = (int32_t)(position & 0x3FF);
+    int32_t result = (octave[2] * frac) >> 5;
+    result = (int32_t)((uint32_t)result + ((uint32_t)octave[1] << 5));
+    result = (int32_t)((uint32_t)result * (uint32_t)frac);
+    result = (result + (1 << 14)) >> 15;
+    gain = (int16_t)(uint16_t)(uint32_t)(result + octave[0]);
+  }
+  const uint32_t snr = (uint32_t)(((uint64_t)signal *
+                                   (uint32_t)(int32_t)gain) >>
+                                  pcan->snr_shift);
+  if (snr < (2u << MF_PCAN_SNR_BITS)) {
+    return (snr * snr) >> (2 + 2 * MF_PCAN_SNR_BITS - MF_PCAN_OUTPUT_BITS);
+  }
+  return (snr >> (MF_PCAN_SNR_BITS - MF_PCAN_OUTPUT_BITS)) -
+         (1u << MF_PCAN_OUTPUT_BITS);
+}
+
+/* Noise estimates at every magnitude (0, 1, 2, powers of two and their
+ * neighbours, 2^32 - 1), random signals, two settings; with the CPU's
+ * kernel and the plain C, on channel counts off the vector width. */
+static void test_pcan_matches_the_devices_routine(void) {
+  enum { kChannels = 77 };
+  uint32_t noise[kChannels], signal[kChannels], output[kChannels];
+  uint64_t state = 5;
+  for (int i = 0; i < kChannels; ++i) {
+    state = state * 6364136223846793005u + 1442695040888963407u;
+    const uint32_t power = UINT32_C(1) << (i % 32);
+    noise[i] = i < 32   ? power
+               : i < 64 ? power - 1 + (uint32_t)(i & 2)
+                        : (uint32_t)(state >> 32) >> (i % 29);
+    signal[i] = (uint32_t)state >> (i % 23);
+  }
+  noise[0] = 0;
+  noise[1] = 0xFFFFFFFFu;
+  static const struct {
+    float strength, offset;
+    int gain_bits, noise_bits, correction_bits;
+  } kSettings[] = {{0.95f, 80.0f, 21, 7, 3}, {2.0f, 0.5f, 30, 12, -2}};
+  for (size_t s = 0; s < 2; ++s) {
+    mf_pcan pcan;
+    CHECK(mf_pcan_populate(&pcan, kChannels, kSettings[s].strength,
+                           kSettings[s].offset, kSettings[s].gain_bits,
+                           kSettings[s].noise_bits,
+                           kSettings[s].correction_bits));
+    const int avx2 = pcan.avx2;
+    for (int kernel = 0; kernel <= avx2; ++kernel) {
+      for (size_t count = kChannels - 3; count <= kChannels; ++count) {
+        pcan.avx2 = kernel;
+        pcan.num_channels = count;
+        memcpy(output, signal, sizeof(signal));
+        mf_pcan_apply(&pcan, noise, output);
+        for (size_t i = 0; i < count; ++i) {
+          CHECK_EQUAL(output[i], device_pcan(&pcan, noise[i], signal[i]));
+        }
+      }
+    }
+  }
 }
 
 static void test_noise_reduction_converges_on_a_constant(void) {
@@ -542,11 +742,14 @@ static void test_frontend_api(void) {
 int main(void) {
   test_window_is_a_symmetric_q12_hann();
   test_window_tables_of_each_arithmetic();
+  test_window_apply_wraps_like_the_device();
   test_filterbank_tables_of_each_arithmetic();
   test_filterbank_sums_match_the_devices_loop();
   test_fft_of_closed_form_signals();
   test_fft_input_shift_wraps_each_sample();
   test_log_scale_is_the_natural_log();
+  test_log_scale_matches_the_devices_routine();
+  test_pcan_matches_the_devices_routine();
   test_noise_reduction_converges_on_a_constant();
   test_dc_notch_impulse_response();
   test_quantize_static_points();

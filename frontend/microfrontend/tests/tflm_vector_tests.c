@@ -242,9 +242,9 @@ static void test_log_scale(void) {
   static const uint32_t kUnloggedInput[] = {85964, 45998};
   static const uint16_t kUnlogged[] = {65535, 45998};
   uint16_t output[2];
-  mf_log_scale_apply(1, 6, kCorrectionBits, kPcanOutput, 2, output);
+  mf_log_scale_apply(1, 6, kCorrectionBits, 0, kPcanOutput, 2, output);
   for (size_t i = 0; i < 2; ++i) CHECK_EQUAL(output[i], kLogged[i]);
-  mf_log_scale_apply(0, 6, kCorrectionBits, kUnloggedInput, 2, output);
+  mf_log_scale_apply(0, 6, kCorrectionBits, 0, kUnloggedInput, 2, output);
   for (size_t i = 0; i < 2; ++i) CHECK_EQUAL(output[i], kUnlogged[i]);
 }
 
