@@ -368,12 +368,16 @@ AVX2 static inline void cmul16(__m256i re, __m256i im, const twiddle_pairs* w,
       round_q15_low(_mm256_madd_epi16(high, w->im_high)));
 }
 
-/* butterfly4 on 16 lanes at offset j of each row; w holds multipliers 1-3. */
+/* butterfly4 on 16 lanes at offset j of each row; w holds multipliers 1-3.
+ * Or, when real is given, the twiddles are real (block 0 of every natural
+ * stage, whose twiddles are all exp(0)) and real holds them: each product
+ * is then round_q15(x * w_re), a single rounding multiply (pmulhrsw). */
 AVX2 static inline void butterfly4_x16(int16_t* r0, int16_t* i0, int16_t* r1,
                                        int16_t* i1, int16_t* r2, int16_t* i2,
                                        int16_t* r3, int16_t* i3, size_t j,
                                        __m256i scale,
-                                       const twiddle_pairs* w) {
+                                       const twiddle_pairs* w,
+                                       const __m256i* real) {
   const __m256i ar = _mm256_mulhrs_epi16(LOAD16(r0 + j), scale);
   const __m256i ai = _mm256_mulhrs_epi16(LOAD16(i0 + j), scale);
   const __m256i br = _mm256_mulhrs_epi16(LOAD16(r1 + j), scale);
@@ -383,9 +387,18 @@ AVX2 static inline void butterfly4_x16(int16_t* r0, int16_t* i0, int16_t* r1,
   const __m256i dr = _mm256_mulhrs_epi16(LOAD16(r3 + j), scale);
   const __m256i di = _mm256_mulhrs_epi16(LOAD16(i3 + j), scale);
   __m256i br_w, bi_w, cr_w, ci_w, dr_w, di_w;
-  cmul16(br, bi, &w[0], &br_w, &bi_w);
-  cmul16(cr, ci, &w[1], &cr_w, &ci_w);
-  cmul16(dr, di, &w[2], &dr_w, &di_w);
+  if (real) {
+    br_w = _mm256_mulhrs_epi16(br, real[0]);
+    bi_w = _mm256_mulhrs_epi16(bi, real[0]);
+    cr_w = _mm256_mulhrs_epi16(cr, real[1]);
+    ci_w = _mm256_mulhrs_epi16(ci, real[1]);
+    dr_w = _mm256_mulhrs_epi16(dr, real[2]);
+    di_w = _mm256_mulhrs_epi16(di, real[2]);
+  } else {
+    cmul16(br, bi, &w[0], &br_w, &bi_w);
+    cmul16(cr, ci, &w[1], &cr_w, &ci_w);
+    cmul16(dr, di, &w[2], &dr_w, &di_w);
+  }
   const __m256i a_minus_c_r = _mm256_sub_epi16(ar, cr_w);
   const __m256i a_minus_c_i = _mm256_sub_epi16(ai, ci_w);
   const __m256i a_plus_c_r = _mm256_add_epi16(ar, cr_w);
@@ -409,12 +422,20 @@ AVX2 static void radix4_run_shared_avx2(int16_t* r0, int16_t* i0, int16_t* r1,
                                         int16_t* i1, int16_t* r2, int16_t* i2,
                                         int16_t* r3, int16_t* i3, size_t n,
                                         int16_t scale, const int16_t* w) {
+  const __m256i factor = _mm256_set1_epi16(scale);
+  if (w[1] == 0 && w[3] == 0 && w[5] == 0) {
+    const __m256i real[3] = {_mm256_set1_epi16(w[0]), _mm256_set1_epi16(w[2]),
+                             _mm256_set1_epi16(w[4])};
+    for (size_t j = 0; j < n; j += 16) {
+      butterfly4_x16(r0, i0, r1, i1, r2, i2, r3, i3, j, factor, NULL, real);
+    }
+    return;
+  }
   const twiddle_pairs pairs[3] = {shared_pairs(w[0], w[1]),
                                   shared_pairs(w[2], w[3]),
                                   shared_pairs(w[4], w[5])};
-  const __m256i factor = _mm256_set1_epi16(scale);
   for (size_t j = 0; j < n; j += 16) {
-    butterfly4_x16(r0, i0, r1, i1, r2, i2, r3, i3, j, factor, pairs);
+    butterfly4_x16(r0, i0, r1, i1, r2, i2, r3, i3, j, factor, pairs, NULL);
   }
 }
 
@@ -427,7 +448,7 @@ AVX2 static void radix4_run_rows_avx2(int16_t* r0, int16_t* i0, int16_t* r1,
     const twiddle_pairs pairs[3] = {row_pairs(w + k, w + n + k),
                                     row_pairs(w + 2 * n + k, w + 3 * n + k),
                                     row_pairs(w + 4 * n + k, w + 5 * n + k)};
-    butterfly4_x16(r0, i0, r1, i1, r2, i2, r3, i3, k, factor, pairs);
+    butterfly4_x16(r0, i0, r1, i1, r2, i2, r3, i3, k, factor, pairs, NULL);
   }
 }
 #endif

@@ -13,9 +13,9 @@
 #define LOG_COEFF 45426
 
 /* log2(1 + x) - x at x = i / 128, in Q16, rounded to nearest: the correction
- * that turns a linear interpolation of the mantissa into log2. 32-bit entries,
- * so that the lookups can be vector gathers. */
-static const int32_t kLog2Correction[(1 << LOG_SEGMENTS_LOG2) + 1] = {
+ * that turns a linear interpolation of the mantissa into log2. 16-bit
+ * entries, so that one 32-bit vector gather reads an entry and the next. */
+static const int16_t kLog2Correction[(1 << LOG_SEGMENTS_LOG2) + 1] = {
     0, 224, 442, 654, 861, 1063, 1259, 1450, 1636, 1817, 1992, 2163,
     2329, 2490, 2646, 2797, 2944, 3087, 3224, 3358, 3487, 3611, 3732, 3848,
     3960, 4068, 4172, 4272, 4368, 4460, 4549, 4633, 4714, 4791, 4864, 4934,
@@ -86,8 +86,11 @@ __attribute__((target("avx2"))) static inline __m256i scaled_log8(
       _mm256_srlv_epi32(frac, _mm256_sub_epi32(integer, scale_log2)));
   const __m256i segment =
       _mm256_srli_epi32(scaled, LOG_SCALE_LOG2 - LOG_SEGMENTS_LOG2);
-  const __m256i c0 = _mm256_i32gather_epi32(kLog2Correction, segment, 4);
-  const __m256i c1 = _mm256_i32gather_epi32(kLog2Correction + 1, segment, 4);
+  /* Entries segment and segment + 1 in the low and high halves. */
+  const __m256i pair = _mm256_i32gather_epi32(
+      (const int*)(const void*)kLog2Correction, segment, 2);
+  const __m256i c0 = _mm256_and_si256(pair, _mm256_set1_epi32(0xFFFF));
+  const __m256i c1 = _mm256_srli_epi32(pair, 16);
   const __m256i segment_base = _mm256_slli_epi32(
       segment, LOG_SCALE_LOG2 - LOG_SEGMENTS_LOG2);
   const __m256i interpolated = _mm256_srai_epi32(
