@@ -417,38 +417,57 @@ AVX2 static inline void butterfly4_x16(int16_t* r0, int16_t* i0, int16_t* r1,
   STORE16(i3 + j, _mm256_add_epi16(a_minus_c_i, b_minus_d_r));
 }
 
-/* radix4_run_shared and radix4_run_rows for n a multiple of 16. */
-AVX2 static void radix4_run_shared_avx2(int16_t* r0, int16_t* i0, int16_t* r1,
-                                        int16_t* i1, int16_t* r2, int16_t* i2,
-                                        int16_t* r3, int16_t* i3, size_t n,
-                                        int16_t scale, const int16_t* w) {
-  const __m256i factor = _mm256_set1_epi16(scale);
-  if (w[1] == 0 && w[3] == 0 && w[5] == 0) {
-    const __m256i real[3] = {_mm256_set1_epi16(w[0]), _mm256_set1_epi16(w[2]),
-                             _mm256_set1_epi16(w[4])};
-    for (size_t j = 0; j < n; j += 16) {
-      butterfly4_x16(r0, i0, r1, i1, r2, i2, r3, i3, j, factor, NULL, real);
+/* A natural-order radix-4 stage whose groups are a multiple of 16, in one
+ * call: each block's butterflies share its twiddles, which for block 0 are
+ * real. */
+AVX2 static void radix4_natural_stage_avx2(int16_t* re, int16_t* im,
+                                           size_t n,
+                                           const mf_fft_stage* stage) {
+  const size_t p = stage->groups;
+  const __m256i factor = _mm256_set1_epi16(stage->scale);
+  for (size_t base = 0, b = 0; base < n; base += 4 * p, ++b) {
+    int16_t* r = re + base;
+    int16_t* i = im + base;
+    const int16_t* w = stage->twiddles + 6 * b;
+    if (w[1] == 0 && w[3] == 0 && w[5] == 0) {
+      const __m256i real[3] = {_mm256_set1_epi16(w[0]),
+                               _mm256_set1_epi16(w[2]),
+                               _mm256_set1_epi16(w[4])};
+      for (size_t j = 0; j < p; j += 16) {
+        butterfly4_x16(r, i, r + p, i + p, r + 2 * p, i + 2 * p, r + 3 * p,
+                       i + 3 * p, j, factor, NULL, real);
+      }
+      continue;
     }
-    return;
-  }
-  const twiddle_pairs pairs[3] = {shared_pairs(w[0], w[1]),
-                                  shared_pairs(w[2], w[3]),
-                                  shared_pairs(w[4], w[5])};
-  for (size_t j = 0; j < n; j += 16) {
-    butterfly4_x16(r0, i0, r1, i1, r2, i2, r3, i3, j, factor, pairs, NULL);
+    const twiddle_pairs pairs[3] = {shared_pairs(w[0], w[1]),
+                                    shared_pairs(w[2], w[3]),
+                                    shared_pairs(w[4], w[5])};
+    for (size_t j = 0; j < p; j += 16) {
+      butterfly4_x16(r, i, r + p, i + p, r + 2 * p, i + 2 * p, r + 3 * p,
+                     i + 3 * p, j, factor, pairs, NULL);
+    }
   }
 }
 
-AVX2 static void radix4_run_rows_avx2(int16_t* r0, int16_t* i0, int16_t* r1,
-                                      int16_t* i1, int16_t* r2, int16_t* i2,
-                                      int16_t* r3, int16_t* i3, size_t n,
-                                      int16_t scale, const int16_t* w) {
-  const __m256i factor = _mm256_set1_epi16(scale);
-  for (size_t k = 0; k < n; k += 16) {
-    const twiddle_pairs pairs[3] = {row_pairs(w + k, w + n + k),
-                                    row_pairs(w + 2 * n + k, w + 3 * n + k),
-                                    row_pairs(w + 4 * n + k, w + 5 * n + k)};
-    butterfly4_x16(r0, i0, r1, i1, r2, i2, r3, i3, k, factor, pairs, NULL);
+/* A slot-order radix-4 stage whose span is a multiple of 16, in one call:
+ * every block runs along the same twiddle rows, so each run of 16 twiddles
+ * is put in multiply-add form once for all blocks. */
+AVX2 static void radix4_slot_stage_avx2(int16_t* re, int16_t* im, size_t n,
+                                        const mf_fft_stage* stage) {
+  const size_t span = stage->span;
+  const int16_t* w = stage->twiddles;
+  const __m256i factor = _mm256_set1_epi16(stage->scale);
+  for (size_t k = 0; k < span; k += 16) {
+    const twiddle_pairs pairs[3] = {
+        row_pairs(w + k, w + span + k),
+        row_pairs(w + 2 * span + k, w + 3 * span + k),
+        row_pairs(w + 4 * span + k, w + 5 * span + k)};
+    for (size_t base = 0; base < n; base += 4 * span) {
+      int16_t* r = re + base;
+      int16_t* i = im + base;
+      butterfly4_x16(r, i, r + span, i + span, r + 2 * span, i + 2 * span,
+                     r + 3 * span, i + 3 * span, k, factor, pairs, NULL);
+    }
   }
 }
 #endif
@@ -457,21 +476,19 @@ AVX2 static void radix4_run_rows_avx2(int16_t* r0, int16_t* i0, int16_t* r1,
  * radix * groups values shares the twiddles of its block number. */
 static void natural_stage(int16_t* re, int16_t* im, size_t n,
                           const mf_fft_stage* stage, int avx2) {
-  (void)avx2;
   (void)avx2; /* without the x86 kernels */
   const size_t p = stage->groups;
   const size_t block = stage->radix * p;
+#if MF_X86_KERNELS
+  if (avx2 && stage->radix == 4 && p % 16 == 0) {
+    radix4_natural_stage_avx2(re, im, n, stage);
+    return;
+  }
+#endif
   for (size_t b = 0; b < n / block; ++b) {
     int16_t* r = re + b * block;
     int16_t* i = im + b * block;
     const int16_t* w = stage->twiddles + 2 * (stage->radix - 1) * b;
-#if MF_X86_KERNELS
-    if (avx2 && stage->radix == 4 && p % 16 == 0) {
-      radix4_run_shared_avx2(r, i, r + p, i + p, r + 2 * p, i + 2 * p,
-                             r + 3 * p, i + 3 * p, p, stage->scale, w);
-      continue;
-    }
-#endif
     if (stage->radix == 4) {
       radix4_run_shared(r, i, r + p, i + p, r + 2 * p, i + 2 * p, r + 3 * p,
                         i + 3 * p, p, stage->scale, w);
@@ -485,20 +502,18 @@ static void natural_stage(int16_t* re, int16_t* im, size_t n,
  * the twiddle rows. */
 static void slot_stage(int16_t* re, int16_t* im, size_t n,
                        const mf_fft_stage* stage, int avx2) {
-  (void)avx2;
+  (void)avx2; /* without the x86 kernels */
   const size_t span = stage->span;
   const size_t block = stage->radix * span;
+#if MF_X86_KERNELS
+  if (avx2 && stage->radix == 4 && span % 16 == 0) {
+    radix4_slot_stage_avx2(re, im, n, stage);
+    return;
+  }
+#endif
   for (size_t base = 0; base < n; base += block) {
     int16_t* r = re + base;
     int16_t* i = im + base;
-#if MF_X86_KERNELS
-    if (avx2 && stage->radix == 4 && span % 16 == 0) {
-      radix4_run_rows_avx2(r, i, r + span, i + span, r + 2 * span,
-                           i + 2 * span, r + 3 * span, i + 3 * span, span,
-                           stage->scale, stage->twiddles);
-      continue;
-    }
-#endif
     if (stage->radix == 4) {
       radix4_run_rows(r, i, r + span, i + span, r + 2 * span, i + 2 * span,
                       r + 3 * span, i + 3 * span, span, stage->scale,
