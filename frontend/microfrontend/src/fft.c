@@ -578,7 +578,7 @@ AVX2 static inline __m256i half_difference16(__m256i a, __m256i b) {
 }
 
 /* split_bin for bins k .. k + 15 (all below half / 2). */
-AVX2 static void split_run16_avx2(const int16_t* re, const int16_t* im,
+AVX2 static inline void split_run16_avx2(const int16_t* re, const int16_t* im,
                                   int16_t scale, const int16_t* w_re,
                                   const int16_t* w_im, size_t half, size_t k,
                                   int16_t* out_re, int16_t* out_im) {
@@ -608,6 +608,21 @@ AVX2 static void split_run16_avx2(const int16_t* re, const int16_t* im,
 /* Bins per vector iteration of the split: 16 lanes of int16 in AVX2. */
 #define SPLIT_RUN 16
 
+#if MF_X86_KERNELS
+/* The runs of split() (below), in one AVX2 function. */
+AVX2 static void split_runs_avx2(const int16_t* re, const int16_t* im,
+                                 size_t half, int16_t scale,
+                                 const int16_t* w_re, const int16_t* w_im,
+                                 int16_t* out_re, int16_t* out_im) {
+  const size_t quarter = half / 2;
+  for (size_t k = 1;; k += SPLIT_RUN) {
+    if (k + SPLIT_RUN > quarter) k = quarter - SPLIT_RUN;
+    split_run16_avx2(re, im, scale, w_re, w_im, half, k, out_re, out_im);
+    if (k + SPLIT_RUN == quarter) break;
+  }
+}
+#endif
+
 /* Splits the packed transform of the even/odd samples into the spectrum of
  * the real frame: bins 0..half from p[k] and conj(p[half - k]). */
 MF_NOINLINE MF_VECTOR_CLONES
@@ -634,18 +649,17 @@ static void split(const int16_t* restrict re,
    * The last run is moved back to end at the quarter instead; the bins it
    * computes again get the same values. */
   size_t k = 1;
-  if (quarter > SPLIT_RUN) {
+#if MF_X86_KERNELS
+  if (avx2 && quarter > SPLIT_RUN) {
+    split_runs_avx2(re, im, half, scale, w_re, w_im, out_re, out_im);
+    k = quarter;
+  }
+#endif
+  if (quarter > SPLIT_RUN && k < quarter) {
     for (;; k += SPLIT_RUN) {
       if (k + SPLIT_RUN > quarter) k = quarter - SPLIT_RUN;
-#if MF_X86_KERNELS
-      if (avx2) {
-        split_run16_avx2(re, im, scale, w_re, w_im, half, k, out_re, out_im);
-      } else
-#endif
-      {
-        for (size_t j = k; j < k + SPLIT_RUN; ++j) {
-          split_bin(re, im, scale, w_re, w_im, half, j, out_re, out_im);
-        }
+      for (size_t j = k; j < k + SPLIT_RUN; ++j) {
+        split_bin(re, im, scale, w_re, w_im, half, j, out_re, out_im);
       }
       if (k + SPLIT_RUN == quarter) break;
     }
