@@ -315,7 +315,8 @@ AVX2 static void energies_double_avx2(const int16_t* re, const int16_t* im,
 /* The rows' sums in double (exact: see build_rows()) and their square roots,
  * a group of four channels at a time. */
 AVX2_FMA static void channels_double_avx2(const mf_filterbank* filterbank,
-                                      int scale_down_shift, uint32_t* output) {
+                                          int scale_down_shift,
+                                          uint32_t* output) {
   const double* energy = filterbank->energy_double;
   const double* coefficients = filterbank->coefficients_double;
   const size_t channels = filterbank->num_channels;
