@@ -14,6 +14,7 @@ typedef struct {
   uint32_t odd_smoothing;         /* Q14, channels 1, 3, ... */
   uint32_t min_signal_remaining;  /* Q14 */
   uint32_t* estimate;             /* [num_channels], scaled by smoothing_bits */
+  int avx2;  /* the CPU has AVX2 (and the build its kernels) */
 } mf_noise_reduction;
 
 int mf_noise_reduction_populate(mf_noise_reduction* noise, size_t num_channels,

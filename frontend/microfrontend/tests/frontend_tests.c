@@ -38,7 +38,8 @@ static void test_window_is_a_symmetric_q12_hann(void) {
 /* Each product shifted down by 12 bits and stored to 16, as the device's
  * arithmetic shift and store do; the largest magnitude is that of a 16-bit
  * value, where -32768 stays -32768 and so never counts. Extreme and random
- * samples, sizes off the vector width, with the CPU's kernel and the plain C. */
+ * samples, sizes off the vector width, with the CPU's kernel and the plain
+ * C. */
 static void test_window_apply_wraps_like_the_device(void) {
   /* 11, 33, 275, 330 and 480 samples. */
   static const int32_t kRates[] = {11025, 11025, 11025, 11025, 16000};
@@ -616,6 +617,53 @@ static void test_noise_reduction_converges_on_a_constant(void) {
   mf_noise_reduction_free(&noise);
 }
 
+/* The device's noise reduction, channel by channel in 64-bit products, over
+ * 30 frames of signals at every magnitude (the 16-bit wrap of the scaled
+ * signal included), three settings; with the CPU's kernel and the plain C,
+ * on channel counts off the vector width. */
+static void test_noise_reduction_matches_the_devices_routine(void) {
+  enum { kChannels = 43, kFrames = 30 };
+  static const struct {
+    int bits;
+    float even, odd, floor;
+  } kSettings[] = {{10, 0.025f, 0.06f, 0.05f},
+                   {16, 1.0f, 0.0f, 1.0f},
+                   {0, 0.5f, 0.999f, 0.0f}};
+  for (size_t s = 0; s < 3; ++s) {
+    for (int kernel = 0; kernel <= mf_cpu_has_avx2(); ++kernel) {
+      mf_noise_reduction noise;
+      CHECK(mf_noise_reduction_populate(&noise, kChannels, kSettings[s].bits,
+                                        kSettings[s].even, kSettings[s].odd,
+                                        kSettings[s].floor));
+      noise.avx2 = kernel;
+      uint32_t estimate[kChannels] = {0};
+      uint64_t state = 11;
+      for (int frame = 0; frame < kFrames; ++frame) {
+        uint32_t signal[kChannels], expected[kChannels];
+        for (size_t i = 0; i < kChannels; ++i) {
+          state = state * 6364136223846793005u + 1442695040888963407u;
+          signal[i] = (uint32_t)(state >> 32) >> ((state >> 8) % 32);
+          const uint64_t smoothing =
+              (i & 1) ? noise.odd_smoothing : noise.even_smoothing;
+          const uint32_t scaled = signal[i] << kSettings[s].bits;
+          estimate[i] = (uint32_t)(((uint64_t)scaled * smoothing +
+                                    (uint64_t)estimate[i] *
+                                        (16384 - smoothing)) >> 14);
+          const uint32_t kept = estimate[i] < scaled ? estimate[i] : scaled;
+          const uint32_t floor = (uint32_t)(
+              ((uint64_t)signal[i] * noise.min_signal_remaining) >> 14);
+          const uint32_t subtracted = (scaled - kept) >> kSettings[s].bits;
+          expected[i] = subtracted > floor ? subtracted : floor;
+        }
+        mf_noise_reduction_apply(&noise, signal);
+        CHECK(memcmp(signal, expected, sizeof(signal)) == 0);
+        CHECK(memcmp(noise.estimate, estimate, sizeof(estimate)) == 0);
+      }
+      mf_noise_reduction_free(&noise);
+    }
+  }
+}
+
 static void test_dc_notch_impulse_response(void) {
   mf_dc_notch notch;
   mf_dc_notch_populate(&notch, 0.95f);
@@ -751,6 +799,7 @@ int main(void) {
   test_log_scale_matches_the_devices_routine();
   test_pcan_matches_the_devices_routine();
   test_noise_reduction_converges_on_a_constant();
+  test_noise_reduction_matches_the_devices_routine();
   test_dc_notch_impulse_response();
   test_quantize_static_points();
   test_quantize_dynamic_maps_the_top_range();
