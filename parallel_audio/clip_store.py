@@ -7,6 +7,12 @@ the same physical pages; a batch task names clips by number, never carries their
 The memory has no name in any file system: nothing is left in ``/dev/shm``, and it is freed
 when the iterator closes the file (or its process ends, however it ends). Without memfd (not
 Linux) the buffer is a temporary file, deleted when the store is closed.
+
+The same store holds the background noise of an iterator (see
+:func:`~parallel_audio.augment.background_noise.share_background_noise`). A process on
+another machine (a Ray actor on another node) cannot map the buffer: the store knows that
+from the machine's boot id and the buffer's inode, and then builds its own copy with the
+``reload`` it was given (background noise reads its folder again), or raises if it has none.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import mmap
 import os
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import soxr
@@ -25,7 +31,16 @@ from parallel_audio.errors import DatasetError
 
 __all__ = ["ClipStore"]
 
-_MEMFD_NAME = "parallel_audio_clips"
+_MEMFD_PREFIX = "parallel_audio_"
+
+
+def _boot_id() -> str | None:
+    """Return this machine's boot id (Linux), which tells one machine from another."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as file:
+            return file.read().strip()
+    except OSError:
+        return None
 
 
 class ClipStore:
@@ -38,18 +53,37 @@ class ClipStore:
         lengths (>= 1 sample each). Copied once into the shared buffer as float32.
     sample_rate_hz : int
         Their sample rate.
+    kind : str
+        What the clips are, naming the memory (``/memfd:parallel_audio_<kind>`` in
+        ``/proc/<pid>/maps``) and the temporary file.
+    reload : callable, optional
+        Picklable; returns the same arrays again, in any process. Used where the buffer
+        cannot be mapped (a process on another machine). None: such a process gets an error.
+    checked : bool
+        The arrays are 1-D float32 already checked (as :func:`~parallel_audio.audio_io.read_audio`
+        returns them): the checks of ``x`` are not repeated.
 
     Notes
     -----
     Pickling a store sends where its buffer is (process id, descriptor, or the temporary
-    file's path) and the clip offsets, not the samples; the receiving process maps the
-    buffer when it first reads a clip. The store must stay open while workers use it:
-    the iterator that owns it closes it after its workers.
+    file's path, with the machine's boot id and the buffer's inode) and the clip offsets, not
+    the samples; the receiving process maps the buffer when it first reads a clip. The store
+    must stay open while workers use it: the iterator that owns it closes it after its workers.
     """
 
-    def __init__(self, clips: np.ndarray | Sequence[np.ndarray], sample_rate_hz: int) -> None:
-        arrays = _check_clips(clips)
+    def __init__(
+        self,
+        clips: np.ndarray | Sequence[np.ndarray],
+        sample_rate_hz: int,
+        *,
+        kind: str = "clips",
+        reload: Callable[[], Sequence[np.ndarray]] | None = None,
+        checked: bool = False,
+    ) -> None:
+        arrays = list(clips) if checked else _check_clips(clips)
         self.sample_rate_hz = int(sample_rate_hz)
+        self.kind = kind
+        self._reload = reload
         lengths = np.array([a.size for a in arrays], dtype=np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         self.offsets.setflags(write=False)
@@ -58,11 +92,14 @@ class ClipStore:
         self._path: str | None = None
         self._descriptor: int | None = None
         if hasattr(os, "memfd_create"):
-            self._descriptor = os.memfd_create(_MEMFD_NAME, os.MFD_CLOEXEC)
+            self._descriptor = os.memfd_create(_MEMFD_PREFIX + kind, os.MFD_CLOEXEC)
         else:  # not Linux: a temporary file, removed by close()
-            handle, self._path = tempfile.mkstemp(prefix="parallel_audio_clips-")
+            handle, self._path = tempfile.mkstemp(prefix=f"{_MEMFD_PREFIX}{kind}-")
             self._descriptor = handle
         os.ftruncate(self._descriptor, max(nbytes, 1))
+        # Where the buffer may be mapped: this machine, this very file.
+        self._boot_id = _boot_id()
+        self._inode = os.fstat(self._descriptor).st_ino
         self._map: mmap.mmap | None = mmap.mmap(self._descriptor, max(nbytes, 1))
         self._buffer = np.frombuffer(self._map, np.float32, count=int(self.offsets[-1]))
         for array, start in zip(arrays, self.offsets[:-1], strict=True):
@@ -96,6 +133,16 @@ class ClipStore:
             clip = soxr.resample(clip, self.sample_rate_hz, sample_rate_hz, quality="HQ")
         return np.ascontiguousarray(clip, dtype=np.float32)
 
+    def view(self, clip_id: int) -> np.ndarray:
+        """Return clip ``clip_id`` at the store's rate, read-only, without a copy.
+
+        The array is a view of the shared buffer: valid while the store is open.
+        """
+        buffer = self._samples()
+        view = buffer[int(self.offsets[clip_id]) : int(self.offsets[clip_id + 1])]
+        view.flags.writeable = False
+        return view
+
     def _samples(self) -> np.ndarray:
         if self.closed:
             raise DatasetError("the clips of this iterator were released when it was closed")
@@ -106,7 +153,7 @@ class ClipStore:
         return self._buffer
 
     def _attach(self) -> None:
-        """Map the owner's buffer read-only (in a worker process)."""
+        """Map the owner's buffer read-only (in a worker process), or reload where it is not."""
         if self._path is not None:
             path = self._path
         elif self._owner_pid == os.getpid() and self._descriptor is not None:
@@ -114,9 +161,38 @@ class ClipStore:
         else:
             path = f"/proc/{self._owner_pid}/fd/{self._remote_descriptor}"
         count = int(self.offsets[-1])
-        with open(path, "rb") as file:
-            self._map = mmap.mmap(file.fileno(), max(count * 4, 1), access=mmap.ACCESS_READ)
-        self._buffer = np.frombuffer(self._map, np.float32, count=count)
+        file = None
+        if self._boot_id == _boot_id():  # else another machine, whose /proc/<pid> is not ours
+            try:
+                file = open(path, "rb")  # noqa: SIM115 (closed below, once mapped)
+            except OSError:
+                file = None
+        if file is not None:
+            with file:
+                # The same pid in another pid namespace (a container) is another process.
+                if os.fstat(file.fileno()).st_ino == self._inode:
+                    self._map = mmap.mmap(file.fileno(), max(count * 4, 1), access=mmap.ACCESS_READ)
+                    self._buffer = np.frombuffer(self._map, np.float32, count=count)
+                    return
+        self._buffer = self._reloaded(count)
+
+    def _reloaded(self, count: int) -> np.ndarray:
+        """Return this process's own copy of the samples, from ``reload``."""
+        if self._reload is None:
+            raise DatasetError(
+                f"the {self.kind} held in memory by the training process cannot be read here: "
+                "this process runs on another machine (a Ray actor on another node, for "
+                "instance); give the clips as files on a file system every node reads"
+            )
+        arrays = [np.asarray(a, np.float32).ravel() for a in self._reload()]
+        if [a.size for a in arrays] != np.diff(self.offsets).tolist():
+            raise DatasetError(
+                f"the {self.kind} read again on this machine differ in length from the "
+                "training process's: the files must be the same on every node"
+            )
+        buffer = np.concatenate(arrays) if arrays else np.zeros(0, np.float32)
+        buffer.flags.writeable = False
+        return buffer[:count]
 
     def __getstate__(self) -> dict:
         return {
@@ -125,6 +201,10 @@ class ClipStore:
             "owner_pid": self._owner_pid,
             "descriptor": self._descriptor,
             "path": self._path,
+            "kind": self.kind,
+            "reload": self._reload,
+            "boot_id": self._boot_id,
+            "inode": self._inode,
         }
 
     def __setstate__(self, state: dict) -> None:
@@ -134,6 +214,10 @@ class ClipStore:
         self._remote_descriptor = state["descriptor"]
         self._descriptor = None  # the descriptor number is the owner's, not ours
         self._path = state["path"]
+        self.kind = state["kind"]
+        self._reload = state["reload"]
+        self._boot_id = state["boot_id"]
+        self._inode = state["inode"]
         self._map = None
         self._buffer = None
         self._lock = threading.Lock()

@@ -238,6 +238,8 @@ class ParallelAudioIterator(keras.utils.PyDataset):
         self._clips = clips
         if clips is not None:
             weakref.finalize(self, clips.close)
+        # Its background noise is shared with its shards: freed when the last one closes.
+        self._release_runtime = runtime.hold(self)
         self.plan = EpochPlan(
             samples=self.samples,
             batch_size=self.batch_size,
@@ -475,6 +477,7 @@ class ParallelAudioIterator(keras.utils.PyDataset):
             self._scheduler.close()
         if self._clips is not None:
             self._clips.close()
+        self._release_runtime()
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop the workers: the reference's name for :meth:`close`.

@@ -7,7 +7,9 @@ one has a single owner:
 
 - each iterator builds its own when ``flow_from_directory`` creates it, in the training
   process (a missing background folder or settings the device refuses fail there), hands it to
-  its workers pickled, once, and is the only one that uses it;
+  its workers pickled, once, and is the only one that uses it (with its shards): its
+  background noise is held once in memory the workers map (a
+  :class:`~parallel_audio.augment.SharedNoise`), released when the last of them closes;
 - a generator builds one on demand for its own methods (``get_random_transform``,
   ``apply_transform``, ``apply_frontend``), for its configuration as it is at the call,
   reusing the costly parts through a :class:`RuntimeCache` while their settings stay the same.
@@ -16,12 +18,20 @@ one has a single owner:
 from __future__ import annotations
 
 import os
+import threading
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from parallel_audio.audio_ops import resample
-from parallel_audio.augment import AugmentationPolicy, AugmentationTransform, load_background_noise
+from parallel_audio.augment import (
+    AugmentationPolicy,
+    AugmentationTransform,
+    SharedNoise,
+    load_background_noise,
+    share_background_noise,
+)
 from parallel_audio.errors import DatasetError
 from parallel_audio.feature_generator import AudioFeatureGenerator
 from parallel_audio.frontend_settings import AudioFeatureGeneratorSettings
@@ -75,8 +85,10 @@ class RuntimeCache:
 class SampleRuntime:
     """The augmentation policy and the native frontend of one configuration and dataset.
 
-    Pickles as its policy (the background noise arrays included) and its frontend's settings;
-    the native frontend is built again as it is unpickled, in each worker.
+    Pickles as its policy and its frontend's settings; the native frontend is built again as
+    it is unpickled, in each worker. An iterator's background noise is a
+    :class:`~parallel_audio.augment.SharedNoise`, which pickles as where its memory is, not
+    as the audio; a generator's own is a dict of arrays.
 
     Parameters
     ----------
@@ -86,6 +98,9 @@ class SampleRuntime:
         Draws and applies the augmentations, with the dataset's background noise.
     frontend : AudioFeatureGenerator, optional
         The spectrogram frontend; None with the frontend off.
+    shared_noise : SharedNoise, optional
+        The policy's background noise when it is shared with workers: released by
+        :meth:`hold`'s last holder.
 
     Examples
     --------
@@ -104,10 +119,43 @@ class SampleRuntime:
         sample_rate: int,
         policy: AugmentationPolicy,
         frontend: AudioFeatureGenerator | None,
+        shared_noise: SharedNoise | None = None,
     ) -> None:
         self.sample_rate = sample_rate
         self.policy = policy
         self.frontend = frontend
+        self.shared_noise = shared_noise
+        self._holders = 0
+        self._holders_lock = threading.Lock()
+
+    def hold(self, holder: object) -> weakref.finalize:
+        """Count ``holder`` (an iterator, or a shard of it) as using the shared noise.
+
+        Returns
+        -------
+        weakref.finalize
+            Its release: call it when the holder closes (it runs once, and by itself when
+            the holder is collected). The last release frees the shared noise.
+        """
+        with self._holders_lock:
+            self._holders += 1
+        return weakref.finalize(holder, self._release)
+
+    def _release(self) -> None:
+        with self._holders_lock:
+            self._holders -= 1
+            last = self._holders == 0
+        if last and self.shared_noise is not None:
+            self.shared_noise.close()
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_holders_lock"]  # the holders are the training process's
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._holders_lock = threading.Lock()
 
     @classmethod
     def build(
@@ -129,6 +177,8 @@ class SampleRuntime:
             noise (a generator before any ``flow_from_directory``, as the reference).
         cache : RuntimeCache, optional
             Reuse the frontend and background noise it holds when their settings match.
+            None (an iterator's runtime): the background noise is read into memory shared
+            with the workers, released by the runtime's last holder (see :meth:`hold`).
 
         Returns
         -------
@@ -143,12 +193,15 @@ class SampleRuntime:
         AudioFileError
             A background noise file cannot be read.
         """
-        cache = cache if cache is not None else RuntimeCache()
         rate = configuration.sample_rate_hz
-        noises = None
+        noises = shared_noise = None
         if configuration.bg_noise_dir is not None and directory is not None:
             folder = background_noise_folder(configuration.bg_noise_dir, directory)
-            noises = cache.background_noise(folder, rate)
+            if cache is None:
+                noises = shared_noise = share_background_noise(folder, rate)
+            else:
+                noises = cache.background_noise(folder, rate)
+        cache = cache if cache is not None else RuntimeCache()
         frontend = None
         if configuration.frontend_enabled:
             frontend = cache.frontend(configuration.frontend_settings)
@@ -156,6 +209,7 @@ class SampleRuntime:
             sample_rate=rate,
             policy=AugmentationPolicy.from_settings(configuration, noises),
             frontend=frontend,
+            shared_noise=shared_noise,
         )
 
     def random_transform(

@@ -11,8 +11,10 @@ colored and background noise share their level and crop logic (:class:`AddedNois
 from parallel_audio.augment.added_noise import AddedNoise, NoiseDraw
 from parallel_audio.augment.background_noise import (
     BackgroundNoise,
+    SharedNoise,
     crop_looped,
     load_background_noise,
+    share_background_noise,
 )
 from parallel_audio.augment.base import Augmentation
 from parallel_audio.augment.colored_noise import ColoredNoise, noise_buffer
@@ -43,6 +45,7 @@ __all__ = [
     "NoiseDraw",
     "PitchShift",
     "Placement",
+    "SharedNoise",
     "SpeedChange",
     "VocalTractLengthPerturbation",
     "VocoderPass",
@@ -53,6 +56,7 @@ __all__ = [
     "loudness_lufs",
     "noise_buffer",
     "noise_scale",
+    "share_background_noise",
     "stretch_and_warp",
     "vtlp_map",
 ]

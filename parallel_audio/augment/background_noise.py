@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections import Counter
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from parallel_audio.augment.added_noise import AddedNoise
 from parallel_audio.errors import AudioFileError, DatasetError, SettingsError
 from parallel_audio.listing import AUDIO_EXTENSIONS, list_audio_files
+
+if TYPE_CHECKING:
+    from parallel_audio.clip_store import ClipStore
 
 
 def load_background_noise(directory: str, sample_rate: int) -> dict[str, np.ndarray]:
@@ -71,6 +77,84 @@ def load_background_noise(directory: str, sample_rate: int) -> dict[str, np.ndar
     return noises
 
 
+class SharedNoise(Mapping[str, np.ndarray]):
+    """Background noise by name, held once in memory every worker process maps read-only.
+
+    A read-only mapping of name to float32 audio, as :func:`load_background_noise` returns,
+    whose arrays are views of one :class:`~parallel_audio.clip_store.ClipStore`. It pickles as
+    the names and where the store's buffer is, never the audio: each worker process maps the
+    same pages (shared, never a private copy per worker), and one on another machine reads
+    the folder again (see :func:`share_background_noise`).
+
+    Parameters
+    ----------
+    names : list of str
+        The noises' names, in order.
+    store : ClipStore
+        Their audio, one clip per name.
+    """
+
+    def __init__(self, names: list[str], store: ClipStore) -> None:
+        self._ids = {name: i for i, name in enumerate(names)}
+        self.store = store
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.store.view(self._ids[name])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of audio held (once, whatever the number of workers)."""
+        return self.store.nbytes
+
+    def close(self) -> None:
+        """Release the memory (see :meth:`ClipStore.close`)."""
+        self.store.close()
+
+
+def share_background_noise(directory: str, sample_rate: int) -> SharedNoise:
+    """Read the background noise of ``directory`` into memory shared with worker processes.
+
+    As :func:`load_background_noise` (same files, names, errors and samples, bit for bit),
+    but held in one :class:`~parallel_audio.clip_store.ClipStore`: worker processes map it,
+    the training process releases it with :meth:`SharedNoise.close`. A process on another
+    machine reads ``directory`` again, by its absolute path.
+
+    Parameters
+    ----------
+    directory : str
+        The background noise folder.
+    sample_rate : int
+        Rate to read the files at, in Hz.
+
+    Returns
+    -------
+    SharedNoise
+    """
+    from parallel_audio.clip_store import ClipStore
+
+    folder = os.path.abspath(directory)
+    noises = load_background_noise(folder, sample_rate)
+    store = ClipStore(
+        list(noises.values()),
+        sample_rate,
+        kind="noise",
+        reload=functools.partial(_noise_arrays, folder, sample_rate),
+        checked=True,
+    )
+    return SharedNoise(list(noises), store)
+
+
+def _noise_arrays(directory: str, sample_rate: int) -> list[np.ndarray]:
+    """Read the noise of ``directory`` again, in the order of its names (another machine)."""
+    return list(load_background_noise(directory, sample_rate).values())
+
+
 def noise_names(filenames: list[str]) -> list[str]:
     """Return the name of each background noise file: its stem, or its file name if ambiguous.
 
@@ -125,8 +209,9 @@ class BackgroundNoise(AddedNoise):
 
     Parameters
     ----------
-    noises : dict of str to numpy.ndarray, optional
-        From :func:`load_background_noise`. None or empty: off, and nothing to apply.
+    noises : mapping of str to numpy.ndarray, optional
+        From :func:`load_background_noise` (copied), or a :class:`SharedNoise` (kept: its
+        audio stays in the shared memory). None or empty: off, and nothing to apply.
     level_range : (float, float), optional
         Factors within [0, 100], or SNRs within [-100, 100] dB. None: off (files named by a
         transform still apply).
@@ -145,13 +230,14 @@ class BackgroundNoise(AddedNoise):
 
     def __init__(
         self,
-        noises: dict[str, np.ndarray] | None,
+        noises: Mapping[str, np.ndarray] | None,
         level_range: tuple[float, float] | None,
         *,
         mode: str = "factor",
         sample_rate: int = 16000,
     ) -> None:
-        self.noises = dict(noises or {})
+        # A SharedNoise is kept as it is: a dict of its views would pickle the audio.
+        self.noises = noises if isinstance(noises, SharedNoise) else dict(noises or {})
         super().__init__(tuple(self.noises), level_range, mode=mode, sample_rate=sample_rate)
 
     def crop(self, source: str, length: int, position: float) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
@@ -109,7 +109,7 @@ class AugmentationPolicy:
     def from_settings(
         cls,
         settings: AugmentationSettings,
-        background_noises: dict[str, np.ndarray] | None = None,
+        background_noises: Mapping[str, np.ndarray] | None = None,
     ) -> AugmentationPolicy:
         """Build the policy a configuration describes.
 
@@ -117,8 +117,9 @@ class AugmentationPolicy:
         ----------
         settings : AugmentationSettings
             A generator (or its snapshot): its ranges, noise settings and sample format.
-        background_noises : dict of str to numpy.ndarray, optional
-            The background noise loaded for the dataset, at ``settings.sample_rate_hz``.
+        background_noises : mapping of str to numpy.ndarray, optional
+            The background noise loaded for the dataset, at ``settings.sample_rate_hz``: a
+            dict, or a :class:`~parallel_audio.augment.background_noise.SharedNoise`.
 
         Returns
         -------
