@@ -1,4 +1,4 @@
-"""Measure the workers' memory with a large background noise: shared (now) against a copy per worker.
+"""Measure the workers' memory with a large background noise: shared against a copy per worker.
 
 One noise file of ``--minutes`` minutes (16 kHz) and a small dataset; ``--cores`` worker
 processes compute one epoch with background noise added to every sample, and then each
@@ -137,7 +137,9 @@ def main() -> None:
             *rows,
         ]
     )
-    load = f"load average {load_before[0]:.1f} when it started and {load_after[0]:.1f} when it ended"
+    load = (
+        f"load average {load_before[0]:.1f} when it started and {load_after[0]:.1f} when it ended"
+    )
     print(table)
     print(load)
     options = [f"--{k} {getattr(args, k)}" for k, v in DEFAULTS.items() if getattr(args, k) != v]

@@ -102,9 +102,11 @@ def unshared_noise(folder: str, sample_rate: int) -> UnsharedNoise:
 
 
 def worker_memory(dataset: Path, noise_folder: Path) -> list[tuple[int, int, bool]]:
-    """(RssAnon kiB, pid, maps the shared noise) of each worker after an epoch with ``noise_folder``."""
+    """(RssAnon kiB, pid, maps the shared noise) of each worker after an epoch."""
     generator = ParallelAudioDataGenerator(
-        cores=2, bg_noise_dir=str(noise_folder), bg_noise_range=(0.1, 0.3)  # every sample
+        cores=2,
+        bg_noise_dir=str(noise_folder),
+        bg_noise_range=(0.1, 0.3),  # every sample
     )
     with generator.flow_from_directory(dataset, **FLOW) as iterator:
         epochs(iterator, 1)
