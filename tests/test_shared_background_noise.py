@@ -190,3 +190,16 @@ def test_clips_of_flow_on_another_machine_are_a_clear_error(rng):
             remote.read(0, RATE)
     finally:
         store.close()
+
+
+def test_without_memfd_the_noise_is_a_temporary_file_removed_at_close(
+    dataset, tmp_path, monkeypatch
+):
+    with augmenting(cores=0).flow_from_directory(dataset, **FLOW) as inline:
+        expected = epochs(inline, 1)
+    monkeypatch.delattr(os, "memfd_create", raising=False)  # as on macOS
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    with augmenting(cores=2).flow_from_directory(dataset, **FLOW) as pooled:
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(NOISE_MEMORY)]
+        assert_same_epochs(expected, epochs(pooled, 1))
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(NOISE_MEMORY)]
