@@ -161,12 +161,17 @@ class ClipStore:
         else:
             path = f"/proc/{self._owner_pid}/fd/{self._remote_descriptor}"
         count = int(self.offsets[-1])
-        file = None
-        if self._boot_id == _boot_id():  # else another machine, whose /proc/<pid> is not ours
-            try:
-                file = open(path, "rb")  # noqa: SIM115 (closed below, once mapped)
-            except OSError:
-                file = None
+        if self._boot_id != _boot_id():  # another machine, whose /proc/<pid> is not ours
+            self._buffer = self._reloaded(
+                count,
+                "this process runs on another machine (a Ray actor on another node, for "
+                "instance); give the clips as files on a file system every node reads",
+            )
+            return
+        try:
+            file = open(path, "rb")  # noqa: SIM115 (closed below, once mapped)
+        except OSError:
+            file = None
         if file is not None:
             with file:
                 # The same pid in another pid namespace (a container) is another process.
@@ -174,15 +179,18 @@ class ClipStore:
                     self._map = mmap.mmap(file.fileno(), max(count * 4, 1), access=mmap.ACCESS_READ)
                     self._buffer = np.frombuffer(self._map, np.float32, count=count)
                     return
-        self._buffer = self._reloaded(count)
+        self._buffer = self._reloaded(
+            count,
+            "this process does not see the training process's memory (it runs in another "
+            "container, or the iterator holding the memory was closed)",
+        )
 
-    def _reloaded(self, count: int) -> np.ndarray:
-        """Return this process's own copy of the samples, from ``reload``."""
+    def _reloaded(self, count: int, reason: str) -> np.ndarray:
+        """Return this process's own copy of the samples, from ``reload``, or raise why not."""
         if self._reload is None:
             raise DatasetError(
                 f"the {self.kind} held in memory by the training process cannot be read here: "
-                "this process runs on another machine (a Ray actor on another node, for "
-                "instance); give the clips as files on a file system every node reads"
+                + reason
             )
         arrays = [np.asarray(a, np.float32).ravel() for a in self._reload()]
         if [a.size for a in arrays] != np.diff(self.offsets).tolist():

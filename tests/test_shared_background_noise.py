@@ -182,11 +182,15 @@ def maps_noise_of_store(noise: SharedNoise) -> bool:
     return noise.store._map is not None
 
 
-def test_clips_of_flow_on_another_machine_are_a_clear_error(rng):
+@pytest.mark.parametrize(
+    ("elsewhere", "reason"),
+    [(dict(boot_id="another machine"), "another machine"), (dict(inode=-1), "another container")],
+)
+def test_clips_of_flow_where_they_cannot_be_mapped_are_a_clear_error(rng, elsewhere, reason):
     store = ClipStore(rng.standard_normal((2, 100)).astype(np.float32), RATE)
     try:
-        remote = unpickled_elsewhere(store, boot_id="another machine")
-        with pytest.raises(DatasetError, match="another machine"):
+        remote = unpickled_elsewhere(store, **elsewhere)
+        with pytest.raises(DatasetError, match=f"clips held in memory .*{reason}"):
             remote.read(0, RATE)
     finally:
         store.close()
