@@ -965,11 +965,14 @@ class ParallelAudioDataGenerator:
         not trim silence (which would move the audio under the windows' labels), and the
         cache holds the decoded files whose windows it can slice.
         """
-        from parallel_audio.cache import files_to_cache, open_cache, resolve_cache_options
-        from parallel_audio.iterator import ParallelAudioIterator
         from parallel_audio.worker_start import prepare_worker_processes
 
+        # First of all: the fork server then imports the pipeline while this process does
+        # everything else (importing Keras with the iterator, listing the dataset, ...).
         prepare_worker_processes(self)
+        from parallel_audio.cache import files_to_cache, open_cache, resolve_cache_options
+        from parallel_audio.iterator import ParallelAudioIterator
+
         batch_size = check_flow_arguments(
             class_mode=class_mode,
             batch_size=batch_size,

@@ -26,8 +26,22 @@ from multiprocessing import util as mp_util
 from multiprocessing.context import set_spawning_popen
 from typing import Any
 
-#: What the fork server imports once, before it forks any worker.
-FORK_SERVER_PRELOAD = ["parallel_audio.pipeline", "cloudpickle"]
+#: What the fork server imports once, before it forks any worker: everything a worker needs
+#: up to its first batch, so that no worker spends its start importing. This module (the
+#: worker's process object is unpickled there as a WorkerProcess), the worker's loop (its
+#: target), the computations it is sent (batches, windows of long recordings) and what they
+#: hold: the generator's configuration (callbacks get it as ``params.audio_data_generator``),
+#: the sample runtime, callbacks by value (cloudpickle). Not the iterator, Keras or
+#: TensorFlow, which stay in the training process; the package's ``__init__`` imports its
+#: public names only when they are used, so none of them comes along.
+FORK_SERVER_PRELOAD = [
+    "parallel_audio.worker_start",
+    "parallel_audio.pool.worker_loop",
+    "parallel_audio.pipeline",
+    "parallel_audio.window_pipeline",
+    "parallel_audio.generator",
+    "cloudpickle",
+]
 #: Start-up data keys that make a new process re-run the parent's main module.
 MAIN_MODULE_KEYS = ("init_main_from_path", "init_main_from_name")
 

@@ -1,8 +1,11 @@
-"""The package's import graph: a DAG, and a pool that imports neither pipeline nor iterator.
+"""The package's import graph: a DAG, a pool that imports neither pipeline nor iterator, a
+pipeline that imports nothing of the training side, and a package that imports its public
+names only when they are used.
 
 Imports are read from the source with ``ast``: at module level and inside functions alike
 (a function-level import is still an edge; it only hides a cycle). Imports under
-``if TYPE_CHECKING:`` are left out: they never run.
+``if TYPE_CHECKING:`` are left out: they never run. What a fresh interpreter actually loads
+is read from its ``sys.modules``.
 """
 
 from __future__ import annotations
@@ -10,6 +13,9 @@ from __future__ import annotations
 import ast
 import graphlib
 import importlib.util
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -120,7 +126,7 @@ POOL_MODULES = sorted(m for m in MODULES if m.startswith("parallel_audio.pool"))
 @pytest.mark.parametrize("module", POOL_MODULES)
 def test_the_pool_imports_neither_the_pipeline_nor_the_iterator(module):
     forbidden = {
-        "parallel_audio",  # the package's __init__ imports the generator and the iterator
+        "parallel_audio",  # the package's public names lead to the generator and the iterator
         "parallel_audio.pipeline",
         "parallel_audio.iterator",
         "parallel_audio.generator",
@@ -129,3 +135,106 @@ def test_the_pool_imports_neither_the_pipeline_nor_the_iterator(module):
     }
     assert len(POOL_MODULES) >= 8
     assert not reachable(module) & forbidden, sorted(reachable(module) & forbidden)
+
+
+#: What the training process alone needs: the iterator (a Keras PyDataset), the generator's
+#: flow_* methods and what they call, cross-validation, the command line, the pool's
+#: parent side. Workers and their fork server import the pipeline and must get none of it.
+TRAINING_SIDE = {
+    "parallel_audio.iterator",
+    "parallel_audio.generator",
+    "parallel_audio.cross_validation",
+    "parallel_audio.pool.scheduler",
+    "parallel_audio.pool.process_backend",
+    "parallel_audio.pool.thread_backend",
+    *(
+        m
+        for m in MODULES
+        if m.split(".")[:2] in (["parallel_audio", "cli"], ["parallel_audio", "ray"])
+    ),
+}
+#: Libraries of the training side, never needed to compute a batch.
+TRAINING_LIBRARIES = ("keras", "tensorflow", "pandas", "torch", "jax", "ray", "matplotlib")
+
+
+def fresh_modules(code: str) -> set[str]:
+    """The modules a fresh interpreter has loaded after running ``code``."""
+    done = subprocess.run(
+        [sys.executable, "-c", f"{code}\nimport json, sys; print(json.dumps(sorted(sys.modules)))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+def test_the_pipeline_imports_nothing_of_the_training_side():
+    assert "parallel_audio.augment.vocoder" in reachable("parallel_audio.pipeline")
+    assert not reachable("parallel_audio.pipeline") & TRAINING_SIDE, sorted(
+        reachable("parallel_audio.pipeline") & TRAINING_SIDE
+    )
+    loaded = fresh_modules("import parallel_audio.pipeline")
+    assert "parallel_audio.augment.vocoder" in loaded  # the import did happen
+    assert not loaded & TRAINING_SIDE, sorted(loaded & TRAINING_SIDE)
+    assert not {m.partition(".")[0] for m in loaded} & set(TRAINING_LIBRARIES)
+
+
+def test_importing_the_package_imports_none_of_its_public_modules():
+    loaded = fresh_modules("import parallel_audio")
+    public_modules = set(parallel_audio._PUBLIC_NAMES.values())
+    assert not loaded & (public_modules | TRAINING_SIDE), sorted(loaded & public_modules)
+    assert "numpy" not in loaded
+
+
+def test_every_public_name_imports_from_the_package_as_its_module_defines_it():
+    # In a fresh interpreter, so that no earlier import has put the names in the package.
+    code = """
+import importlib, json
+import parallel_audio
+from parallel_audio import *  # noqa: F403
+found = {}
+for name in parallel_audio.__all__:
+    value = getattr(parallel_audio, name)
+    star = globals()[name]
+    module = importlib.import_module(value.__module__)
+    found[name] = [value.__module__, getattr(module, name) is value, star is value]
+print(json.dumps({"found": found, "dir": dir(parallel_audio)}))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    answer = json.loads(done.stdout)
+    # The documented home of each name (the numpydoc references say parallel_audio.X).
+    homes = {
+        "ParallelAudioDataGenerator": "parallel_audio.generator",
+        "ParallelAudioIterator": "parallel_audio.iterator",
+        "AudioFeatureGenerator": "parallel_audio.feature_generator",
+        "AudioFeatureGeneratorSettings": "parallel_audio.frontend_settings",
+        "ParallelProcessParams": "parallel_audio.process_params",
+        "cross_validate": "parallel_audio.cross_validation",
+        "iter_folds": "parallel_audio.cross_validation",
+    }
+    assert set(answer["found"]) == set(parallel_audio.__all__) >= set(homes) | {"WorkerError"}
+    for name, (module, same, by_star) in answer["found"].items():
+        assert module == homes.get(name, "parallel_audio.errors"), name
+        assert same and by_star, name
+    assert set(parallel_audio.__all__) <= set(answer["dir"])
+    assert {"__version__", "__all__"} <= set(answer["dir"])
+
+
+def test_an_unknown_name_of_the_package_raises_attribute_error_naming_it():
+    with pytest.raises(AttributeError, match="no attribute 'ParallelAudioDataGenerater'"):
+        parallel_audio.ParallelAudioDataGenerater  # noqa: B018
+    with pytest.raises(ImportError, match="ParallelAudioDataGenerater"):
+        from parallel_audio import ParallelAudioDataGenerater  # noqa: F401
+
+
+def test_type_checkers_see_every_public_name_where_it_is_imported_from():
+    """``__init__``'s ``if TYPE_CHECKING:`` imports are the public names, from their modules."""
+    tree = ast.parse(MODULES["parallel_audio"].read_text())
+    seen = {}
+    for node in ast.walk(tree):
+        if type_checking_only(node):
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.ImportFrom):
+                    seen.update({alias.name: inner.module for alias in inner.names})
+    assert seen == parallel_audio._PUBLIC_NAMES
+    assert sorted(seen) == parallel_audio.__all__

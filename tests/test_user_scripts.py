@@ -23,6 +23,8 @@ import numpy as np
 import pytest
 from support import assert_gone, session_processes, wait_until, write_dataset
 
+from parallel_audio.worker_start import FORK_SERVER_PRELOAD
+
 # Minutes of subprocesses, builds or long runs: left out of `pytest -m "not slow"`.
 pytestmark = pytest.mark.slow
 
@@ -291,28 +293,29 @@ def test_a_guarded_script_importing_tensorflow_runs_once_and_its_workers_have_no
     assert raised["cause_is_bad_clip"], raised["text"]
     assert re.search(r"BadClip: high/spk\d\d_nohash_\d", raised["text"])
 
-    # A worker imports what the pipeline needs: besides the standard library, what a fresh
-    # interpreter loads importing the pipeline, cloudpickle (callbacks by value) and
-    # colorednoise (imported when the pipeline first makes colored noise); nothing else,
-    # nothing of the script. (__mp_main__ is multiprocessing's alias of __main__.)
+    # A worker imports nothing itself: besides the standard library, it has what its fork
+    # server imported before forking it (what a fresh interpreter loads importing
+    # FORK_SERVER_PRELOAD), module for module; nothing of the script, nothing imported per
+    # worker. (__mp_main__ is multiprocessing's alias of __main__.)
     fresh = subprocess.run(
         [
             sys.executable,
             "-c",
-            "import sys, parallel_audio.pipeline, cloudpickle, colorednoise; print(*sys.modules)",
+            f"import sys, {', '.join(FORK_SERVER_PRELOAD)}; print(*sys.modules)",
         ],
         capture_output=True,
         text=True,
         check=True,
     )
-    allowed = {name.partition(".")[0] for name in fresh.stdout.split()}
+    allowed = set(fresh.stdout.split())
     reports = json.loads((tmp_path / "worker_modules.json").read_text())
     assert reports
     for report in reports:
         assert report["main_file"] is None and not report["main_is_script"]
-        imported = {name.partition(".")[0] for name in report["modules"]}
-        assert "tensorflow" not in imported and "keras" not in imported
-        beyond = imported - allowed - set(sys.stdlib_module_names) - {"__mp_main__"}
+        imported = set(report["modules"])
+        assert not {name.partition(".")[0] for name in imported} & {"tensorflow", "keras"}
+        outside_stdlib = {m for m in imported if m.partition(".")[0] not in sys.stdlib_module_names}
+        beyond = outside_stdlib - allowed - {"__mp_main__"}
         assert beyond == set(), beyond
 
 
