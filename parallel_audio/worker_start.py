@@ -31,15 +31,17 @@ from typing import Any
 #: worker's process object is unpickled there as a WorkerProcess), the worker's loop (its
 #: target), the computations it is sent (batches, windows of long recordings) and what they
 #: hold: the generator's configuration (callbacks get it as ``params.audio_data_generator``),
-#: the sample runtime, callbacks by value (cloudpickle). Not the iterator, Keras or
-#: TensorFlow, which stay in the training process; the package's ``__init__`` imports its
-#: public names only when they are used, so none of them comes along.
+#: the sample runtime, the clips and noise shared through memory (clip store), callbacks by
+#: value (cloudpickle). Not the iterator, Keras or TensorFlow, which stay in the training
+#: process; the package's ``__init__`` imports its public names only when they are used, so
+#: none of them comes along.
 FORK_SERVER_PRELOAD = [
     "parallel_audio.worker_start",
     "parallel_audio.pool.worker_loop",
     "parallel_audio.pipeline",
     "parallel_audio.window_pipeline",
     "parallel_audio.generator",
+    "parallel_audio.clip_store",
     "cloudpickle",
 ]
 #: Start-up data keys that make a new process re-run the parent's main module.
