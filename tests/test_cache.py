@@ -93,6 +93,19 @@ def cache_folders(cache_dir: Path) -> list[Path]:
     return sorted(p for p in cache_dir.iterdir() if p.is_dir())
 
 
+def count_reads(monkeypatch) -> list[str]:
+    """Record the base name of every file soundfile reads from now on (until undone)."""
+    reads: list[str] = []
+    original = soundfile.SoundFile.read
+
+    def counting_read(self, *args, **kwargs):
+        reads.append(os.path.basename(os.fsdecode(self.name)))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(soundfile.SoundFile, "read", counting_read)
+    return reads
+
+
 # --- batches bit for bit ---------------------------------------------------------------------
 
 
@@ -457,14 +470,7 @@ def test_cli_builds_the_cache_that_training_then_reads_and_info_reports_it(
                  "--cores", "0", "--loudness-range", "0.5", "1.5"]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "14 files cached as audio" in out
-    reads = []
-    original = soundfile.SoundFile.read
-
-    def counting_read(self, *args, **kwargs):
-        reads.append(self.name)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(soundfile.SoundFile, "read", counting_read)
+    reads = count_reads(monkeypatch)
     args = {"loudness_range": (0.5, 1.5)}
     cached = epochs(dataset, epochs=1, generator_args=args, cache_dir=cache_dir)
     assert reads == []  # training decodes nothing: the command built its cache
@@ -486,14 +492,7 @@ def test_cli_caches_the_test_split_too(dataset, tmp_path, capsys, monkeypatch):
                  "--cores", "0", "--test-split", "0.3"]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "training:" in out and "test:" in out
-    reads = []
-    original = soundfile.SoundFile.read
-
-    def counting_read(self, *args, **kwargs):
-        reads.append(self.name)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(soundfile.SoundFile, "read", counting_read)
+    reads = count_reads(monkeypatch)
     args = {"test_split": 0.3}
     cached = epochs(dataset, epochs=1, subset="test", generator_args=args, cache_dir=cache_dir)
     assert cached and reads == []  # the held-out speakers were cached by the command
@@ -597,14 +596,7 @@ def test_regions_are_sliced_from_the_cache_only_where_exact(tmp_path, rng, monke
     assert_same_batches(reference, table_epochs(rows, data, cache_dir=cache_dir, **flow))
 
     # Built: count what the batches decode (cores=0 computes them in this process).
-    opened = []
-    original = soundfile.SoundFile.read
-
-    def counting_read(self, *args, **kwargs):
-        opened.append(os.path.basename(os.fsdecode(self.name)))
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(soundfile.SoundFile, "read", counting_read)
+    opened = count_reads(monkeypatch)
     assert_same_batches(reference, table_epochs(rows, data, cache_dir=cache_dir, **flow))
     assert "at_16k.flac" not in opened
     assert "at_44k.wav" in opened  # a region resampled alone is read uncached
