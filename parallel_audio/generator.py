@@ -1001,57 +1001,67 @@ class ParallelAudioDataGenerator:
             # Trimming would move the audio under the events: windows keep their span.
             object.__setattr__(configuration, "trim_threshold_db", None)
         runtime = SampleRuntime.build(configuration, directory)
-        cache_options = None
-        if cache is not None:
-            cache_options = resolve_cache_options(
-                *cache,
-                configuration=configuration,
-                subset=subset,
-                pairs=class_mode in ("audio", "denoise"),  # pairs.PAIR_CLASS_MODES
-                windows=windows,
-            )
-        # The generator's own methods follow this dataset's background noise from now on.
-        self._dataset_directory = directory
-        with contextlib.ExitStack() as holding:
-            cache_build = None
-            if cache_options is not None:  # locked from here until its files are cached
-                cache_build = holding.enter_context(
-                    open_cache(
-                        cache_options, configuration, runtime, directory=directory, subset=subset
+        try:
+            cache_options = None
+            if cache is not None:
+                cache_options = resolve_cache_options(
+                    *cache,
+                    configuration=configuration,
+                    subset=subset,
+                    pairs=class_mode in ("audio", "denoise"),  # pairs.PAIR_CLASS_MODES
+                    windows=windows,
+                )
+            # The generator's own methods follow this dataset's background noise from now on.
+            self._dataset_directory = directory
+            with contextlib.ExitStack() as holding:
+                cache_build = None
+                if cache_options is not None:  # locked from here until its files are cached
+                    cache_build = holding.enter_context(
+                        open_cache(
+                            cache_options,
+                            configuration,
+                            runtime,
+                            directory=directory,
+                            subset=subset,
+                        )
                     )
+                built = build(
+                    configuration, seed, None if cache_build is None else cache_build.check
                 )
-            built = build(configuration, seed, None if cache_build is None else cache_build.check)
-            index, windowing, window_table = built, None, None
-            if windows:  # a WindowIndex: the index, the workers' plan and the windows' table
-                index, windowing, window_table = built.index, built.plan, built.windows
-            sample_cache = None
-            if cache_build is not None:
-                cached_files = (
-                    built.sliceable_files
-                    if windows
-                    else files_to_cache(index, cache_build.options.kind)
-                )
-                sample_cache = cache_build.finish(cached_files)
-        return ParallelAudioIterator(
-            configuration,
-            index,
-            runtime=runtime,
-            sample_cache=sample_cache,
-            class_mode=class_mode,
-            batch_size=batch_size,
-            shuffle=shuffle,
-            seed=seed,
-            subset=subset,
-            last_batch=last_batch,
-            clips=clips,
-            pair_transforms=pair_transforms,
-            target_frontend=target_frontend,
-            executor=executor,
-            sampling=sampling,
-            samples_per_epoch=samples_per_epoch,
-            windowing=windowing,
-            windows=window_table,
-        )
+                index, windowing, window_table = built, None, None
+                if windows:  # a WindowIndex: the index, the workers' plan and the windows' table
+                    index, windowing, window_table = built.index, built.plan, built.windows
+                sample_cache = None
+                if cache_build is not None:
+                    cached_files = (
+                        built.sliceable_files
+                        if windows
+                        else files_to_cache(index, cache_build.options.kind)
+                    )
+                    sample_cache = cache_build.finish(cached_files)
+            return ParallelAudioIterator(
+                configuration,
+                index,
+                runtime=runtime,
+                sample_cache=sample_cache,
+                class_mode=class_mode,
+                batch_size=batch_size,
+                shuffle=shuffle,
+                seed=seed,
+                subset=subset,
+                last_batch=last_batch,
+                clips=clips,
+                pair_transforms=pair_transforms,
+                target_frontend=target_frontend,
+                executor=executor,
+                sampling=sampling,
+                samples_per_epoch=samples_per_epoch,
+                windowing=windowing,
+                windows=window_table,
+            )
+        except BaseException:
+            runtime.release_unheld()  # no iterator took it: its shared noise goes now
+            raise
 
     def flow(
         self,

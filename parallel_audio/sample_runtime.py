@@ -141,6 +141,13 @@ class SampleRuntime:
             self._holders += 1
         return weakref.finalize(holder, self._release)
 
+    def release_unheld(self) -> None:
+        """Free the shared noise now if no holder ever took it (a ``flow_*`` that failed)."""
+        with self._holders_lock:
+            unheld = self._holders == 0
+        if unheld and self.shared_noise is not None:
+            self.shared_noise.close()
+
     def _release(self) -> None:
         with self._holders_lock:
             self._holders -= 1

@@ -207,3 +207,17 @@ def test_without_memfd_the_noise_is_a_temporary_file_removed_at_close(
         assert [p.name for p in tmp_path.iterdir() if p.name.startswith(NOISE_MEMORY)]
         assert_same_epochs(expected, epochs(pooled, 1))
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(NOISE_MEMORY)]
+
+
+@pytest.mark.skipif(not MEMFD, reason="memfd is Linux's")
+def test_a_flow_that_fails_frees_the_noise_at_once(dataset):
+    import gc
+
+    before = noise_descriptors()
+    gc.disable()  # freed by the failure itself, not by a later collection
+    try:
+        with pytest.raises(DatasetError, match="no folder for class 'missing'"):
+            augmenting(cores=0).flow_from_directory(dataset, ["low", "missing"], seed=1)
+        assert noise_descriptors() == before
+    finally:
+        gc.enable()
