@@ -1,10 +1,10 @@
 """parallel_audio: audio for neural-network training, in parallel and bit for bit reproducible.
 
 The public names are imported when first used (PEP 562), not with the package: worker
-processes and their fork server import ``parallel_audio.pipeline``, which imports this
-package first, and so load only what the pipeline needs, not the generator, the iterator or
-the cross-validation. Importing the package loads neither TensorFlow nor Keras;
-``ParallelAudioIterator``, the Keras ``PyDataset``, loads Keras when first used.
+processes and their fork server import this package before the modules a worker needs (see
+``worker_start.FORK_SERVER_PRELOAD``), and so load those only, not the iterator, the
+cross-validation or the command line. Importing the package loads neither TensorFlow nor
+Keras; ``ParallelAudioIterator``, the Keras ``PyDataset``, loads Keras when first used.
 """
 
 from __future__ import annotations
